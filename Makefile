@@ -1,0 +1,54 @@
+# The two commands a fresh Debian machine (Python 3.11, root) needs: `make test` and `make lab`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 iproute2
+
+.PHONY: test lint types unit lab bench crds debs venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# the pip that venv brings stalls resolving this dependency set; upgrade it first
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+test: venv debs lint types
+	$(BIN)/pytest
+
+crds: venv
+	$(BIN)/python -m dnslb.config.crds deploy/crds
+
+bench: venv
+	@for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Until `dnslb lab` exists, the closest thing that runs end to end: plan the examples.
+lab: venv
+	@echo "dnslb lab (network namespaces, BIRD, BIND, load, chaos) is coming; until then this plans the examples."
+	@$(BIN)/dnslb plan -f examples/config.yaml -f examples/services.yaml; rc=$$?; \
+	if [ $$rc -eq 1 ]; then echo "(exit 1: some example Services got no VIP, as the invalid example intends)"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
