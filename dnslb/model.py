@@ -1,0 +1,126 @@
+"""Plain values shared by the core and the adapters: Services as dnslb sees them, keys, ports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, order=True)
+class ServiceKey:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class Port:
+    protocol: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Bad input in one field of a Service (a spec field or `metadata.annotations[name]`)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """The fields of a v1 Service that dnslb reads, with the API server's defaults applied."""
+
+    key: ServiceKey
+    uid: str = ""
+    created: str = ""
+    type: str = "ClusterIP"
+    load_balancer_class: str | None = None
+    load_balancer_ip: str | None = None
+    ip_family_policy: str = "SingleStack"
+    ip_families: tuple[str, ...] = ("IPv4",)
+    ports: tuple[Port, ...] = ()
+    external_traffic_policy: str = "Cluster"
+    selector: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    ingress_ips: tuple[str, ...] = ()
+
+    @property
+    def order(self) -> tuple[bool, str, str, str]:
+        """Earlier-created first, not-yet-created last; ties by name, so every process orders Services alike."""
+        return (not self.created, self.created, self.key.namespace, self.key.name)
+
+
+class ServiceShapeError(ValueError):
+    """A document that claims to be a Service but is not shaped like one."""
+
+
+def service_view(obj: Mapping[str, Any]) -> ServiceView:
+    """Read a v1 Service (as the API returns it or `kubectl get -o yaml` prints it) into a ServiceView."""
+    metadata = _mapping(obj.get("metadata"), "metadata")
+    spec = _mapping(obj.get("spec"), "spec")
+    status = _mapping(obj.get("status"), "status")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise ServiceShapeError("metadata.name is missing")
+    namespace = metadata.get("namespace") or "default"
+    ingress = _mapping(status.get("loadBalancer"), "status.loadBalancer").get("ingress") or []
+    policy = spec.get("ipFamilyPolicy") or "SingleStack"
+    families = tuple(spec.get("ipFamilies") or (("IPv4", "IPv6") if policy == "RequireDualStack" else ("IPv4",)))
+    return ServiceView(
+        key=ServiceKey(str(namespace), name),
+        uid=str(metadata.get("uid") or ""),
+        created=_timestamp(metadata.get("creationTimestamp")),
+        type=str(spec.get("type") or "ClusterIP"),
+        load_balancer_class=spec.get("loadBalancerClass") or None,
+        load_balancer_ip=spec.get("loadBalancerIP") or None,
+        ip_family_policy=str(policy),
+        ip_families=families,
+        ports=tuple(
+            Port(str(p.get("protocol") or "TCP"), int(p["port"]))
+            for p in spec.get("ports") or []
+            if isinstance(p, Mapping) and isinstance(p.get("port"), int)
+        ),
+        external_traffic_policy=str(spec.get("externalTrafficPolicy") or "Cluster"),
+        selector=_strings(spec.get("selector"), "spec.selector"),
+        labels=_strings(metadata.get("labels"), "metadata.labels"),
+        annotations=_strings(metadata.get("annotations"), "metadata.annotations"),
+        ingress_ips=tuple(str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip")),
+    )
+
+
+def _mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ServiceShapeError(f"{path} is not a mapping")
+    return value
+
+
+def _strings(value: Any, path: str) -> Mapping[str, str]:
+    mapping = _mapping(value, path)
+    if not all(isinstance(v, str) for v in mapping.values()):
+        raise ServiceShapeError(f"{path} values must be strings")
+    return MappingProxyType({str(k): v for k, v in mapping.items()})
+
+
+def _timestamp(value: Any) -> str:
+    """RFC 3339 as the API writes it; YAML loaders turn it into a datetime, so turn it back."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value or "")
