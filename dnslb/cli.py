@@ -1,0 +1,82 @@
+"""The `dnslb` command: parses flags and starts one of the processes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dnslb import __version__
+from dnslb.manifests import Document, ManifestError, read_documents
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    code: int = args.run(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnslb",
+        description="VIPs for LoadBalancer Services from address pools, announced over BGP, published in DNS.",
+    )
+    parser.add_argument("--version", action="version", version=f"dnslb {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    plan = commands.add_parser(
+        "plan",
+        help="print the VIPs and hostnames dnslb would give these Services (offline)",
+        description=(
+            "Read config resources (AddressPool, BGPPeer, BGPAdvertisement, DNSProvider) and v1 Services "
+            "(single objects or Lists, as `kubectl get -o yaml` prints them) and print, for each Service, its pool, "
+            "VIPs or the reason it gets none, and its hostnames. VIPs already in a Service's status are kept, as the "
+            "controller keeps them. Exit code: 0 all valid, 1 some Service got no VIP, 2 invalid input."
+        ),
+    )
+    plan.add_argument(
+        "-f", "--filename", action="append", required=True, metavar="FILE", help="manifest file, '-' for stdin; repeat"
+    )
+    plan.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    plan.add_argument(
+        "--load-balancer-class",
+        default=None,
+        metavar="CLASS",
+        help="serve Services of this spec.loadBalancerClass (default: only Services without a class)",
+    )
+    plan.set_defaults(run=_run_plan)
+    return parser
+
+
+def _read(filenames: Sequence[str]) -> list[Document]:
+    documents: list[Document] = []
+    for name in filenames:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text()
+        documents += read_documents("<stdin>" if name == "-" else name, text)
+    return documents
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from dnslb.plan import make_plan, render
+
+    try:
+        documents = _read(args.filename)
+    except (OSError, ManifestError) as exc:
+        print(f"dnslb plan: {exc}", file=sys.stderr)
+        return 2
+    plan = make_plan(documents, args.load_balancer_class)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for error in plan.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(render(plan, args.output))
+    return plan.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
