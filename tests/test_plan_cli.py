@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = [str(ROOT / "examples/config.yaml"), str(ROOT / "examples/services.yaml")]
-DNSLB = shutil.which("dnslb") or str(Path(__file__).parents[1] / ".venv/bin/dnslb")
+DNSLB = str(Path(sys.executable).with_name("dnslb"))  # the console script installed beside this interpreter
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
