@@ -50,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
         help="serve Services of this spec.loadBalancerClass (default: only Services without a class)",
     )
     plan.set_defaults(run=_run_plan)
+
+    from dnslb import controller_main
+
+    controller = commands.add_parser(
+        "controller",
+        help="allocate VIPs to LoadBalancer Services and write their status (runs in the cluster)",
+        description=(
+            "Watch Services and the dnslb.io config resources, give every LoadBalancer Service a VIP from its "
+            "address pools and write it to status.loadBalancer; restores existing VIPs before allocating any."
+        ),
+    )
+    controller_main.add_arguments(controller)
+    controller.set_defaults(run=controller_main.run)
     return parser
 
 

@@ -20,6 +20,8 @@ class Document:
 
     @property
     def where(self) -> str:
+        if self.index == 0:  # an object read from the API, not from a file: its source names it
+            return self.source
         place = f"{self.source} document {self.index}"
         return place if self.item is None else f"{place} items[{self.item}]"
 

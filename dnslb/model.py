@@ -103,6 +103,31 @@ def service_view(obj: Mapping[str, Any]) -> ServiceView:
     )
 
 
+_SPEC_FIELDS = (
+    "type", "loadBalancerClass", "loadBalancerIP", "ipFamilyPolicy", "ipFamilies", "ports", "externalTrafficPolicy",
+    "selector",
+)  # fmt: skip
+
+
+def service_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """Only what `service_view` reads (and resourceVersion), so a cache of 10,000 Services stays small."""
+    metadata = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    load_balancer = (obj.get("status") or {}).get("loadBalancer")
+    return {
+        "metadata": {
+            k: metadata[k]
+            for k in ("name", "namespace", "uid", "creationTimestamp", "resourceVersion", "labels", "annotations")
+            if k in metadata
+        },
+        "spec": {
+            **{k: spec[k] for k in _SPEC_FIELDS if k in spec and k != "ports"},
+            "ports": [{"port": p.get("port"), "protocol": p.get("protocol")} for p in spec.get("ports") or []],
+        },
+        "status": {"loadBalancer": load_balancer} if load_balancer else {},
+    }
+
+
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:
     if value is None:
         return {}

@@ -1,0 +1,182 @@
+"""List+watch of one resource into a cache of plain dicts, with relist on 410 Gone and backoff on errors.
+
+Objects stay the JSON the API sent (no client model classes): the core reads them through `model.service_view` and
+the config loader, and skipping deserialisation keeps a 10,000-Service relist cheap. The watch stream is read with
+the client's own line iterator; `kubernetes.watch.Watch(deserialize=False)` cannot be used, as it fails on the
+in-stream 410 ERROR event it is meant to survive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+OnChange = Callable[[Key, Obj | None, Obj | None], None]
+
+log = logging.getLogger(__name__)
+
+
+class Expired(Exception):
+    """The resourceVersion we watch from is older than the server's history: relist."""
+
+
+def object_key(obj: Obj) -> Key:
+    metadata = obj.get("metadata") or {}
+    return (metadata.get("namespace") or "", metadata.get("name") or "")
+
+
+class Informer:
+    """Keeps `cache` equal to the server's list of one resource and reports every change to `on_change`.
+
+    `on_change(key, old, new)` is called from the informer's thread: new None means deleted, old None means added.
+    `transform` trims each object before it is cached, so the cache holds only what its readers use.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        lister: Callable[..., Any],
+        on_change: OnChange,
+        *,
+        page_size: int = 500,
+        watch_seconds: int = 60,
+        max_backoff: float = 10.0,
+        transform: Callable[[Obj], Obj] = lambda obj: obj,
+    ) -> None:
+        self.name = name
+        self._transform = transform
+        self._lister = lister
+        self._on_change = on_change
+        self._page_size = page_size
+        self._watch_seconds = watch_seconds
+        self._max_backoff = max_backoff
+        self._lock = threading.Lock()
+        self._cache: dict[Key, Obj] = {}
+        self._response: Any = None
+        self._stopping = threading.Event()
+        self.synced = threading.Event()
+        self.relists = 0
+
+    def get(self, key: Key) -> Obj | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def items(self) -> list[Obj]:
+        with self._lock:
+            return list(self._cache.values())
+
+    def stop(self) -> None:
+        self._stopping.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):  # closing a half-read stream from another thread may raise
+                response.close()
+
+    def run(self) -> None:
+        backoff = 0.2
+        resource_version = ""
+        while not self._stopping.is_set():
+            try:
+                if not resource_version:
+                    resource_version = self._relist()
+                    self.synced.set()
+                resource_version = self._watch(resource_version)
+                backoff = 0.2
+            except Expired:
+                log.info("%s: watch expired, relisting", self.name)
+                resource_version = ""
+            except Exception as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("%s: list/watch failed: %s; retrying in %.1fs", self.name, _describe(exc), backoff)
+                self._stopping.wait(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, self._max_backoff)
+                if isinstance(exc, ApiException) and exc.status == 410:
+                    resource_version = ""
+
+    def _relist(self) -> str:
+        fresh: dict[Key, Obj] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": self._page_size, "_preload_content": False}
+            if token:
+                kwargs["_continue"] = token
+            response = self._lister(**kwargs)
+            page = json.loads(response.data)
+            for item in page.get("items") or []:
+                fresh[object_key(item)] = self._transform(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                resource_version = str((page.get("metadata") or {}).get("resourceVersion") or "")
+                break
+        self.relists += 1
+        with self._lock:
+            old, self._cache = self._cache, fresh
+        for key, obj in fresh.items():
+            previous = old.get(key)
+            if previous is None or _rv(previous) != _rv(obj):
+                self._on_change(key, previous, obj)
+        for key, obj in old.items():
+            if key not in fresh:
+                self._on_change(key, obj, None)
+        return resource_version
+
+    def _watch(self, resource_version: str) -> str:
+        response = self._lister(
+            watch=True,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=self._watch_seconds,
+            _preload_content=False,
+        )
+        self._response = response
+        try:
+            for event in _events(response):
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise Expired()
+                    raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+                resource_version = _rv(obj) or resource_version
+                if kind == "BOOKMARK":
+                    continue
+                obj = self._transform(obj)
+                key = object_key(obj)
+                with self._lock:
+                    previous = self._cache.get(key)
+                    if kind == "DELETED":
+                        self._cache.pop(key, None)
+                    else:
+                        self._cache[key] = obj
+                self._on_change(key, previous, None if kind == "DELETED" else obj)
+        finally:
+            self._response = None
+            response.close()
+            response.release_conn()
+        return resource_version
+
+
+def _events(response: Any) -> Iterator[Obj]:
+    for line in iter_resp_lines(response):
+        if line and not line.isspace():
+            yield json.loads(line)
+
+
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,109 @@
+"""Fixtures for the controller suite: the API double in its own process, or a real cluster when KUBECONFIG is set.
+
+On a real cluster only tests marked `cluster` run (the rest need the double's fault hooks); each gets its own
+namespace, the CRDs from deploy/crds are applied, and its AddressPools are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import kubernetes.client as k8s
+import pytest
+import yaml
+from kubernetes.client.rest import ApiException
+
+from dnslb.testing.kubeapi import KubeAPIControl, KubeTarget, kube_target, real_cluster_requested
+from tests.controller.harness import NAMESPACE, ControllerProcess, ensure_namespace
+
+_HERE = Path(__file__).parent
+_CRDS = Path(__file__).parents[2] / "deploy/crds"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not real_cluster_requested():
+        return
+    skip = pytest.mark.skip(reason="needs the Kubernetes API double's fault hooks (KUBECONFIG is set)")
+    for item in items:
+        if item.path.is_relative_to(_HERE) and "cluster" not in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def target() -> Iterator[KubeTarget]:
+    with kube_target(separate_process=True) as target:
+        yield target
+
+
+@pytest.fixture
+def api(target: KubeTarget) -> KubeAPIControl:
+    if target.double is None:
+        pytest.skip("needs the Kubernetes API double's fault hooks")
+    return target.double
+
+
+@pytest.fixture
+def client(target: KubeTarget) -> Iterator[k8s.ApiClient]:
+    client = target.api_client()
+    core = k8s.CoreV1Api(client)
+    ensure_namespace(core, NAMESPACE)
+    if target.real_cluster:
+        extensions = k8s.ApiextensionsV1Api(client)
+        for path in sorted(_CRDS.glob("*.yaml")):
+            try:
+                extensions.create_custom_resource_definition(yaml.safe_load(path.read_text()))
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+    yield client
+    if target.real_cluster:
+        custom = k8s.CustomObjectsApi(client)
+        for pool in custom.list_namespaced_custom_object("dnslb.io", "v1alpha1", NAMESPACE, "addresspools")["items"]:
+            if pool["metadata"].get("labels", {}).get("dnslb.io/test") == "controller":
+                custom.delete_namespaced_custom_object(
+                    "dnslb.io", "v1alpha1", NAMESPACE, "addresspools", pool["metadata"]["name"]
+                )
+    client.close()
+
+
+@pytest.fixture
+def ns(target: KubeTarget, client: k8s.ApiClient) -> Iterator[str]:
+    """The namespace a test's Services live in: `default` on a fresh double, a new one on a real cluster."""
+    core = k8s.CoreV1Api(client)
+    name = f"dnslb-test-{uuid.uuid4().hex[:8]}" if target.real_cluster else "default"
+    ensure_namespace(core, name)
+    yield name
+    if target.real_cluster:
+        core.delete_namespace(name)
+
+
+@pytest.fixture
+def core(client: k8s.ApiClient) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(client)
+
+
+@pytest.fixture
+def custom(client: k8s.ApiClient) -> k8s.CustomObjectsApi:
+    return k8s.CustomObjectsApi(client)
+
+
+@pytest.fixture
+def controller(target: KubeTarget, tmp_path: Path) -> Iterator[Callable[..., ControllerProcess]]:
+    started: list[ControllerProcess] = []
+    where = (
+        ("--kubeconfig", os.environ["KUBECONFIG"])
+        if target.double is None
+        else ("--api-server", target.configuration.host)
+    )
+
+    def start(*extra: str, name: str = "controller") -> ControllerProcess:
+        process = ControllerProcess(where, tmp_path, *extra, name=name)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
