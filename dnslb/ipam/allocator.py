@@ -97,6 +97,7 @@ class Allocator:
         self._range_starts = [(v, first) for v, first, _, _ in self._ranges]
         self.namespace_labels: dict[str, Mapping[str, str]] = dict(namespace_labels or {})
         self._allocations: dict[ServiceKey, Allocation] = {}
+        self._granted: dict[ServiceKey, Request] = {}  # the request each allocation was granted for
         self._holders: dict[IPAddress, dict[ServiceKey, Request]] = {}
         self._by_sharing_key: dict[str, set[IPAddress]] = {}
         self._conflicted: dict[ServiceKey, tuple[IPAddress, ...]] = {}
@@ -174,13 +175,15 @@ class Allocator:
         if current is not None and self._still_fits(current, request):
             self._hold(current, request)
             return current
+        granted = self._granted.get(key)
         if current is not None:
             self._drop(current)
         result = self._assign_requested(request) if request.requested else self._assign_any(request)
         if isinstance(result, Allocation):
             self._hold(result, request)
-        elif current is not None:
-            self._hold(current, request)
+        elif current is not None and granted is not None:
+            # Keep what it held, on the terms it was granted: sharing checks must not see the refused spec.
+            self._hold(current, granted)
         return result
 
     def release(self, service: ServiceKey) -> Allocation | None:
@@ -195,6 +198,7 @@ class Allocator:
     def _hold(self, allocation: Allocation, request: Request) -> None:
         key = allocation.service
         self._allocations[key] = allocation
+        self._granted[key] = request
         for ip in allocation.ips:
             holders = self._holders.setdefault(ip, {})
             if not holders:
@@ -211,6 +215,7 @@ class Allocator:
     def _drop(self, allocation: Allocation) -> None:
         key = allocation.service
         del self._allocations[key]
+        del self._granted[key]
         for ip in allocation.ips:
             holders = self._holders[ip]
             request = holders.pop(key)
