@@ -1,0 +1,210 @@
+"""The DNS engine, pure: claims from Services, the zone plan, ownership, takeover and rollback, batching."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dnslb.config.resources import DNSProviderSpec
+from dnslb.dns.batch import Group, minimum_requests, pack
+from dnslb.dns.desired import Claim, claims, for_provider, granted
+from dnslb.dns.plan import plan_rollback, plan_zone
+from dnslb.dns.registry import hostname_of, ownership_name, ownership_record
+from dnslb.model import ServiceKey
+from dnslb.provider import Change, Cost, Limits, RecordSet, Zone, default_cost
+from dnslb_inmemory import InMemoryProvider
+from tests.builders import make_service
+
+ZONE = Zone("example.test", "example.test")
+WEB = ServiceKey("default", "web")
+
+
+def claim(hostname: str = "web.example.test", *ips: str, service: ServiceKey = WEB, ttl: int = 300) -> Claim:
+    v4 = [i for i in ips or ("10.0.0.1",) if ":" not in i]
+    v6 = [i for i in ips if ":" in i]
+    records = []
+    if v4:
+        records.append(RecordSet.of(hostname, "A", ttl, v4))
+    if v6:
+        records.append(RecordSet.of(hostname, "AAAA", ttl, v6))
+    return Claim(hostname, service, "2026-01-01T00:00:00Z", ttl, tuple(records))
+
+
+def zone_with(*records: RecordSet) -> InMemoryProvider:
+    provider = InMemoryProvider(["example.test"])
+    if records:
+        provider.apply(ZONE, [Change("create", r) for r in records])
+    return provider
+
+
+def converge(provider: InMemoryProvider, wanted: list[Claim], **options: Any) -> list[Change]:
+    plan = plan_zone(wanted, provider.records(ZONE), "cluster-a", **options)
+    if plan.changes:
+        provider.apply(ZONE, plan.changes)
+    return list(plan.changes)
+
+
+def test_a_new_name_gets_its_records_and_ownership_in_one_group() -> None:
+    plan = plan_zone([claim()], [], "cluster-a")
+    assert [[str(c) for c in g.changes] for g in plan.groups] == [
+        [
+            "create web.example.test 300 A 10.0.0.1",
+            "create _dnslb.web.example.test 300 TXT heritage=dnslb,dnslb/owner=cluster-a,dnslb/resource=service/default/web",
+        ]
+    ]
+
+
+def test_converges_and_then_plans_nothing() -> None:
+    provider = zone_with()
+    converge(provider, [claim("web.example.test", "10.0.0.1", "fd00::1")])
+    assert converge(provider, [claim("web.example.test", "10.0.0.1", "fd00::1")]) == []
+    changes = converge(provider, [claim("web.example.test", "10.0.0.2")])
+    assert [c.action + " " + c.record.type for c in changes] == ["update A", "delete AAAA"]
+
+
+def test_deletes_only_ours_only_under_sync_and_only_after_a_complete_read() -> None:
+    foreign = RecordSet.of("legacy.example.test", "A", 60, ["192.0.2.1"])
+    provider = zone_with(foreign)
+    converge(provider, [claim()])
+    assert converge(provider, [], policy="upsert-only") == []
+    assert converge(provider, [], may_delete=False) == []
+    deleted = converge(provider, [])
+    assert sorted(c.record.type for c in deleted) == ["A", "TXT"] and all(c.action == "delete" for c in deleted)
+    assert provider.records(ZONE) == [foreign]
+
+
+def test_create_only_never_changes_what_exists() -> None:
+    provider = zone_with()
+    converge(provider, [claim("web.example.test", "10.0.0.1")])
+    assert converge(provider, [claim("web.example.test", "10.0.0.9")], policy="create-only") == []
+
+
+def test_foreign_records_are_left_alone_without_takeover() -> None:
+    nodes = RecordSet.of("web.example.test", "A", 60, [f"192.0.2.{i}" for i in range(1, 101)])
+    plan = plan_zone([claim()], [nodes], "cluster-a")
+    assert plan.groups == ()
+    assert "set takeover on the DNSProvider" in plan.refused[0].reason
+
+
+def test_another_owner_is_never_touched() -> None:
+    theirs = ownership_record("web.example.test", "cluster-b", "service/x/y", 300)
+    plan = plan_zone([claim()], [theirs], "cluster-a", takeover=True)
+    assert plan.groups == () and plan.refused[0].reason == "owned by another dnslb (owner cluster-b)"
+
+
+def test_takeover_replaces_the_all_nodes_record_and_rollback_restores_it_exactly() -> None:
+    nodes = RecordSet.of("web.example.test", "A", 60, [f"192.0.2.{i}" for i in range(1, 201)])
+    alias = RecordSet.of("www.example.test", "CNAME", 60, ["web.example.test"])
+    other = RecordSet.of("mail.example.test", "A", 60, ["192.0.2.250"])
+    provider = zone_with(nodes, alias, other)
+    before = provider.records(ZONE)
+    plan = plan_zone([claim(), claim("www.example.test")], before, "cluster-a", takeover=True)
+    assert sorted(plan.replaced) == sorted([nodes, alias])
+    provider.apply(ZONE, plan.changes)
+    after = {r.key: r for r in provider.records(ZONE)}
+    assert after[("web.example.test", "A")].values == ("10.0.0.1",)
+    assert ("www.example.test", "CNAME") not in after and after[("www.example.test", "A")].values == ("10.0.0.1",)
+    rollback = plan_rollback(plan.replaced, provider.records(ZONE), "cluster-a")
+    provider.apply(ZONE, [c for g in rollback for c in g.changes])
+    assert provider.records(ZONE) == before
+
+
+def test_claims_from_services() -> None:
+    ann = {"dnslb.io/hostname": "web.example.test, Api.Example.Test."}
+    services = [
+        make_service("web", created="2026-01-01T00:00:00Z", annotations=ann, ingress=("10.0.0.1", "fd00::1")),
+        make_service("late", created="2026-02-01T00:00:00Z", annotations={"dnslb.io/hostname": "web.example.test"},
+                     ingress=("10.0.0.2",)),
+        make_service("novip", annotations={"dnslb.io/hostname": "novip.example.test"}),
+        make_service("badttl", annotations={"dnslb.io/hostname": "t.example.test", "dnslb.io/ttl": "-5"},
+                     ingress=("10.0.0.3",)),
+        make_service("external", annotations={"external-dns.alpha.kubernetes.io/hostname": "ext.example.test",
+                                              "external-dns.alpha.kubernetes.io/ttl": "60"}, ingress=("10.0.0.4",)),
+        make_service("bad", annotations={"dnslb.io/hostname": "-bad-.example.test"}, ingress=("10.0.0.5",)),
+        make_service("internal", type="ClusterIP", annotations={"dnslb.io/hostname": "in.example.test"}),
+    ]  # fmt: skip
+    found, skipped = claims(services, None)
+    assert sorted((c.hostname, str(c.service), c.ttl) for c in found) == [
+        ("api.example.test", "default/web", 300),
+        ("ext.example.test", "default/external", 60),
+        ("web.example.test", "default/web", 300),
+    ]
+    web = next(c for c in found if c.hostname == "web.example.test")
+    assert [str(r) for r in web.records] == ["web.example.test 300 A 10.0.0.1", "web.example.test 300 AAAA fd00::1"]
+    reasons = sorted(str(s) for s in skipped)
+    assert reasons == [
+        "'-bad-.example.test' has an invalid label '-bad-' (letters, digits and inner '-' only) "
+        "[metadata.annotations[dnslb.io/hostname]]",
+        "TTL -5 is outside 1..604800 seconds [metadata.annotations[dnslb.io/ttl]]",
+        "web.example.test: hostname is already claimed by the earlier Service default/web "
+        "[metadata.annotations[dnslb.io/hostname]]",
+    ]
+
+
+def test_zones_filters_and_namespace_grants() -> None:
+    spec = DNSProviderSpec.model_validate(
+        {"type": "inmemory", "domainFilters": ["example.test"],
+         "allowedNamespaces": [{"domain": "db.example.test", "namespaces": ["data"]}]}
+    )  # fmt: skip
+    zones = [Zone("example.test"), Zone("db.example.test"), Zone("other.test")]
+    wanted = [
+        claim("web.example.test"),
+        claim("pg.db.example.test", service=ServiceKey("data", "pg")),
+        claim("sneaky.db.example.test", service=ServiceKey("web", "x")),
+        claim("x.other.test"),
+        claim("*.apps.example.test"),
+    ]
+    by_zone, outside = for_provider(wanted, spec, zones)
+    assert {z: sorted(c.hostname for c in cs) for z, cs in by_zone.items()} == {
+        "example.test": ["*.apps.example.test", "web.example.test"],
+        "db.example.test": ["pg.db.example.test", "sneaky.db.example.test"],
+    }
+    assert [c.hostname for c in outside] == ["x.other.test"]
+    assert granted(wanted[1], spec) is None
+    assert granted(wanted[2], spec) == "namespace web may not publish names under db.example.test"
+
+
+def test_wildcard_ownership_names() -> None:
+    assert ownership_name("*.apps.example.test") == "_dnslb._wildcard.apps.example.test"
+    assert hostname_of("_dnslb._wildcard.apps.example.test") == "*.apps.example.test"
+    assert hostname_of("_dnslb.web.example.test") == "web.example.test"
+    assert hostname_of("web.example.test") is None
+
+
+def two_change_groups(count: int, values: int = 1) -> list[Group]:
+    out = []
+    for i in range(count):
+        name = f"h{i}.example.test"
+        ips = [f"10.{i // 250}.{i % 250}.{v}" for v in range(values)]
+        out.append(Group(name, (Change("create", RecordSet.of(name, "A", 300, ips)),
+                                Change("create", ownership_record(name, "o", f"service/d/s{i}", 300)))))  # fmt: skip
+    return out
+
+
+def test_packing_keeps_groups_whole_and_fills_requests() -> None:
+    limits = Limits(max_values=100)
+    groups = two_change_groups(1000)
+    batches, oversized = pack(groups, limits, default_cost)
+    assert oversized == []
+    assert len(batches) == minimum_requests(groups, limits, default_cost) == 20
+    assert all(b.cost.values <= 100 for b in batches)
+    names = [g.name for b in batches for g in b.groups]
+    assert sorted(names) == sorted(g.name for g in groups)
+
+
+@pytest.mark.parametrize("values", [1, 3, 7, 40])
+def test_packing_is_within_one_of_the_minimum(values: int) -> None:
+    limits = Limits(max_values=1000, max_bytes=32000)
+    groups = two_change_groups(3000 // values, values)
+    batches, _ = pack(groups, limits, default_cost)
+    assert len(batches) <= minimum_requests(groups, limits, default_cost) + 1
+    assert all(limits.fits(b.cost) for b in batches)
+
+
+def test_a_group_over_the_limits_is_reported_not_sent() -> None:
+    big = two_change_groups(1, values=150)
+    batches, oversized = pack(big + two_change_groups(2), Limits(max_values=100), default_cost)
+    assert [g.name for b in batches for g in b.groups] == ["h0.example.test", "h1.example.test"]
+    assert oversized[0].reason == "exceeds one request: 151 record values > 100"
+    assert oversized[0].cost == Cost(2, 151, oversized[0].cost.bytes)
