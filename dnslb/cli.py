@@ -63,6 +63,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     controller_main.add_arguments(controller)
     controller.set_defaults(run=controller_main.run)
+
+    from dnslb import dns_main
+
+    dns = commands.add_parser("dns", help="DNS maintenance: roll back takeover", description="DNS maintenance.")
+    dns_commands = dns.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    rollback = dns_commands.add_parser(
+        "rollback",
+        help="restore the record sets that takeover replaced, exactly as they were",
+        description=(
+            "Put back the record sets a DNSProvider with takeover replaced (saved in ConfigMap "
+            "dnslb-takeover-<provider>), and remove dnslb's records and ownership at those names. Turn takeover off "
+            "on the DNSProvider first, or the controller takes the names over again."
+        ),
+    )
+    dns_main.add_arguments(rollback)
+    rollback.set_defaults(run=dns_main.rollback)
     return parser
 
 

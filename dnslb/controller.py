@@ -7,6 +7,7 @@ until the caches are synced and every VIP already in a Service's status is resto
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,13 +19,18 @@ from typing import Any
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from dnslb.config import AddressPool, Config, ConfigError, load_config
+from dnslb.config import AddressPool, Config, ConfigError, DNSProvider, load_config
 from dnslb.config.resources import API_VERSION, GROUP, KINDS, VERSION
+from dnslb.dns.loop import DNSLoop, Hooks
+from dnslb.dns.sync import Notice
 from dnslb.ipam.decisions import Action, Event, VIPDecisions
+from dnslb.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.kube.informer import Informer, Key, Obj
 from dnslb.kube.writer import NotLeader, Writer
 from dnslb.manifests import Document
 from dnslb.model import ServiceKey, ServiceShapeError, ServiceView, service_fields, service_view
+from dnslb.provider import Provider
+from dnslb.provider import create as create_provider
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,7 @@ class Settings:
     namespace: str = "dnslb-system"
     load_balancer_class: str | None = None
     resync_seconds: float = 300.0
+    owner_id: str = "dnslb"
 
 
 class Metrics:
@@ -91,9 +98,26 @@ class Controller:
         self.ready = threading.Event()
         self._decisions: VIPDecisions | None = None
         self._pools: tuple[AddressPool, ...] = ()
+        self._providers: tuple[DNSProvider, ...] = ()
         self._last_good: dict[tuple[str, str, str], Obj] = {}
         self._reported: dict[tuple[str, str, str], str] = {}
         self._threads: list[threading.Thread] = []
+        self._core = core
+        self.takeover = TakeoverStore(core, settings.namespace)
+        self.dns = DNSLoop(
+            Hooks(
+                services=self._all_views,
+                source_complete=lambda: self.services.synced.is_set() and bool(self.services.items()),
+                make_provider=self._make_provider,
+                save_replaced=lambda provider, zone, records: self.takeover.save(provider, zone.name, records),
+                notify=self._dns_notice,
+            ),
+            owner=settings.owner_id,
+            load_balancer_class=settings.load_balancer_class,
+            registry=registry,
+            resync_seconds=settings.resync_seconds,
+        )
+        self._dns_said: dict[tuple[str, str, str], str] = {}
 
     # -- informer callbacks (informer threads) ----------------------------------------------------------------
 
@@ -119,6 +143,7 @@ class Controller:
 
     def stop(self) -> None:
         self._stop.set()
+        self.dns.stop()
         self.writer.close()
         for informer in (self.services, *self.config_informers.values()):
             informer.stop()
@@ -145,6 +170,11 @@ class Controller:
             extra={"services": len(views)},
         )  # fmt: skip
         self._update_pool_metrics()
+        self._providers = config.providers
+        self.dns.configure(self._providers)
+        dns_thread = threading.Thread(target=self.dns.run, name="dns", daemon=True)
+        dns_thread.start()
+        self._threads.append(dns_thread)
         self.ready.set()
         next_resync = time.monotonic() + self.settings.resync_seconds
         while not self._stop.is_set():
@@ -173,14 +203,17 @@ class Controller:
                     self._pools = config.pools
                     log.info("address pools changed: %s", ", ".join(p.name for p in self._pools) or "none")
                     actions += self._decisions.pools_changed(self._pools, self._all_views())
-            for key in sorted(dirty):
-                view = self._view(ServiceKey(*key))
-                if view is None:
-                    actions += self._decisions.service_deleted(ServiceKey(*key))
-                else:
-                    actions += self._decisions.service_changed(view)
+                if config.providers != self._providers:
+                    self._providers = config.providers
+                    self.dns.configure(self._providers)
+            views = {key: self._view(ServiceKey(*key)) for key in dirty}
+            for key in sorted(k for k, v in views.items() if v is None):  # deletions first: they free addresses
+                actions += self._decisions.service_deleted(ServiceKey(*key))
+            for view in sorted((v for v in views.values() if v is not None), key=lambda v: v.order):
+                actions += self._decisions.service_changed(view)
             self._apply(actions)
             self._update_pool_metrics()
+            self.dns.trigger()
 
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
@@ -192,6 +225,25 @@ class Controller:
             raise
         except Exception as exc:  # the API is down: the next resync or event writes what is still different
             log.error("writing %d actions failed: %s", len(actions), exc)
+
+    def _make_provider(self, resource: DNSProvider) -> Provider:
+        ref = resource.spec.secret_ref
+        secret = read_secret(self._core, self.settings.namespace, ref.name) if ref is not None else {}
+        return create_provider(resource.spec.type, resource.spec.settings, secret)
+
+    def _dns_notice(self, provider: str, notice: Notice) -> None:
+        """A Warning Event on the Service (or on the DNSProvider), once per distinct message."""
+        if notice.service is not None:
+            kind, key, reason = "Service", notice.service, "DNSNotPublished"
+        else:
+            kind, key, reason = "DNSProvider", ServiceKey(self.settings.namespace, provider), "DNSProviderFailed"
+        slot = (kind, str(key), notice.hostname)
+        message = f"{notice.hostname}: {notice.reason}" if notice.hostname and notice.service else notice.reason
+        if self._dns_said.get(slot) == message:
+            return
+        self._dns_said[slot] = message
+        with contextlib.suppress(NotLeader):
+            self.writer.event(kind, key, "Warning", reason, message)
 
     def _update_pool_metrics(self) -> None:
         assert self._decisions is not None

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         if args.leader_elect
         else None
     )  # fmt: skip
-    settings = Settings(args.namespace, args.load_balancer_class, args.resync_seconds)
+    settings = Settings(args.namespace, args.load_balancer_class, args.resync_seconds, args.owner_id)
     controller = Controller(api, settings, registry, may_write=elector.is_leader if elector else lambda: True)
     leading = threading.Event()
     lost = threading.Event()
@@ -101,7 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease-name", default="dnslb-controller")
     parser.add_argument("--lease-seconds", type=float, default=15.0, help="lease duration (default 15)")
     parser.add_argument("--identity", help="this replica's name in the Lease (default: hostname-pid)")
-    parser.add_argument("--resync-seconds", type=float, default=300.0, help="full reconcile period (default 300)")
+    parser.add_argument(
+        "--resync-seconds", type=float, default=300.0, help="full reconcile and DNS re-read period (default 300)"
+    )
+    parser.add_argument(
+        "--owner-id", default="dnslb", help="names this cluster in DNS ownership records (DNSProvider.ownerID wins)"
+    )
     parser.add_argument("--metrics-addr", default=":9090", help="serve /metrics, /healthz, /readyz here (:9090)")
     parser.add_argument("--log-format", choices=("json", "logfmt", "text"), default="json")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import yaml
 
-from dnslb.config import is_config, load_config
+from dnslb.config import Config, is_config, load_config
+from dnslb.dns.desired import claims, for_provider, granted
 from dnslb.dns.hostnames import service_hostnames
+from dnslb.dns.plan import plan_zone
 from dnslb.ipam import Allocation, Allocator, PoolUsage, not_handled_because
 from dnslb.manifests import Document
 from dnslb.model import ServiceKey, ServiceShapeError, ServiceView, service_view
+from dnslb.provider import Zone
 
 Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
 
@@ -39,11 +42,19 @@ class ServicePlan:
 
 
 @dataclass(frozen=True)
+class DNSChange:
+    provider: str
+    zone: str
+    change: str
+
+
+@dataclass(frozen=True)
 class Plan:
     services: tuple[ServicePlan, ...]
     usage: tuple[PoolUsage, ...]
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    dns: tuple[DNSChange, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -76,7 +87,31 @@ def make_plan(documents: Iterable[Document], load_balancer_class: str | None = N
             notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
     allocator = Allocator(config.pools, namespace_labels)
     plans = _plan_services(allocator, services, load_balancer_class)
-    return Plan(tuple(plans), tuple(allocator.usage()), tuple(errors), tuple(notes))
+    dns, dns_notes = _plan_dns(config, services, plans, load_balancer_class)
+    return Plan(tuple(plans), tuple(allocator.usage()), tuple(errors), (*notes, *dns_notes), tuple(dns))
+
+
+def _plan_dns(
+    config: Config, services: list[ServiceView], plans: list[ServicePlan], load_balancer_class: str | None
+) -> tuple[list[DNSChange], list[str]]:
+    """The records each DNSProvider would get, planned against empty zones (plan reads no live DNS)."""
+    vips = {p.service: p.ips for p in plans if p.ips}
+    views = [replace(s, ingress_ips=vips[s.key]) for s in services if s.key in vips]
+    found, _ = claims(views, load_balancer_class)
+    changes: list[DNSChange] = []
+    notes: list[str] = []
+    for provider in config.providers:
+        zone_names = provider.spec.zones or provider.spec.domain_filters
+        if not zone_names:
+            notes.append(f"DNSProvider {provider.name} names no zones or domainFilters: plan cannot place its names")
+            continue
+        by_zone, _ = for_provider(found, provider.spec, [Zone(z, z) for z in zone_names])
+        owner = provider.spec.owner_id or "dnslb"
+        for zone, zone_claims in sorted(by_zone.items()):
+            allowed = [c for c in zone_claims if granted(c, provider.spec) is None]
+            zone_plan = plan_zone(allowed, [], owner, policy=provider.spec.policy)
+            changes += [DNSChange(provider.name, zone, str(c)) for c in zone_plan.changes]
+    return changes, notes
 
 
 def _plan_services(
@@ -140,6 +175,7 @@ def to_data(plan: Plan) -> dict[str, Any]:
             for s in plan.services
         ],
         "pools": [asdict(u) for u in plan.usage],
+        "dns": [asdict(d) for d in plan.dns],
         "errors": list(plan.errors),
         "notes": list(plan.notes),
     }
@@ -168,6 +204,11 @@ def render_table(plan: Plan) -> str:
             [("POOL", "FAMILY", "IN USE", "SIZE")]
             + [(u.pool, u.family, str(u.in_use), str(u.size)) for u in plan.usage]
         )
+    if plan.dns:
+        lines.append("")
+        lines += _columns([("DNS PROVIDER", "ZONE", "CHANGE (against empty zones)")] + [
+            (d.provider, d.zone, d.change) for d in plan.dns
+        ])  # fmt: skip
     return "\n".join(lines)
 
 

@@ -47,6 +47,10 @@ def test_examples_json_and_yaml() -> None:
     assert by_name["data/redis"]["ips"] == ["10.200.1.20"] and by_name["data/redis"]["status"] == "allocated"
     assert by_name["data/broken"]["field"] == "metadata.annotations[dnslb.io/load-balancer-ips]"
     assert by_name["data/broken"]["warnings"][0].startswith("metadata.annotations[dnslb.io/hostname]:")
+    dns = {(d["provider"], d["change"]) for d in data["dns"]}
+    assert ("corp-dns", "create api.example.test 300 AAAA 2001:db8:100::") in dns
+    assert ("corp-dns", "create pg.db.example.test 60 A 10.200.0.1") in dns
+    assert not any("broken" in change for _, change in dns)
     as_yaml = yaml.safe_load(run("plan", *plan_args(*EXAMPLES), "-o", "yaml").stdout)
     assert as_yaml == data
 

@@ -169,3 +169,13 @@ def events_for(core: k8s.CoreV1Api, namespace: str, name: str, reasons: Iterable
         for e in core.list_namespaced_event(namespace).items
         if e.involved_object.name == name and (wanted is None or e.reason in wanted)
     ]
+
+
+def apply_provider(custom: k8s.CustomObjectsApi, name: str, spec: dict[str, Any]) -> None:
+    body: dict[str, Any] = {
+        "apiVersion": "dnslb.io/v1alpha1",
+        "kind": "DNSProvider",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"dnslb.io/test": "controller"}},
+        "spec": spec,
+    }
+    custom.create_namespaced_custom_object("dnslb.io", "v1alpha1", NAMESPACE, "dnsproviders", body)

@@ -1,0 +1,57 @@
+"""DNS sync through the controller: Services with hostnames become record sets in the provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import kubernetes.client as k8s
+
+from tests.controller.harness import (
+    ControllerProcess,
+    apply_pool,
+    apply_provider,
+    events_for,
+    service_body,
+    wait_for,
+)
+
+Start = Callable[..., ControllerProcess]
+
+
+def zone_records(path: Path) -> dict[tuple[str, str], list[str]]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {(name, type_): values for name, type_, _ttl, values in data.get("example.test", [])}
+
+
+def test_hostnames_become_one_record_set_each_with_ownership(
+    ns: str, tmp_path: Path, core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, controller: Start
+) -> None:
+    zone_file = tmp_path / "zones.json"
+    apply_pool(custom, "p", "10.90.0.0/28", "fd00:90::/124")
+    apply_provider(
+        custom, "mem", {"type": "inmemory", "settings": {"zones": "example.test", "zoneFile": str(zone_file)}}
+    )
+    proc = controller()
+    proc.wait_ready()
+    hosts = {"dnslb.io/hostname": "web.example.test,www.example.test"}
+    core.create_namespaced_service(ns, service_body("web", annotations=hosts, ipFamilyPolicy="RequireDualStack"))
+    core.create_namespaced_service(ns, service_body("outside", annotations={"dnslb.io/hostname": "x.other.test"}))
+    records = wait_for(
+        lambda: (r := zone_records(zone_file)) and ("www.example.test", "AAAA") in r and r, 15, "records"
+    )
+    vips = [i.ip for i in core.read_namespaced_service("web", ns).status.load_balancer.ingress]
+    assert records[("web.example.test", "A")] == [ip for ip in vips if "." in ip]
+    assert records[("web.example.test", "AAAA")] == [ip for ip in vips if ":" in ip]
+    assert records[("www.example.test", "A")] == records[("web.example.test", "A")]
+    assert records[("_dnslb.web.example.test", "TXT")] == [
+        f"heritage=dnslb,dnslb/owner=dnslb,dnslb/resource=service/{ns}/web"
+    ]
+    skipped = wait_for(lambda: events_for(core, ns, "outside", ["DNSNotPublished"]), 10, "a DNSNotPublished Event")
+    assert "x.other.test: no managed zone holds this name" in skipped[0].message
+    core.delete_namespaced_service("web", ns)
+    wait_for(lambda: ("web.example.test", "A") not in zone_records(zone_file), 10, "records deleted with the Service")
+    assert ("_dnslb.web.example.test", "TXT") not in zone_records(zone_file)
