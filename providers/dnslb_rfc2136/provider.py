@@ -1,0 +1,140 @@
+"""The RFC 2136 provider: zones read by AXFR, changes sent as one dynamic update message, both over TCP with TSIG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.update
+import dns.xfr
+import dns.zone
+
+from dnslb.provider import Change, Cost, Limits, RecordSet, Rejected, Zone
+from dnslb_rfc2136.errors import raise_for_rcode, translated
+from dnslb_rfc2136.records import InvalidRecord, owner_name, rdata_type, rdatas, record_sets
+from dnslb_rfc2136.settings import Rfc2136Settings
+from dnslb_rfc2136.sizes import TCP_MESSAGE_BYTES, change_bytes, message_overhead
+
+_TTL_MAX = 2**31 - 1
+_NAMES_SHOWN = 5
+# BIND 9.18.28+ refuses a record set larger than this by default (max-records-per-type), answering SERVFAIL
+_BIND_DEFAULT_MAX_RECORDS = 100
+
+
+class Rfc2136Provider:
+    def __init__(self, settings: Rfc2136Settings) -> None:
+        self.settings = settings
+        overhead = max(message_overhead(zone, settings.key) for zone in settings.zones)
+        self._limits = Limits(max_bytes=TCP_MESSAGE_BYTES - overhead)
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    def cost(self, change: Change) -> Cost:
+        return Cost(changes=1, values=len(change.record.values), bytes=change_bytes(change))
+
+    def zones(self) -> list[Zone]:
+        """The configured zones, each checked by a (signed) SOA query: RFC 2136 has no way to list zones."""
+        for zone in self.settings.zones:
+            self._check_served(zone)
+        return [Zone(zone, zone) for zone in self.settings.zones]
+
+    def records(self, zone: Zone) -> list[RecordSet]:
+        transferred = dns.zone.Zone(zone.name, relativize=False)
+        query, _ = dns.xfr.make_query(transferred, serial=None, keyring=self.settings.key)
+        with translated(f"{self._server}: zone transfer (AXFR) of {zone.name}", self.settings.key_name):
+            dns.query.inbound_xfr(
+                self.settings.server, transferred, query, port=self.settings.port, timeout=self.settings.timeout
+            )
+        return record_sets(transferred)
+
+    def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        what = self._update_what(zone, changes)
+        response = self._exchange(self.update_message(zone, changes), what)
+        raise_for_rcode(response.rcode(), what, _hint(response.rcode(), changes))
+
+    @property
+    def _server(self) -> str:
+        return f"rfc2136 {self.settings.endpoint}"
+
+    def _check_served(self, zone: str) -> None:
+        what = f"{self._server}: SOA query for zone {zone}"
+        query = dns.message.make_query(zone, dns.rdatatype.SOA)
+        if self.settings.key is not None:
+            query.use_tsig(self.settings.key)
+        response = self._exchange(query, what)
+        raise_for_rcode(response.rcode(), what)
+        soa = response.get_rrset(response.answer, dns.name.from_text(zone), dns.rdataclass.IN, dns.rdatatype.SOA)
+        if not response.flags & dns.flags.AA or soa is None:
+            raise Rejected(f"{what}: the server is not authoritative for {zone}; check settings.zones")
+
+    def update_message(self, zone: Zone, changes: Sequence[Change]) -> dns.update.UpdateMessage:
+        """The one message `apply` sends for `changes` (signed when rendered); Rejected if a change cannot be sent."""
+        what = self._update_what(zone, changes)
+        if zone.name.lower().rstrip(".") not in self.settings.zones:
+            # the byte limits are computed for the configured zones' names
+            raise Rejected(f"{what}: nothing sent: zone {zone.name} is not in settings.zones")
+        origin = dns.name.from_text(zone.name)
+        message = dns.update.UpdateMessage(origin, keyring=self.settings.key)
+        for change in changes:
+            try:
+                _add_change(message, origin, change)
+            except InvalidRecord as invalid:
+                raise Rejected(f"{what}: nothing sent: {change.action} {invalid}") from None
+        return message
+
+    def _update_what(self, zone: Zone, changes: Sequence[Change]) -> str:
+        return f"{self._server}: update of zone {zone.name} ({len(changes)} changes)"
+
+    def _exchange(self, message: dns.message.Message, what: str) -> dns.message.Message:
+        with translated(what, self.settings.key_name):
+            return dns.query.tcp(message, self.settings.server, timeout=self.settings.timeout, port=self.settings.port)
+
+
+def _add_change(message: dns.update.UpdateMessage, origin: dns.name.Name, change: Change) -> None:
+    record = change.record
+    name = owner_name(record.name)
+    if not name.is_subdomain(origin):
+        raise InvalidRecord(f"{record.name} {record.type}: the name is not in zone {origin.to_text(True)}")
+    if not 0 <= record.ttl <= _TTL_MAX:
+        raise InvalidRecord(f"{record.name} {record.type}: TTL {record.ttl} is out of range")
+    if not record.values:
+        raise InvalidRecord(f"{record.name} {record.type}: a record set needs at least one value")
+    rdtype = rdata_type(record)
+    values = rdatas(record)
+    if change.action == "create":
+        message.absent(name, rdtype)
+        message.add(name, record.ttl, *values)
+    elif change.action == "update":
+        message.delete(name, rdtype)
+        message.add(name, record.ttl, *values)
+    else:
+        message.present(name, *values)  # value-dependent: the set must be exactly these values
+        message.delete(name, rdtype)
+
+
+def _hint(rcode: dns.rcode.Rcode, changes: Sequence[Change]) -> str:
+    """Which changes to look at, where the rcode allows a guess."""
+    if rcode == dns.rcode.SERVFAIL:
+        largest = max(len(c.record.values) for c in changes)
+        if largest > _BIND_DEFAULT_MAX_RECORDS:
+            return (
+                f"(a record set here has {largest} values; BIND since 9.18.28 answers SERVFAIL to a record set "
+                f"over its max-records-per-type, {_BIND_DEFAULT_MAX_RECORDS} by default)"
+            )
+        return ""
+    action = {dns.rcode.YXRRSET: "create", dns.rcode.NXRRSET: "delete"}.get(rcode)
+    keys = [f"{c.record.name} {c.record.type}" for c in changes if c.action == action]
+    if not keys:
+        return ""
+    more = f" and {len(keys) - _NAMES_SHOWN} more" if len(keys) > _NAMES_SHOWN else ""
+    return f"(the {action}s: {', '.join(keys[:_NAMES_SHOWN])}{more})"

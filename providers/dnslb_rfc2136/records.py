@@ -1,0 +1,108 @@
+"""Record sets ↔ dnspython rdata: canonical values out of a transferred zone, rdata to send in an update."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.rdtypes.nsbase
+import dns.zone
+
+from dnslb.provider import RecordSet
+
+TXT_STRING_BYTES = 255
+
+# kept by the server, not by anyone who writes records: the apex SOA/NS and what a DNSSEC signer adds
+_APEX_SERVER_TYPES = frozenset({dns.rdatatype.SOA, dns.rdatatype.NS})
+_SIGNER_TYPES = frozenset(
+    {
+        dns.rdatatype.RRSIG,
+        dns.rdatatype.NSEC,
+        dns.rdatatype.NSEC3,
+        dns.rdatatype.NSEC3PARAM,
+        dns.rdatatype.DNSKEY,
+        dns.rdatatype.CDS,
+        dns.rdatatype.CDNSKEY,
+    }
+)
+
+
+class InvalidRecord(ValueError):
+    """A record set that cannot be put into an update message; the message says which and why."""
+
+
+def record_sets(zone: dns.zone.Zone) -> list[RecordSet]:
+    """Every record set of a transferred zone other than the server's own, as canonical RecordSets."""
+    return sorted(_record_sets(zone))
+
+
+def _record_sets(zone: dns.zone.Zone) -> Iterator[RecordSet]:
+    origin = zone.origin
+    assert origin is not None
+    for name, rdataset in zone.iterate_rdatasets():
+        absolute = name.derelativize(origin)
+        if rdataset.rdtype in _SIGNER_TYPES or (absolute == origin and rdataset.rdtype in _APEX_SERVER_TYPES):
+            continue
+        yield RecordSet.of(
+            absolute.to_text(omit_final_dot=True),
+            dns.rdatatype.to_text(rdataset.rdtype),
+            rdataset.ttl,
+            [value_text(rdata) for rdata in rdataset],
+        )
+
+
+def value_text(rdata: dns.rdata.Rdata) -> str:
+    """The canonical text of one value: TXT unquoted and joined, names lowercase without the trailing dot."""
+    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
+        # surrogateescape: bytes that are not UTF-8 survive a read and write back unchanged
+        return b"".join(rdata.strings).decode("utf-8", "surrogateescape")
+    if isinstance(rdata, dns.rdtypes.nsbase.NSBase):  # CNAME, NS, PTR, DNAME: the value is one name
+        return rdata.target.to_text(omit_final_dot=True).lower()
+    # anything else in its presentation form, with names written relative to the root (no trailing dot)
+    return rdata.to_text(origin=dns.name.root, relativize=True)
+
+
+def owner_name(name: str) -> dns.name.Name:
+    try:
+        return dns.name.from_text(name)
+    except dns.exception.DNSException as invalid:
+        raise InvalidRecord(f"{name!r} is not a valid DNS name: {invalid}") from None
+
+
+def rdata_type(record: RecordSet) -> dns.rdatatype.RdataType:
+    try:
+        rdtype = dns.rdatatype.from_text(record.type)
+    except dns.exception.DNSException:
+        raise InvalidRecord(f"{record.name}: unknown record type {record.type!r}") from None
+    if dns.rdatatype.is_metatype(rdtype) or rdtype in (dns.rdatatype.SOA, *_SIGNER_TYPES):
+        raise InvalidRecord(f"{record.name}: record type {record.type} cannot be set by a dynamic update")
+    return rdtype
+
+
+def rdatas(record: RecordSet) -> list[dns.rdata.Rdata]:
+    """The record set's values as rdata; TXT values are split into 255-byte character-strings."""
+    rdtype = rdata_type(record)
+    try:
+        return [rdata_of(rdtype, value) for value in record.values]
+    except InvalidRecord as invalid:
+        raise InvalidRecord(f"{record.name} {record.type}: {invalid}") from None
+
+
+def rdata_of(rdtype: dns.rdatatype.RdataType, value: str) -> dns.rdata.Rdata:
+    if rdtype == dns.rdatatype.TXT:
+        return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, txt_strings(value))
+    try:
+        # the root as origin: canonical names carry no trailing dot but are absolute
+        return dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=dns.name.root, relativize=False)
+    except (dns.exception.DNSException, ValueError) as invalid:
+        raise InvalidRecord(f"{value!r} is not a valid value: {invalid}") from None
+
+
+def txt_strings(value: str) -> list[bytes]:
+    encoded = value.encode("utf-8", "surrogateescape")
+    return [encoded[i : i + TXT_STRING_BYTES] for i in range(0, len(encoded), TXT_STRING_BYTES)] or [b""]
