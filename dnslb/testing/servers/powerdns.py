@@ -1,0 +1,213 @@
+"""A real PowerDNS authoritative server for tests: sqlite backend, HTTP API on, all on 127.0.0.1.
+
+    with PowerDNSServer.start() as pdns:
+        pdns.create_zone("example.test")
+        provider = dnslb_powerdns.create(pdns.provider_settings(), pdns.provider_secret())
+
+The server runs as a child process in a temporary directory (config, database, control socket, log) and is stopped
+by its PID when the context ends. Starting fails loudly, with the server's log, when pdns_server cannot run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+PDNS_SERVER = "/usr/sbin/pdns_server"
+SQLITE_SCHEMA = Path("/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql")
+SERVER_ID = "localhost"
+START_ATTEMPTS = 3  # a free port found by binding can be taken by another process before pdns binds it
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+WEBSERVER_BIND_FAILED = "Listening on HTTP socket failed"
+
+
+class PowerDNSStartError(RuntimeError):
+    """pdns_server did not come up; the message carries its log."""
+
+
+class PowerDNSServer:
+    """One running pdns_server child process and what a client needs to reach it."""
+
+    def __init__(
+        self, workdir: Path, process: subprocess.Popen[bytes], api_port: int, dns_port: int, api_key: str
+    ) -> None:
+        self.workdir = workdir
+        self.process = process
+        self.api_url = f"http://127.0.0.1:{api_port}"
+        self.dns_port = dns_port
+        self.api_key = api_key
+        self.server_id = SERVER_ID
+
+    @classmethod
+    def start(cls) -> PowerDNSServer:
+        failures: list[str] = []
+        for _ in range(START_ATTEMPTS):
+            workdir = Path(tempfile.mkdtemp(prefix="dnslb-pdns-"))
+            try:
+                return cls._start_in(workdir)
+            except BaseException as error:
+                shutil.rmtree(workdir, ignore_errors=True)
+                if not isinstance(error, PowerDNSStartError):
+                    raise
+                failures.append(str(error))
+                if "Address already in use" not in str(error):
+                    break
+        raise PowerDNSStartError("\n---\n".join(failures))
+
+    @classmethod
+    def _start_in(cls, workdir: Path) -> PowerDNSServer:
+        if not Path(PDNS_SERVER).exists():
+            raise PowerDNSStartError(f"{PDNS_SERVER} is missing (Debian packages pdns-server pdns-backend-sqlite3)")
+        api_port, dns_port = _free_port(), _free_port(udp_too=True)
+        api_key = secrets.token_hex(16)
+        database = workdir / "pdns.sqlite3"
+        _create_database(database)
+        (workdir / "sockets").mkdir()
+        (workdir / "pdns.conf").write_text(_config(database, workdir / "sockets", api_port, dns_port, api_key))
+        log = (workdir / "pdns.log").open("wb")
+        with log:
+            process = subprocess.Popen(
+                [PDNS_SERVER, f"--config-dir={workdir}"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+            )
+        server = cls(workdir, process, api_port, dns_port, api_key)
+        try:
+            server._wait_until_the_api_answers()
+        except BaseException:
+            server.stop(remove_workdir=False)
+            raise
+        return server
+
+    def __enter__(self) -> PowerDNSServer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self, remove_workdir: bool = True) -> None:
+        """Stop the server by its PID: SIGTERM, then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if remove_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.workdir / "pdns.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def client(self, api_key: str | None = None) -> httpx.Client:
+        """An API client for test setup (the provider under test makes its own)."""
+        return httpx.Client(
+            base_url=f"{self.api_url}/api/v1/servers/{self.server_id}",
+            headers={"X-API-Key": self.api_key if api_key is None else api_key},
+            timeout=10.0,
+            trust_env=False,  # never through a proxy from the environment: the server is on 127.0.0.1
+        )
+
+    def provider_settings(self) -> dict[str, str]:
+        return {"url": self.api_url, "serverID": self.server_id}
+
+    def provider_secret(self) -> dict[str, str]:
+        return {"apiKey": self.api_key}
+
+    def create_zone(self, name: str) -> None:
+        """Create an empty native zone `name` (SOA and one NS), replacing any zone of that name."""
+        fqdn = name.rstrip(".") + "."
+        with self.client() as api:
+            gone = api.delete(f"/zones/{fqdn}")
+            if gone.status_code != 404:
+                gone.raise_for_status()
+            created = api.post("/zones", json={"name": fqdn, "kind": "Native", "nameservers": [f"ns1.{fqdn}"]})
+            created.raise_for_status()
+
+    def delete_zone(self, name: str) -> None:
+        with self.client() as api:
+            api.delete(f"/zones/{name.rstrip('.')}.").raise_for_status()
+
+    def _wait_until_the_api_answers(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        with httpx.Client(headers={"X-API-Key": self.api_key}, timeout=1.0, trust_env=False) as api:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise PowerDNSStartError(f"pdns_server exited with {self.process.returncode}:\n{self.log()}")
+                if WEBSERVER_BIND_FAILED in self.log():  # pdns keeps serving DNS without its API
+                    raise PowerDNSStartError(f"pdns_server's webserver did not start:\n{self.log()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if api.get(f"{self.api_url}/api/v1/servers/{self.server_id}").status_code == 200:
+                        return
+                time.sleep(0.05)
+        raise PowerDNSStartError(f"pdns_server's API did not answer within {START_TIMEOUT} s:\n{self.log()}")
+
+
+def _config(database: Path, socket_dir: Path, api_port: int, dns_port: int, api_key: str) -> str:
+    settings = {
+        "launch": "gsqlite3",
+        "gsqlite3-database": str(database),
+        "api": "yes",
+        "api-key": api_key,
+        "webserver": "yes",
+        "webserver-address": "127.0.0.1",
+        "webserver-port": str(api_port),
+        "webserver-allow-from": "127.0.0.1",
+        "local-address": "127.0.0.1",
+        "local-port": str(dns_port),
+        "socket-dir": str(socket_dir),
+        "daemon": "no",
+        "guardian": "no",
+        "disable-syslog": "yes",
+        "security-poll-suffix": "",  # no security-status queries to the internet
+        "distributor-threads": "1",
+        "receiver-threads": "1",
+        "loglevel": "4",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _create_database(path: Path) -> None:
+    if not SQLITE_SCHEMA.exists():
+        raise PowerDNSStartError(f"{SQLITE_SCHEMA} is missing (Debian package pdns-backend-sqlite3)")
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(SQLITE_SCHEMA.read_text())
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _free_port(udp_too: bool = False) -> int:
+    """A port nothing listens on now (TCP, and UDP too if asked); free again by the time this returns."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port: int = tcp.getsockname()[1]
+            if not udp_too:
+                return port
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
