@@ -81,7 +81,6 @@ class DNSLoop:
         self._configured: tuple[DNSProvider, ...] = ()
         self._syncs: dict[str, ProviderSync] = {}
         self._stop = threading.Event()
-        self._counted: dict[str, dict[str, int]] = {}
 
     def configure(self, providers: Sequence[DNSProvider]) -> None:
         with self._wake:
@@ -114,7 +113,12 @@ class DNSLoop:
                     self._dirty = False
                     full_read, self._full_read = self._full_read, False
                     configured = self._configured
-                self._sync_all(configured, full_read)
+                try:
+                    self._sync_all(configured, full_read)
+                except Exception:  # a bug here must not end DNS sync for good: log it, read everything, go on
+                    log.exception("DNS sync failed")
+                    with self._wake:
+                        self._full_read = True
         finally:
             scheduler.shutdown(wait=False)
 
@@ -132,7 +136,7 @@ class DNSLoop:
                         sync.read()
                     notices = sync.sync(found, may_delete)
                 except ProviderError as exc:
-                    self.metrics.errors.labels(name, type(exc).__name__).inc()
+                    self._export(name, sync)
                     self._hooks.notify(name, Notice(None, "", f"DNSProvider {name} failed: {exc}"))
                     with self._wake:
                         self._full_read = True  # read everything again before the next attempt
@@ -167,13 +171,13 @@ class DNSLoop:
             )
 
     def _export(self, name: str, sync: ProviderSync) -> None:
-        previous = self._counted.setdefault(name, {})
-        for action, count in sync.stats.changes.items():
-            self.metrics.changes.labels(name, action).inc(count - previous.get(action, 0))
-            previous[action] = count
-        self.metrics.requests.labels(name).inc(sync.stats.requests - previous.get("requests", 0))
-        previous["requests"] = sync.stats.requests
-        self.metrics.last_success.labels(name).set(sync.stats.last_success)
+        stats = sync.take_stats()
+        for action, count in stats.changes.items():
+            self.metrics.changes.labels(name, action).inc(count)
+        self.metrics.requests.labels(name).inc(stats.requests)
+        for kind, count in stats.errors.items():
+            self.metrics.errors.labels(name, kind).inc(count)
+        self.metrics.last_success.labels(name).set(stats.last_success)
         for zone in sync.zone_names():
             owned = sum(
                 1

@@ -67,6 +67,7 @@ class ProviderSync:
         self._zones: list[Zone] = []
         self._records: dict[str, list[RecordSet]] = {}
         self._last_request = 0.0
+        self._stale = False
         self.stats = SyncStats()
 
     def read(self) -> None:
@@ -83,6 +84,11 @@ class ProviderSync:
     def read_once(self) -> bool:
         return bool(self._zones) or bool(self._records)
 
+    def take_stats(self) -> SyncStats:
+        """What happened since the last call (for counters), keeping the last success time."""
+        taken, self.stats = self.stats, SyncStats(last_success=self.stats.last_success)
+        return taken
+
     def zone_names(self) -> list[str]:
         return [z.name for z in self._zones]
 
@@ -91,6 +97,9 @@ class ProviderSync:
 
     def sync(self, claims: Sequence[Claim], may_delete: bool) -> list[Notice]:
         """Bring every zone to what `claims` want; returns the notices for claims this provider leaves out."""
+        if self._stale:  # a rejection may mean the zone changed behind our cache: plan from a fresh read
+            self.read()
+            self._stale = False
         by_zone, outside = for_provider(claims, self.spec, self._zones)
         notices = []
         for zone in self._zones:
@@ -134,6 +143,7 @@ class ProviderSync:
             try:
                 self._send(zone, group.changes)
             except Rejected as exc:
+                self._stale = True
                 reason = f"DNSProvider {self.name} rejected the change: {exc}"
                 notices.append(Notice(owners.get(group.name), group.name, reason))
         return notices

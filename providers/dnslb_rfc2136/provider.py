@@ -115,6 +115,9 @@ def _add_change(message: dns.update.UpdateMessage, origin: dns.name.Name, change
         message.absent(name, rdtype)
         message.add(name, record.ttl, *values)
     elif change.action == "update":
+        if change.previous is not None:
+            # only replace what we planned against: a set changed behind our cached read fails with NXRRSET
+            message.present(owner_name(change.previous.name), *rdatas(change.previous))
         message.delete(name, rdtype)
         message.add(name, record.ttl, *values)
     else:

@@ -39,12 +39,17 @@ def change_bytes(change: Change) -> int:
     """What a change adds to an update message.
 
     Every action writes one RR per value plus one RR without rdata: create = "RRset does not exist" + adds,
-    update = "delete RRset" + adds, delete = "RRset exists with exactly these values" + "delete RRset".
+    update = "RRset exists with exactly the previous values" (when known) + "delete RRset" + adds,
+    delete = "RRset exists with exactly these values" + "delete RRset".
     """
     record = change.record
     owner = _name_bytes(record.name)
     bare = owner + RR_FIXED_BYTES
-    return bare + sum(bare + length for length in rdata_lengths(record))
+    total = bare + sum(bare + length for length in rdata_lengths(record))
+    if change.action == "update" and change.previous is not None:
+        previous_bare = _name_bytes(change.previous.name) + RR_FIXED_BYTES
+        total += sum(previous_bare + length for length in rdata_lengths(change.previous))
+    return total
 
 
 def rdata_lengths(record: RecordSet) -> list[int]:

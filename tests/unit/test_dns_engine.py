@@ -50,7 +50,8 @@ def test_a_new_name_gets_its_records_and_ownership_in_one_group() -> None:
     assert [[str(c) for c in g.changes] for g in plan.groups] == [
         [
             "create web.example.test 300 A 10.0.0.1",
-            "create _dnslb.web.example.test 300 TXT heritage=dnslb,dnslb/owner=cluster-a,dnslb/resource=service/default/web",
+            "create _dnslb.web.example.test 300 TXT "
+            "heritage=dnslb,dnslb/owner=cluster-a,dnslb/resource=service/default/web",
         ]
     ]
 
