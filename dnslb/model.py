@@ -149,3 +149,63 @@ def _timestamp(value: Any) -> str:
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value or "")
+
+
+EXCLUDE_FROM_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """The fields of a v1 Node the speaker reads."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    ready: bool = False
+    network_unavailable: bool = False
+    unschedulable: bool = False
+    addresses: tuple[str, ...] = ()  # InternalIP first
+
+
+def node_view(obj: Mapping[str, Any]) -> NodeView:
+    metadata = _mapping(obj.get("metadata"), "metadata")
+    spec = _mapping(obj.get("spec"), "spec")
+    status = _mapping(obj.get("status"), "status")
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, Mapping)}
+    addresses = sorted(
+        (a for a in status.get("addresses") or [] if isinstance(a, Mapping) and a.get("address")),
+        key=lambda a: a.get("type") != "InternalIP",
+    )
+    return NodeView(
+        name=str(metadata.get("name") or ""),
+        labels=_strings(metadata.get("labels"), "metadata.labels"),
+        ready=conditions.get("Ready") == "True",
+        network_unavailable=conditions.get("NetworkUnavailable") == "True",
+        unschedulable=bool(spec.get("unschedulable")),
+        addresses=tuple(str(a["address"]) for a in addresses),
+    )
+
+
+@dataclass(frozen=True)
+class EndpointView:
+    """One endpoint of a Service, from an EndpointSlice: where it runs and whether it takes traffic."""
+
+    service: ServiceKey
+    node: str
+    ready: bool
+
+
+def endpoint_views(obj: Mapping[str, Any]) -> list[EndpointView]:
+    """The endpoints of one discovery.k8s.io/v1 EndpointSlice."""
+    metadata = _mapping(obj.get("metadata"), "metadata")
+    service = (metadata.get("labels") or {}).get("kubernetes.io/service-name")
+    if not service:
+        return []
+    key = ServiceKey(str(metadata.get("namespace") or "default"), str(service))
+    views = []
+    for endpoint in obj.get("endpoints") or []:
+        if not isinstance(endpoint, Mapping) or not endpoint.get("nodeName"):
+            continue
+        conditions = endpoint.get("conditions") or {}
+        ready = conditions.get("ready") is not False  # absent means ready, per the EndpointSlice API
+        views.append(EndpointView(key, str(endpoint["nodeName"]), ready))
+    return views

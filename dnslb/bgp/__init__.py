@@ -1,0 +1,1 @@
+"""BGP: the pure announcement policy and flap damping, and the ExaBGP driver."""
