@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     controller_main.add_arguments(controller)
     controller.set_defaults(run=controller_main.run)
 
+    from dnslb import speaker_main
+
+    speaker = commands.add_parser(
+        "speaker",
+        help="announce this node's VIPs over BGP with ExaBGP (runs on every node)",
+        description=(
+            "Watch Services, EndpointSlices, this Node and the BGP config; announce the VIPs this node should carry "
+            "(Cluster: every eligible node; Local: nodes with a ready endpoint) through ExaBGP; withhold a flapping "
+            "node (damping); on SIGTERM withdraw everything, wait --drain-seconds, stop."
+        ),
+    )
+    speaker_main.add_arguments(speaker)
+    speaker.set_defaults(run=speaker_main.run)
+
     from dnslb import dns_main
 
     dns = commands.add_parser("dns", help="DNS maintenance: roll back takeover", description="DNS maintenance.")

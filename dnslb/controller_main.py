@@ -17,7 +17,7 @@ from dnslb.controller import Controller, Settings
 from dnslb.kube.client import api_client
 from dnslb.kube.leader import LeaderElector
 from dnslb.kube.writer import NotLeader
-from dnslb.ops import serve_ops, setup_logging
+from dnslb.ops import parse_bool, serve_ops, setup_logging
 
 log = logging.getLogger("dnslb.controller")
 
@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--load-balancer-class", metavar="CLASS", help="serve Services of this class (default: Services without one)"
     )
     parser.add_argument(
-        "--leader-elect", type=_flag, nargs="?", const=True, default=True, metavar="BOOL",
+        "--leader-elect", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
         help="elect a leader on a Lease before writing (default true; --leader-elect=false for one replica)",
     )  # fmt: skip
     parser.add_argument("--lease-name", default="dnslb-controller")
@@ -110,11 +110,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-addr", default=":9090", help="serve /metrics, /healthz, /readyz here (:9090)")
     parser.add_argument("--log-format", choices=("json", "logfmt", "text"), default="json")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
-
-
-def _flag(text: str) -> bool:
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -100,3 +101,12 @@ def serve_ops(
     thread = threading.Thread(target=server.serve_forever, name="ops-http", daemon=True)
     thread.start()
     return server, thread
+
+
+def parse_bool(text: str) -> bool:
+    """For flags written `--flag=false` the way Kubernetes components take them."""
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")

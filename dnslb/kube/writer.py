@@ -95,13 +95,15 @@ class Writer:
 
     def event(self, kind: str, key: ServiceKey, type_: str, reason: str, message: str, *, uid: str = "") -> None:
         stamp = now()
+        cluster_scoped = kind == "Node"  # its Events live in "default", about an object with no namespace
+        namespace = "default" if cluster_scoped else key.namespace
         body: dict[str, Any] = {
-            "metadata": {"generateName": f"{key.name}.", "namespace": key.namespace},
+            "metadata": {"generateName": f"{key.name}.", "namespace": namespace},
             "involvedObject": {
                 "kind": kind,
-                "namespace": key.namespace,
+                **({} if cluster_scoped else {"namespace": key.namespace}),
                 "name": key.name,
-                "apiVersion": "v1" if kind == "Service" else f"{GROUP}/{VERSION}",
+                "apiVersion": "v1" if kind in ("Service", "Node") else f"{GROUP}/{VERSION}",
                 **({"uid": uid} if uid else {}),
             },
             "type": type_,
@@ -119,7 +121,7 @@ class Writer:
         if not self._may_write():
             raise NotLeader("create event")
         try:
-            self._events.put_nowait((key.namespace, body))
+            self._events.put_nowait((namespace, body))
         except queue.Full:
             log.warning("Event queue full; dropped %s for %s", reason, key)
 

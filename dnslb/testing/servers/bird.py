@@ -349,7 +349,12 @@ class BirdRouter:
 
     def routes(self, prefix: IPNetwork) -> tuple[BirdRoute, ...]:
         """Every path BIRD has for exactly `prefix` (none: an empty tuple)."""
-        return parse_routes(self.birdc("show", "route", str(prefix), "all"))
+        try:
+            return parse_routes(self.birdc("show", "route", str(prefix), "all"))
+        except BirdcError as error:
+            if "Network not found" in str(error):  # BIRD's answer when it has no route for the prefix at all
+                return ()
+            raise
 
     def kernel_route(self, prefix: IPNetwork) -> KernelRoute | None:
         """The route for exactly `prefix` in the router namespace's main kernel table."""

@@ -1,0 +1,285 @@
+"""`dnslb speaker`: one per node. Informers → announcement policy (with damping) → routes for ExaBGP.
+
+Level-triggered like the controller: any change marks the node dirty; one pass recomputes what this node announces
+and hands the whole desired set to the route sink, which sends only the difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, DiscoveryV1Api
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from dnslb.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
+from dnslb.bgp.policy import Decision, NodeState, Route, decide
+from dnslb.config import BGPPeer, Config, load_config
+from dnslb.config.resources import API_VERSION, GROUP, KINDS, VERSION
+from dnslb.kube.informer import Informer, Key, Obj
+from dnslb.kube.writer import NotLeader, Writer
+from dnslb.manifests import Document
+from dnslb.model import (
+    NodeView,
+    ServiceKey,
+    ServiceShapeError,
+    endpoint_views,
+    node_view,
+    service_fields,
+    service_view,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RouteSink(Protocol):
+    """Where the speaker's decisions go (the ExaBGP driver, behind an adapter)."""
+
+    def configure(self, peers: list[BGPPeer], node: NodeView) -> None: ...
+
+    def set_desired(self, routes: Mapping[str, frozenset[Route]]) -> None: ...
+
+    def drain(self, seconds: float) -> None: ...
+
+    def sessions(self) -> Mapping[str, bool]: ...
+
+
+@dataclass(frozen=True)
+class SpeakerSettings:
+    node_name: str
+    namespace: str = "dnslb-system"
+    honour_cordon: bool = True
+    damping: DampingConfig | None = field(default_factory=DampingConfig)
+    drain_seconds: float = 5.0
+    load_balancer_class: str | None = None
+
+
+class SpeakerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sessions = Gauge("dnslb_bgp_sessions_up", "BGP sessions established", ["peer"], registry=registry)
+        self.prefixes = Gauge(
+            "dnslb_bgp_prefixes_announced", "Prefixes this node announces", ["peer"], registry=registry
+        )
+        self.penalty = Gauge("dnslb_bgp_damping_penalty", "Flap-damping penalty of this node", registry=registry)
+        self.damped = Gauge("dnslb_bgp_node_damped", "1 while this node is withheld for flapping", registry=registry)
+        self.latency = Histogram(
+            "dnslb_bgp_announce_seconds",
+            "From a change seen to the routes handed to ExaBGP and acknowledged",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+
+
+class Speaker:
+    def __init__(
+        self,
+        api: ApiClient,
+        settings: SpeakerSettings,
+        sink: RouteSink,
+        registry: CollectorRegistry,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.metrics = SpeakerMetrics(registry)
+        self._sink = sink
+        self._clock = clock
+        core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
+        self.writer = Writer(core, custom)
+        self.services = Informer(
+            "services", core.list_service_for_all_namespaces, self._changed, transform=service_fields
+        )
+        self.slices = Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces, self._changed)
+        self.node = Informer(
+            "node", partial(core.list_node, field_selector=f"metadata.name={settings.node_name}"), self._node_changed
+        )
+        self.config = {
+            kind: Informer(
+                kind,
+                partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace, KINDS[kind].PLURAL),
+                self._changed,
+            )
+            for kind in ("AddressPool", "BGPPeer", "BGPAdvertisement")
+        }
+        self._informers = (self.services, self.slices, self.node, *self.config.values())
+        self._wake = threading.Condition()
+        self._dirty = True
+        self._dirty_since: float | None = None
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self._damping = DampingState()
+        self._was_ready: bool | None = None
+        self._peers: tuple[BGPPeer, ...] | None = None
+        self._announcing: frozenset[ServiceKey] = frozenset()
+        self._said: dict[tuple[str, str], str] = {}
+        self.last: Decision | None = None
+
+    # -- informer callbacks --------------------------------------------------------------------------------------
+
+    def _changed(self, key: Key, old: Obj | None, new: Obj | None) -> None:
+        with self._wake:
+            self._dirty = True
+            if self._dirty_since is None:
+                self._dirty_since = self._clock()
+            self._wake.notify()
+
+    def _node_changed(self, key: Key, old: Obj | None, new: Obj | None) -> None:
+        if new is not None:
+            ready = node_view(new).ready
+            if self._was_ready and not ready and self.settings.damping is not None:
+                with self._wake:
+                    self._damping = ready_lost(self._damping, self._clock(), self.settings.damping)
+            self._was_ready = ready
+        self._changed(key, old, new)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    def start_informers(self) -> None:
+        for informer in self._informers:
+            threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for informer in self._informers:
+            informer.stop()
+        with self._wake:
+            self._wake.notify_all()
+
+    def drain(self) -> None:
+        """Withdraw everything, wait `drain_seconds` for traffic to move, stop ExaBGP."""
+        log.info("draining: withdrawing every route, then waiting %.1fs", self.settings.drain_seconds)
+        self._sink.drain(self.settings.drain_seconds)
+
+    def run(self) -> None:
+        while not all(i.synced.wait(0.1) for i in self._informers):
+            if self._stop.is_set():
+                return
+        self.ready.set()
+        while not self._stop.is_set():
+            with self._wake:
+                timeout = self._next_damping_change()
+                if not self._dirty:
+                    self._wake.wait(timeout)
+                self._dirty = False
+                since, self._dirty_since = self._dirty_since, None
+            if self._stop.is_set():
+                break
+            try:
+                self._reconcile(since)
+            except Exception:  # a bug in one pass must not stop the node announcing: log, retry on the next change
+                log.exception("speaker reconcile failed")
+
+    # -- one pass ------------------------------------------------------------------------------------------------
+
+    def _reconcile(self, since: float | None) -> None:
+        node_obj = self.node.get(("", self.settings.node_name))
+        if node_obj is None:
+            log.warning("Node %s not found; announcing nothing", self.settings.node_name)
+            self._sink.set_desired({})
+            return
+        node = node_view(node_obj)
+        config = self._config()
+        peers = tuple(config.peers)
+        if peers != self._peers:
+            self._sink.configure(list(peers), node)
+            self._peers = peers
+        damped = self._damping_state()
+        services = []
+        for obj in self.services.items():
+            try:
+                services.append(service_view(obj))
+            except ServiceShapeError:
+                continue
+        ours = [
+            s
+            for s in services
+            if s.type == "LoadBalancer" and s.load_balancer_class == self.settings.load_balancer_class
+        ]
+        endpoints = [e for obj in self.slices.items() for e in endpoint_views(obj)]
+        decision = decide(
+            NodeState(node, damped=damped), ours, endpoints, config, honour_cordon=self.settings.honour_cordon
+        )
+        self._sink.set_desired(decision.routes)
+        if since is not None:
+            self.metrics.latency.observe(self._clock() - since)
+        self._report(node, decision)
+        self.last = decision
+
+    def _config(self) -> Config:
+        documents = [
+            Document(f"{kind} {obj['metadata'].get('name')}", 0, None, {**obj, "apiVersion": API_VERSION, "kind": kind})
+            for kind, informer in self.config.items()
+            for obj in informer.items()
+        ]
+        config, errors = load_config(documents)
+        for error in errors:
+            log.warning("config: %s (the controller reports it on the resource)", error)
+        return config
+
+    def _damping_state(self) -> bool:
+        if self.settings.damping is None:
+            return False
+        with self._wake:
+            before = self._damping.suppressed
+            self._damping = decayed(self._damping, self._clock(), self.settings.damping)
+            state = self._damping
+        self.metrics.penalty.set(state.penalty)
+        self.metrics.damped.set(1 if state.suppressed else 0)
+        if state.suppressed != before or (state.suppressed and ("node", "damping") not in self._said):
+            self._node_event(state)
+        return state.suppressed
+
+    def _next_damping_change(self) -> float | None:
+        if self.settings.damping is None:
+            return None
+        at = reusable_at(self._damping, self.settings.damping)
+        return None if at is None else max(0.05, at - self._clock() + 0.05)
+
+    def _node_event(self, state: DampingState) -> None:
+        if state.suppressed:
+            reason, message = (
+                "NodeDamped",
+                (
+                    f"withdrawn from every VIP after {state.losses} Ready losses (penalty {state.penalty:.0f}); "
+                    "back once it has been stable long enough"
+                ),
+            )
+        else:
+            reason, message = "NodeReinstated", f"stable again (penalty {state.penalty:.0f}); announcing VIPs again"
+        type_ = "Warning" if state.suppressed else "Normal"
+        node = ServiceKey("", self.settings.node_name)
+        self._say("Node", node, ("node", "damping"), reason=reason, message=message, type_=type_)
+
+    def _report(self, node: NodeView, decision: Decision) -> None:
+        for peer, routes in decision.routes.items():
+            self.metrics.prefixes.labels(peer).set(len(routes))
+        for peer, up in self._sink.sessions().items():
+            self.metrics.sessions.labels(peer).set(1 if up else 0)
+        started = decision.announcing - self._announcing
+        stopped = self._announcing - decision.announcing
+        for key in sorted(started):
+            message = f"announcing from node {node.name}"
+            self._say(
+                "Service", key, (str(key), "announce"), reason="AnnouncedFromNode", message=message, type_="Normal"
+            )
+        for key in sorted(stopped):
+            message = f"withdrawn from node {node.name}: {decision.ineligible or 'no longer selected for this node'}"
+            self._say(
+                "Service", key, (str(key), "announce"), reason="WithdrawnFromNode", message=message, type_="Normal"
+            )
+        self._announcing = decision.announcing
+        for key, problem in decision.problems:
+            slot = (str(key), problem.field)
+            self._say("Service", key, slot, reason="InvalidBGPAttribute", message=str(problem), type_="Warning")
+
+    def _say(self, kind: str, key: ServiceKey, slot: tuple[str, str], *, reason: str, message: str, type_: str) -> None:
+        if self._said.get(slot) == f"{reason}:{message}":
+            return
+        self._said[slot] = f"{reason}:{message}"
+        with contextlib.suppress(NotLeader):
+            self.writer.event(kind, key, type_, reason, message)

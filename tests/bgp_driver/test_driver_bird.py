@@ -1,0 +1,545 @@
+"""The driver with a real ExaBGP 5 against a real BIRD 2, both on loopback, no namespaces.
+
+BIRD listens passively on 127.0.0.2 (and ::1) on a free port, in its own temp dir with its own control socket, and is
+read back with `birdc show route all`; ExaBGP connects from 127.0.0.1 (and ::1). BIRD calls a loopback neighbour an
+invalid address for a direct session, so its side is `multihop`; with no IGP route to a loopback next hop, BIRD marks
+the received routes `unreachable`, which leaves them, and every BGP attribute, in its table for these tests to read.
+Every process is started as a child and stopped by PID; a BIRD or ExaBGP that cannot start fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_network
+from pathlib import Path
+
+import pytest
+
+from dnslb.bgp.exabgp import Backoff, CommandResult, ExaBGPDriver, ExaBGPStartError, Neighbor
+from dnslb.bgp.routes import Announcement, PeerAddress
+from dnslb.config.communities import Community, parse_community
+
+BIRD = "/usr/sbin/bird"
+BIRDC = "/usr/sbin/birdc"
+ROUTER_ASN = 65000
+HOLD_TIME = 3
+TIMEOUT = 10.0
+QUICK_RESTARTS = Backoff(initial=0.2, maximum=1.0)
+
+ROUTER = IPv4Address("127.0.0.2")
+ROUTER_B = IPv4Address("127.0.0.3")
+SPEAKER = IPv4Address("127.0.0.1")
+# BIRD runs one session per neighbour address at a time: a second router session needs a second speaker address
+SPEAKER_B = IPv4Address("127.0.0.4")
+LOOPBACK6 = IPv6Address("::1")
+
+
+# ---- a BIRD on loopback ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BirdSession:
+    """One passive BGP protocol of the test BIRD: it listens on `local`:`port` for `speaker`."""
+
+    name: str
+    local: PeerAddress
+    speaker: PeerAddress
+    speaker_asn: int = ROUTER_ASN
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class BirdRoute:
+    prefix: str
+    protocol: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def communities(self) -> set[tuple[int, ...]]:
+        found = re.findall(r"\((\d+),\s*(\d+)\)", self.attributes.get("BGP.community", ""))
+        return {tuple(int(p) for p in pair) for pair in found}
+
+    @property
+    def large_communities(self) -> set[tuple[int, ...]]:
+        found = re.findall(r"\((\d+),\s*(\d+),\s*(\d+)\)", self.attributes.get("BGP.large_community", ""))
+        return {tuple(int(p) for p in triple) for triple in found}
+
+    @property
+    def local_pref(self) -> int:
+        return int(self.attributes["BGP.local_pref"])
+
+
+_ROUTE_HEAD = re.compile(r"^(?P<prefix>\S+)?\s+\S+\s+\[(?P<protocol>\S+) ")
+
+
+def parse_routes(text: str) -> list[BirdRoute]:
+    """`birdc show route all`: a head line per path (the prefix left out on further paths), then indented attributes."""
+    routes: list[BirdRoute] = []
+    prefix = ""
+    for line in text.splitlines():
+        if line.startswith(("BIRD ", "Table ")) or not line.strip():
+            continue
+        if line.startswith("\t") or line.startswith("    "):
+            name, _, value = line.strip().partition(": ")
+            if routes:
+                routes[-1].attributes[name] = value
+            continue
+        head = _ROUTE_HEAD.match(line)
+        if head:
+            prefix = head["prefix"] or prefix
+            routes.append(BirdRoute(prefix, head["protocol"]))
+    return routes
+
+
+class LoopbackBird:
+    def __init__(self, sessions: Sequence[BirdSession]) -> None:
+        self.sessions = tuple(sessions)
+        self.port = _free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="dnslb-loopback-bird-"))
+        self.socket = self.directory / "bird.ctl"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LoopbackBird:
+        conf = self.directory / "bird.conf"
+        conf.write_text(self._config())
+        with (self.directory / "stderr").open("wb") as stderr:
+            self._process = subprocess.Popen(
+                [BIRD, "-f", "-c", str(conf), "-s", str(self.socket)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        deadline = time.monotonic() + TIMEOUT
+        while not self._answers():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"BIRD did not start:\n{self.log()}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.kill(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def log(self) -> str:
+        texts = [p.read_text(errors="replace") for p in (self.directory / "bird.log", self.directory / "stderr")]
+        return "\n".join(t for t in texts if t)
+
+    def birdc(self, *command: str) -> str:
+        result = subprocess.run(
+            [BIRDC, "-s", str(self.socket), *command], capture_output=True, text=True, timeout=TIMEOUT, check=True
+        )
+        return result.stdout
+
+    def routes(self, session: str | None = None) -> dict[str, BirdRoute]:
+        """Prefix → route, from every session or one."""
+        command = ["show", "route", "all"] + (["protocol", session] if session else [])
+        return {r.prefix: r for r in parse_routes(self.birdc(*command))}
+
+    def established(self, session: str) -> bool:
+        return "Established" in self.birdc("show", "protocols", session)
+
+    def _answers(self) -> bool:
+        if not self.socket.exists():
+            return False
+        result = subprocess.run(
+            [BIRDC, "-s", str(self.socket), "show", "status"], capture_output=True, timeout=TIMEOUT, check=False
+        )
+        return result.returncode == 0 and b"Daemon is up" in result.stdout
+
+    def _config(self) -> str:
+        lines = [
+            f'log "{self.directory}/bird.log" all;',
+            f"router id {ROUTER};",
+            "protocol device { scan time 60; }",
+        ]
+        for s in self.sessions:
+            lines += [
+                f"protocol bgp {s.name} {{",
+                f"  local {s.local} port {self.port} as {ROUTER_ASN};",
+                f"  neighbor {s.speaker} as {s.speaker_asn};",
+                "  multihop;",
+                "  passive on;",
+                f"  hold time {HOLD_TIME};",
+                "  error wait time 1, 2;",
+                f'  password "{s.password}";' if s.password else "",
+                "  ipv4 { import all; export none; };",
+                "  ipv6 { import all; export none; };",
+                "}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _free_port() -> int:
+    """A port free on both families: BIRD listens on the wildcard address of each."""
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as v4:
+            v4.bind(("0.0.0.0", 0))
+            port = int(v4.getsockname()[1])
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as v6:
+                v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    v6.bind(("::", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port")
+
+
+@pytest.fixture
+def bird_factory() -> Iterator[Callable[..., LoopbackBird]]:
+    started: list[LoopbackBird] = []
+
+    def start(*sessions: BirdSession) -> LoopbackBird:
+        bird = LoopbackBird(sessions or (BirdSession("speaker", ROUTER, SPEAKER),))
+        started.append(bird)
+        return bird.start()
+
+    yield start
+    for bird in started:
+        bird.stop()
+
+
+@pytest.fixture
+def bird(bird_factory: Callable[..., LoopbackBird]) -> LoopbackBird:
+    return bird_factory()
+
+
+# ---- the driver -----------------------------------------------------------------------------------------------------
+
+
+def neighbor(bird: LoopbackBird, session: BirdSession | None = None, **fields: object) -> Neighbor:
+    session = session or bird.sessions[0]
+    base: dict[str, object] = {
+        "peer_address": session.local,
+        "peer_asn": ROUTER_ASN,
+        "local_asn": session.speaker_asn,
+        "local_address": session.speaker,
+        "router_id": SPEAKER,
+        "peer_port": bird.port,
+        "hold_time": HOLD_TIME,
+    }
+    return Neighbor(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@dataclass
+class Commands:
+    """What the driver reported sending, through its on_command hook."""
+
+    results: list[CommandResult] = field(default_factory=list)
+
+    def __call__(self, result: CommandResult) -> None:
+        self.results.append(result)
+
+    def take(self) -> list[str]:
+        lines = [r.change.line() for r in self.results]
+        self.results.clear()
+        return lines
+
+
+@pytest.fixture
+def driver_factory(tmp_path: Path) -> Iterator[Callable[..., ExaBGPDriver]]:
+    started: list[ExaBGPDriver] = []
+
+    def start(
+        neighbors: Sequence[Neighbor],
+        *,
+        backoff: Backoff = QUICK_RESTARTS,
+        on_command: Callable[[CommandResult], None] | None = None,
+    ) -> ExaBGPDriver:
+        workdir = tmp_path / f"exabgp{len(started)}"
+        driver = ExaBGPDriver(neighbors, workdir, backoff=backoff, on_command=on_command)
+        started.append(driver)
+        driver.start()
+        return driver
+
+    yield start
+    for driver in started:
+        exabgp, relay = driver.pid, driver.relay_pid
+        driver.stop()
+        assert driver.pid is None
+        for pid in (exabgp, relay):
+            if pid is not None:
+                assert not running(pid), f"pid {pid} outlived driver.stop()"
+
+
+def running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> float:
+    """Poll until `condition()`; returns the seconds it took; fails the test on timeout."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+    return time.monotonic() - began
+
+
+def route(text: str, *communities: str, local_preference: int | None = None) -> Announcement:
+    return Announcement.create(
+        ip_network(text), communities=[parse_community(c) for c in communities], local_preference=local_preference
+    )
+
+
+# ---- tests ----------------------------------------------------------------------------------------------------------
+
+
+def test_an_announced_route_reaches_bird_with_its_attributes_and_a_withdrawal_removes_it(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    commands = Commands()
+    driver = driver_factory([neighbor(bird)], on_command=commands)
+    assert driver.wait_established(TIMEOUT), driver.output()
+    vip = route("10.100.0.1/32", "65000:100", "no-export", "large:65000:1:2", local_preference=250)
+    driver.set_desired({vip})
+
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route in BIRD")
+    seen = bird.routes()["10.100.0.1/32"]
+    assert seen.communities == {(65000, 100), (65535, 65281)}
+    assert seen.large_communities == {(65000, 1, 2)}
+    assert seen.local_pref == 250
+    assert seen.attributes["BGP.next_hop"] == str(SPEAKER)
+    assert driver.announced == {vip}
+    assert driver.sessions == {str(ROUTER): True}
+    [result] = commands.results
+    assert result.ok and 0 < result.seconds < TIMEOUT
+
+    driver.set_desired(set())
+    wait_for(lambda: "10.100.0.1/32" not in bird.routes(), "the withdrawal in BIRD")
+    assert driver.announced == frozenset()
+    assert driver.stats.commands == 2
+
+
+def test_only_the_difference_is_sent(bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]) -> None:
+    commands = Commands()
+    driver = driver_factory([neighbor(bird)], on_command=commands)
+    a, b, c = route("10.100.0.1/32"), route("10.100.0.2/32"), route("10.100.0.3/32")
+    b_preferred = route("10.100.0.2/32", local_preference=300)
+    to = f"neighbor {ROUTER}"
+
+    driver.set_desired({a, b})
+    assert sorted(commands.take()) == [
+        f"{to} announce route {p} next-hop self" for p in ("10.100.0.1/32", "10.100.0.2/32")
+    ]
+    driver.set_desired({b, a})
+    assert commands.take() == []
+    driver.set_desired({a, b_preferred, c})
+    assert commands.take() == [
+        f"{to} announce route 10.100.0.2/32 next-hop self local-preference 300",
+        f"{to} announce route 10.100.0.3/32 next-hop self",
+    ]
+    driver.set_desired({c})
+    assert commands.take() == [f"{to} withdraw route 10.100.0.1/32", f"{to} withdraw route 10.100.0.2/32"]
+
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.3/32"}, "BIRD to hold only 10.100.0.3/32")
+    assert driver.stats.failed_commands == 0
+
+
+def test_a_killed_exabgp_is_restarted_and_announces_again(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    driver = driver_factory([neighbor(bird)])
+    vip = route("10.100.0.1/32", "65000:7")
+    driver.set_desired({vip})
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route in BIRD")
+    old_pid, old_relay = driver.pid, driver.relay_pid
+    assert old_pid is not None and old_relay is not None
+
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: driver.pid not in (None, old_pid) and driver.announced == {vip}, "a new ExaBGP announcing")
+    wait_for(lambda: bird.established("speaker") and "10.100.0.1/32" in bird.routes(), "the route back in BIRD")
+    assert bird.routes()["10.100.0.1/32"].communities == {(65000, 7)}
+    assert not running(old_pid)
+    wait_for(lambda: not running(old_relay), "the old relay to leave")
+    assert driver.stats.starts == 2 and driver.stats.exits == 1
+
+
+def test_a_killed_relay_tears_exabgp_down_and_no_stale_route_is_left(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    driver = driver_factory([neighbor(bird)], backoff=Backoff(initial=1.0))  # time to see BIRD without the session
+    kept, dropped = route("10.100.0.1/32"), route("10.100.0.2/32")
+    driver.set_desired({kept, dropped})
+    wait_for(lambda: len(bird.routes()) == 2, "both routes in BIRD")
+    old_pid, relay = driver.pid, driver.relay_pid
+    assert old_pid is not None and relay is not None
+
+    os.kill(relay, signal.SIGKILL)
+    wait_for(lambda: not bird.established("speaker") and not bird.routes(), "BIRD to lose the session and routes")
+    wait_for(lambda: not running(old_pid), "the old ExaBGP to be gone")
+    driver.set_desired({kept})  # while ExaBGP is down: stored, announced on the next start
+
+    wait_for(lambda: bird.established("speaker") and "10.100.0.1/32" in bird.routes(), "the kept route back")
+    time.sleep(0.5)  # would a stale route come back with it?
+    assert set(bird.routes()) == {"10.100.0.1/32"}
+    assert driver.pid != old_pid and driver.relay_pid != relay
+    assert driver.stats.relay_losses == 1 and driver.stats.exits == 0
+
+
+def test_drain_withdraws_before_it_stops_exabgp(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    driver = driver_factory([neighbor(bird)])
+    driver.set_desired({route("10.100.0.1/32"), Announcement(ip_network("2001:db8:100::1/128"), LOOPBACK6)})
+    wait_for(lambda: len(bird.routes()) == 2, "the routes in BIRD")
+
+    draining = threading.Thread(target=driver.drain, args=(1.5,))
+    draining.start()
+    wait_for(lambda: not bird.routes(), "the withdrawals in BIRD", timeout=1.0)
+    assert bird.established("speaker"), "the session must outlive the withdrawals"
+    draining.join(TIMEOUT)
+    assert not draining.is_alive()
+    wait_for(lambda: not bird.established("speaker"), "the session to close")
+    assert driver.pid is None
+
+
+def test_an_injection_attempt_is_refused_and_bird_never_sees_a_default_route(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    commands = Commands()
+    driver = driver_factory([neighbor(bird)], on_command=commands)
+    driver.set_desired({route("10.100.0.1/32")})
+    commands.take()
+
+    injection = "65000:1\nannounce route 0.0.0.0/0 next-hop self"
+    with pytest.raises(ValueError):
+        parse_community(injection)
+    forged = Community((), injection)  # built by hand, past the parser
+    with pytest.raises(ValueError):
+        Announcement(ip_network("10.100.0.2/32"), communities=(forged,))
+    with pytest.raises(TypeError):
+        driver.set_desired({"10.100.0.2/32\nannounce route 0.0.0.0/0 next-hop self"})  # type: ignore[arg-type]
+
+    assert commands.take() == []
+    assert driver.announced == {route("10.100.0.1/32")}
+    time.sleep(0.3)
+    assert set(bird.routes()) == {"10.100.0.1/32"}
+    assert "0.0.0.0/0" not in bird.birdc("show", "route", "all")
+
+
+def test_ipv6_over_an_ipv6_session_on_loopback(
+    bird_factory: Callable[..., LoopbackBird], driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    session = BirdSession("speaker6", LOOPBACK6, LOOPBACK6)
+    bird = bird_factory(session)
+    driver = driver_factory([neighbor(bird, session)])
+    assert driver.wait_established(TIMEOUT), driver.output()
+    vip6 = route("2001:db8:100::1/128", "65000:6")  # next-hop self: the session's own ::1
+    vip4 = Announcement(ip_network("10.100.0.1/32"), SPEAKER)  # IPv4 over this session needs its next hop spelled out
+    driver.set_desired({vip6, vip4})
+
+    wait_for(lambda: {"2001:db8:100::1/128", "10.100.0.1/32"} <= set(bird.routes()), "both routes in BIRD")
+    seen = bird.routes()["2001:db8:100::1/128"]
+    assert seen.attributes["BGP.next_hop"] == "::1"
+    assert seen.communities == {(65000, 6)}
+    assert bird.routes()["10.100.0.1/32"].attributes["BGP.next_hop"] == str(SPEAKER)
+    driver.set_desired({vip4})
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32"}, "the IPv6 withdrawal in BIRD")
+
+
+def test_ipv6_nlri_over_an_ipv4_session_needs_an_explicit_next_hop(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    commands = Commands()
+    driver = driver_factory([neighbor(bird)], on_command=commands)
+    explicit = Announcement(ip_network("2001:db8:100::1/128"), LOOPBACK6)
+    implicit = Announcement(ip_network("2001:db8:100::2/128"))  # next-hop self: no IPv6 address on this session
+    driver.set_desired({explicit, implicit})
+
+    wait_for(lambda: "2001:db8:100::1/128" in bird.routes(), "the IPv6 route over the IPv4 session")
+    assert bird.routes()["2001:db8:100::1/128"].attributes["BGP.next_hop"] == "::1"
+    assert commands.take() == [f"neighbor {ROUTER} announce route 2001:db8:100::1/128 next-hop ::1"]
+    assert driver.stats.unsendable == 1 and driver.announced == {explicit}
+
+
+def test_ebgp_with_an_md5_password_and_a_wrong_one(
+    bird_factory: Callable[..., LoopbackBird], driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    password = "s3cr;t #{x} y"  # what a config tokeniser would choke on
+    session = BirdSession("router_ebgp", ROUTER, SPEAKER, speaker_asn=65001, password=password)
+    bird = bird_factory(session)
+    right = driver_factory([neighbor(bird, session, password=password)])
+    assert right.wait_established(TIMEOUT), right.output()
+    right.set_desired({route("10.100.0.1/32")})
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route over eBGP")
+    assert bird.routes()["10.100.0.1/32"].attributes["BGP.as_path"] == "65001"
+    right.stop()
+    wait_for(lambda: not bird.established("router_ebgp"), "the session to close")
+
+    wrong = driver_factory([neighbor(bird, session, password="not it")])
+    assert not wrong.wait_established(2.0)
+    assert not bird.established("router_ebgp")
+
+
+def test_reconfigure_moves_the_routes_to_the_new_neighbors(
+    bird_factory: Callable[..., LoopbackBird], driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    first, second = BirdSession("router_a", ROUTER, SPEAKER), BirdSession("router_b", ROUTER_B, SPEAKER_B)
+    bird = bird_factory(first, second)
+    driver = driver_factory([neighbor(bird, first)])
+    driver.set_desired([route("10.100.0.1/32")])
+    wait_for(lambda: "10.100.0.1/32" in bird.routes("router_a"), "the route from the first session")
+
+    driver.reconfigure([neighbor(bird, second)])
+    wait_for(lambda: "10.100.0.1/32" in bird.routes("router_b"), "the route from the second session")
+    wait_for(lambda: not bird.established("router_a"), "the first session to close")
+    assert not bird.routes("router_a")
+    assert set(driver.sessions) == {str(ROUTER_B)}
+
+
+def test_routes_per_neighbor(
+    bird_factory: Callable[..., LoopbackBird], driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    first, second = BirdSession("router_a", ROUTER, SPEAKER), BirdSession("router_b", ROUTER_B, SPEAKER_B)
+    bird = bird_factory(first, second)
+    driver = driver_factory([neighbor(bird, first), neighbor(bird, second)])
+    desired: dict[PeerAddress, list[Announcement]] = {
+        ROUTER: [route("10.100.0.1/32")],
+        ROUTER_B: [route("10.100.0.2/32", "65000:2")],
+    }
+    driver.set_desired(desired)
+    wait_for(lambda: set(bird.routes("router_a")) == {"10.100.0.1/32"}, "the first session's route")
+    wait_for(lambda: set(bird.routes("router_b")) == {"10.100.0.2/32"}, "the second session's route")
+    assert driver.stats.announced == {str(ROUTER): 1, str(ROUTER_B): 1}
+
+
+def test_an_exabgp_that_cannot_start_fails_loudly(tmp_path: Path) -> None:
+    neighbors = [Neighbor(ROUTER, ROUTER_ASN, ROUTER_ASN, SPEAKER, SPEAKER, peer_port=9)]
+    with pytest.raises(ExaBGPStartError, match="cannot run"):
+        ExaBGPDriver(neighbors, tmp_path / "a", exabgp=tmp_path / "no-such-exabgp").start()
+    with pytest.raises(ExaBGPStartError, match="exited with status 1"):
+        ExaBGPDriver(neighbors, tmp_path / "b", exabgp=Path("/bin/false")).start()
+    with pytest.raises(ExaBGPStartError, match="longer than"):
+        ExaBGPDriver(neighbors, tmp_path / ("x" * 120)).start()
+
+
+def test_a_driver_without_neighbors_runs_no_exabgp_until_it_gets_some(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    driver = driver_factory([])
+    driver.set_desired({route("10.100.0.1/32")})
+    assert driver.pid is None and driver.sessions == {} and driver.announced == frozenset()
+
+    driver.reconfigure([neighbor(bird)])
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route once a neighbor is configured")
