@@ -58,6 +58,7 @@ class ServiceView:
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     ingress_ips: tuple[str, ...] = ()
+    health_check_node_port: int | None = None
 
     @property
     def order(self) -> tuple[bool, str, str, str]:
@@ -100,12 +101,15 @@ def service_view(obj: Mapping[str, Any]) -> ServiceView:
         labels=_strings(metadata.get("labels"), "metadata.labels"),
         annotations=_strings(metadata.get("annotations"), "metadata.annotations"),
         ingress_ips=tuple(str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip")),
+        health_check_node_port=spec.get("healthCheckNodePort")
+        if isinstance(spec.get("healthCheckNodePort"), int)
+        else None,
     )
 
 
 _SPEC_FIELDS = (
     "type", "loadBalancerClass", "loadBalancerIP", "ipFamilyPolicy", "ipFamilies", "ports", "externalTrafficPolicy",
-    "selector",
+    "selector", "healthCheckNodePort",
 )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, DiscoveryV
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from dnslb.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
+from dnslb.bgp.health import HealthProber
 from dnslb.bgp.policy import Decision, NodeState, Route, decide
 from dnslb.config import BGPPeer, Config, load_config
 from dnslb.config.resources import API_VERSION, GROUP, KINDS, VERSION
@@ -58,6 +59,9 @@ class SpeakerSettings:
     damping: DampingConfig | None = field(default_factory=DampingConfig)
     drain_seconds: float = 5.0
     load_balancer_class: str | None = None
+    health_url: str | None = None  # kube-proxy's /healthz on this node; None: no node probe
+    health_host: str = "127.0.0.1"  # where Local Services' healthCheckNodePorts answer
+    health_interval: float = 2.0
 
 
 class SpeakerMetrics:
@@ -118,6 +122,13 @@ class Speaker:
         self._announcing: frozenset[ServiceKey] = frozenset()
         self._said: dict[tuple[str, str], str] = {}
         self.last: Decision | None = None
+        self.health = HealthProber(
+            settings.health_url,
+            settings.health_host,
+            self._health_targets,
+            lambda: self._changed(("", "health"), None, None),
+            interval=settings.health_interval,
+        )
 
     # -- informer callbacks --------------------------------------------------------------------------------------
 
@@ -142,6 +153,21 @@ class Speaker:
     def start_informers(self) -> None:
         for informer in self._informers:
             threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
+        threading.Thread(target=self.health.run, args=(self._stop,), name="health", daemon=True).start()
+
+    def _health_targets(self) -> list[tuple[ServiceKey, int]]:
+        """Local Services with a healthCheckNodePort, when some pool withdraws on failed health checks."""
+        if not any(p.spec.health_withdraw for p in self._config().pools):
+            return []
+        targets = []
+        for obj in self.services.items():
+            try:
+                view = service_view(obj)
+            except ServiceShapeError:
+                continue
+            if view.external_traffic_policy == "Local" and view.health_check_node_port and view.ingress_ips:
+                targets.append((view.key, view.health_check_node_port))
+        return targets
 
     def stop(self) -> None:
         self._stop.set()
@@ -201,9 +227,8 @@ class Speaker:
             if s.type == "LoadBalancer" and s.load_balancer_class == self.settings.load_balancer_class
         ]
         endpoints = [e for obj in self.slices.items() for e in endpoint_views(obj)]
-        decision = decide(
-            NodeState(node, damped=damped), ours, endpoints, config, honour_cordon=self.settings.honour_cordon
-        )
+        state = NodeState(node, damped=damped, healthy=self.health.healthy, unhealthy=self.health.unhealthy)
+        decision = decide(state, ours, endpoints, config, honour_cordon=self.settings.honour_cordon)
         self._sink.set_desired(decision.routes)
         if since is not None:
             self.metrics.latency.observe(self._clock() - since)

@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         damping=damping,
         drain_seconds=args.drain_seconds,
         load_balancer_class=args.load_balancer_class,
+        health_url=args.health_url or None,
+        health_host=args.health_host,
+        health_interval=args.health_interval,
     )
     speaker = Speaker(api, settings, sink, registry)
     stop = threading.Event()
@@ -97,6 +100,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-seconds", type=float, default=5.0, help="on SIGTERM: withdraw, wait this long, stop (default 5)"
     )
     parser.add_argument("--netns", help="run ExaBGP in this named network namespace (labs and tests; default: ours)")
+    parser.add_argument(
+        "--health-url",
+        default="http://127.0.0.1:10256/healthz",
+        help="the node's data-path probe for pools with healthWithdraw (default kube-proxy's; '' to disable)",
+    )
+    parser.add_argument("--health-host", default="127.0.0.1", help="where healthCheckNodePorts answer (127.0.0.1)")
+    parser.add_argument("--health-interval", type=float, default=2.0, help="seconds between probes (default 2)")
     parser.add_argument("--ignore-cordon", action="store_true", help="keep announcing from cordoned nodes")
     parser.add_argument(
         "--damping", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",

@@ -1,8 +1,9 @@
 """Who announces what: for one node, the routes to send to each of its BGP peers. Pure.
 
 A node announces a Service's VIPs when the node is eligible — Ready, not NetworkUnavailable, not labelled
-`node.kubernetes.io/exclude-from-external-load-balancers`, not cordoned (unless told to ignore that), not damped, and
-its data path healthy — and, for `externalTrafficPolicy: Local`, only when it runs a ready endpoint of the Service.
+`node.kubernetes.io/exclude-from-external-load-balancers`, not cordoned (unless told to ignore that), not damped — and,
+for `externalTrafficPolicy: Local`, only when it runs a ready endpoint of the Service. VIPs of pools with
+`healthWithdraw` also need the node's data path to pass its health check.
 Which peers hear a VIP, with which communities and local preference, comes from the BGPAdvertisements that select
 its pool and this node. A Service's own `dnslb.io/bgp-communities` / `dnslb.io/bgp-local-pref` add to that; a bad
 value there is reported and ignored, never sent.
@@ -32,11 +33,15 @@ class Route:
 
 @dataclass(frozen=True)
 class NodeState:
-    """What the speaker knows about its own node beyond the Node object."""
+    """What the speaker knows about its own node beyond the Node object.
+
+    `healthy`: the node's data path answers its health check; `unhealthy`: Local Services whose
+    healthCheckNodePort says this node has no local endpoint. Both matter only for pools with `healthWithdraw`."""
 
     node: NodeView
     damped: bool = False
     healthy: bool = True
+    unhealthy: frozenset[ServiceKey] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,6 @@ def node_ineligible(state: NodeState, honour_cordon: bool = True) -> str | None:
         return "node is cordoned"
     if state.damped:
         return "node is damped after flapping"
-    if not state.healthy:
-        return "node's data path fails its health check"
     return None
 
 
@@ -95,6 +98,8 @@ def decide(
         for vip in vips:
             pool = next((p for r, p in ranges if vip in r), None)
             if pool is None:
+                continue
+            if pool.spec.health_withdraw and (not state.healthy or service.key in state.unhealthy):
                 continue
             for ad in config.advertisements:
                 if not _selects(ad, pool, node):

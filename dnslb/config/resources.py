@@ -156,6 +156,14 @@ class AddressPoolSpec(Spec):
         default=False, alias="avoidBuggyIPs", description="Never hand out IPv4 addresses ending in .0 or .255."
     )
     service_allocation: ServiceAllocation | None = Field(default=None, alias="serviceAllocation")
+    health_withdraw: StrictBool = Field(
+        default=False,
+        alias="healthWithdraw",
+        description=(
+            "Withdraw this pool's VIPs from a node whose data path fails its health check (kube-proxy's /healthz, "
+            "or the Service's healthCheckNodePort for externalTrafficPolicy Local)."
+        ),
+    )
 
     def ranges(self) -> tuple[AddressRange, ...]:
         return tuple(parse_address_range(a) for a in self.addresses)

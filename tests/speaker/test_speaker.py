@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import kubernetes.client as k8s
 import pytest
@@ -16,6 +18,7 @@ from tests.controller.harness import events_for, wait_for
 from tests.speaker.harness import (
     SpeakerProcess,
     addresses,
+    custom_object,
     endpoint_slice,
     lb_service,
     next_hops,
@@ -206,3 +209,38 @@ def test_an_injection_attempt_is_refused_and_never_reaches_bird(
     event = wait_for(lambda: events_for(core, "default", "evil", ["InvalidBGPAttribute"]), 10, "the Event")
     assert "not a community" in event[0].message
     assert bed.bird.routes(ipaddress.ip_network("0.0.0.0/0")) == ()
+
+
+class Health(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_failing_data_path_withdraws_only_pools_with_health_withdraw(
+    bed: BGPBed, core: k8s.CoreV1Api, client: k8s.ApiClient, speakers: Start
+) -> None:
+    custom_object(k8s.CustomObjectsApi(client), "AddressPool", "addresspools", "guarded",
+                  {"addresses": ["10.101.0.0/24"], "healthWithdraw": True})  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+        node = bed.nodes[0]
+        speakers(node, "--health-url", url, "--health-interval", "0.2")
+        lb_service(core, "guarded", ["10.101.0.5"])
+        lb_service(core, "plain", ["10.100.0.5"])
+        wait_paths(bed, "10.101.0.5", {str(node.ipv4)}, 30)
+        Health.status = 500
+        wait_paths(bed, "10.101.0.5", set(), 5, "the guarded VIP withdrawn")
+        assert next_hops(bed, "10.100.0.5") == {str(node.ipv4)}
+        Health.status = 200
+        wait_paths(bed, "10.101.0.5", {str(node.ipv4)}, 5, "the guarded VIP back")
+    finally:
+        Health.status = 200
+        server.shutdown()

@@ -96,7 +96,6 @@ def test_local_services_only_where_a_ready_endpoint_runs() -> None:
         ({"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": ""}}, "exclude-from-external"),
         ({"unschedulable": True}, "node is cordoned"),
         ({"damped": True}, "damped"),
-        ({"healthy": False}, "health check"),
     ],
 )
 def test_ineligible_nodes_announce_nothing(fields: dict[str, Any], reason: str) -> None:
@@ -160,3 +159,17 @@ def test_a_single_loss_never_suppresses() -> None:
 def test_damping_config_is_checked() -> None:
     with pytest.raises(ValueError, match="reuse < suppress"):
         DampingConfig(suppress=500, reuse=750)
+
+
+def test_health_withdraw_applies_only_to_pools_that_ask_for_it() -> None:
+    text = CONFIG.replace("spec: {addresses: [10.1.0.0/24]}", "spec: {addresses: [10.1.0.0/24], healthWithdraw: true}")
+    guarded, errors = load_config(read_documents("c", text))
+    assert errors == []
+    services = [vip_service("public", "10.0.0.5"), vip_service("guarded", "10.1.0.5")]
+    sick = decide(node(healthy=False), services, [], guarded)
+    assert prefixes(sick.routes["edge"]) == ["10.0.0.5/32"]
+    local = vip_service("local", "10.1.0.9", externalTrafficPolicy="Local")
+    here = [EndpointView(local.key, "n1", True)]
+    no_endpoint = NodeState(NodeView("n1", ready=True), unhealthy=frozenset({local.key}))
+    assert prefixes(decide(no_endpoint, [local], here, guarded).routes["edge"]) == []
+    assert prefixes(decide(node(), [local], here, guarded).routes["edge"]) == ["10.1.0.0/24"]
