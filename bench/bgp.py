@@ -26,7 +26,7 @@ from bench._report import figure, save
 from dnslb.testing.bgpbed import BGPBed, host_prefix
 from dnslb.testing.kubeapi import KubeAPI
 from tests.controller.harness import wait_for
-from tests.speaker.harness import SpeakerProcess, addresses, lb_service, setup_cluster, wait_paths
+from tests.speaker.harness import SpeakerProcess, addresses, lb_service, set_ready, setup_cluster, wait_paths
 
 TRIES = 100
 MANY = 2000
@@ -57,7 +57,8 @@ def main() -> None:
         client = api.api_client()
         core = k8s.CoreV1Api(client)
         setup_cluster(core, k8s.CustomObjectsApi(client), bed, hold_time=HOLD)
-        speakers = [SpeakerProcess(api.url, node, Path(logs), "--log-level", "warning") for node in bed.nodes]
+        flags = ("--log-level", "warning", "--damping=false")  # the NotReady timing below toggles Ready 5 times
+        speakers = [SpeakerProcess(api.url, node, Path(logs), *flags) for node in bed.nodes]
         lb_service(core, "warmup", ["10.100.0.1"])
         wait_paths(bed, "10.100.0.1", addresses(bed.nodes), 60)
 
@@ -89,6 +90,18 @@ def main() -> None:
         wait_for(lambda: route_count(bed) >= expected, 300, f"{MANY} VIPs from each speaker in BIRD", interval=0.2)
         figures.append(figure("bgp.vips_to_bird", time.perf_counter() - start, "s", vips=MANY,
                               speakers=len(bed.nodes), writing_status_took_s=round(written, 3)))  # fmt: skip
+
+        withdrawals = []
+        for _ in range(5):
+            start = time.perf_counter()
+            set_ready(core, bed.nodes[1], False)
+            wait_paths(bed, "10.100.0.1", addresses(bed.nodes[:1]), 10)
+            withdrawals.append(time.perf_counter() - start)
+            set_ready(core, bed.nodes[1], True)
+            wait_paths(bed, "10.100.0.1", addresses(bed.nodes), 10)
+            time.sleep(1)
+        figures.append(figure("bgp.not_ready_to_withdrawn_max", max(withdrawals), "s", tries=5, target_s=1,
+                              median_s=round(statistics.median(withdrawals), 3)))  # fmt: skip
 
         hung = speakers[1]
         exabgp = wait_for(hung.exabgp_pid, 10, "ExaBGP's pid")
