@@ -26,8 +26,17 @@ from bench._report import figure, save
 from dnslb.testing.bgpbed import BGPBed, host_prefix
 from dnslb.testing.kubeapi import KubeAPI
 from tests.controller.harness import wait_for
-from tests.speaker.harness import SpeakerProcess, addresses, lb_service, set_ready, setup_cluster, wait_paths
+from tests.speaker.harness import (
+    SpeakerProcess,
+    addresses,
+    custom_object,
+    lb_service,
+    set_ready,
+    setup_cluster,
+    wait_paths,
+)
 
+BENCH_POOL = "10.102.0.0/16"
 TRIES = 100
 MANY = 2000
 HOLD = 3
@@ -53,10 +62,12 @@ def main() -> None:
         print("bench/bgp.py needs root (network namespaces); skipped", file=sys.stderr)
         return
     figures: list[dict[str, Any]] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # unwind: tear the bed down on SIGTERM too
     with KubeAPI() as api, BGPBed(nodes=2, ipv6=False, hold_time=HOLD) as bed, TemporaryDirectory() as logs:
         client = api.api_client()
         core = k8s.CoreV1Api(client)
         setup_cluster(core, k8s.CustomObjectsApi(client), bed, hold_time=HOLD)
+        custom_object(k8s.CustomObjectsApi(client), "AddressPool", "addresspools", "bench", {"addresses": [BENCH_POOL]})
         flags = ("--log-level", "warning", "--damping=false")  # the NotReady timing below toggles Ready 5 times
         speakers = [SpeakerProcess(api.url, node, Path(logs), *flags) for node in bed.nodes]
         lb_service(core, "warmup", ["10.100.0.1"])
@@ -64,12 +75,15 @@ def main() -> None:
 
         latencies = []
         for i in range(TRIES):
-            vip = f"10.100.1.{i + 1}"
+            vip = str(ipaddress.IPv4Address("10.102.0.1") + i)
             core.create_namespaced_service("default", bare_service(f"lat{i}"))
             start = time.perf_counter()
             ingress = {"status": {"loadBalancer": {"ingress": [{"ip": vip, "ipMode": "VIP"}]}}}
             core.patch_namespaced_service_status(f"lat{i}", "default", ingress)
+            deadline = time.monotonic() + 30
             while not in_bird(bed, vip):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{vip} never reached BIRD")
                 time.sleep(0.002)
             latencies.append(time.perf_counter() - start)
         latencies.sort()
@@ -80,7 +94,7 @@ def main() -> None:
         baseline = route_count(bed)
         start = time.perf_counter()
         for i in range(MANY):
-            vip = str(ipaddress.IPv4Address("10.100.16.0") + i)
+            vip = str(ipaddress.IPv4Address("10.102.16.0") + i)
             core.create_namespaced_service("default", bare_service(f"many{i}"))
             core.patch_namespaced_service_status(
                 f"many{i}", "default", {"status": {"loadBalancer": {"ingress": [{"ip": vip}]}}}
