@@ -94,7 +94,7 @@ class Speaker:
         self._sink = sink
         self._clock = clock
         core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
-        self.writer = Writer(core, custom)
+        self.writer = Writer(core, custom, component="dnslb-speaker")
         self.services = Informer(
             "services", core.list_service_for_all_namespaces, self._changed, transform=service_fields
         )
@@ -114,6 +114,7 @@ class Speaker:
         self._wake = threading.Condition()
         self._dirty = True
         self._dirty_since: float | None = None
+        self._retry_at: float | None = None  # after a failed pass (e.g. ExaBGP would not start)
         self._stop = threading.Event()
         self.ready = threading.Event()
         self._damping = DampingState()
@@ -188,17 +189,19 @@ class Speaker:
         self.ready.set()
         while not self._stop.is_set():
             with self._wake:
-                timeout = self._next_damping_change()
+                timeouts = [t for t in (self._next_damping_change(), self._retry_in()) if t is not None]
                 if not self._dirty:
-                    self._wake.wait(timeout)
+                    self._wake.wait(min(timeouts, default=None))
                 self._dirty = False
                 since, self._dirty_since = self._dirty_since, None
             if self._stop.is_set():
                 break
             try:
                 self._reconcile(since)
-            except Exception:  # a bug in one pass must not stop the node announcing: log, retry on the next change
-                log.exception("speaker reconcile failed")
+                self._retry_at = None
+            except Exception:  # one failed pass must not stop the node announcing: log, and try again shortly
+                log.exception("speaker reconcile failed; retrying in 5s")
+                self._retry_at = self._clock() + 5.0
 
     # -- one pass ------------------------------------------------------------------------------------------------
 
@@ -258,6 +261,9 @@ class Speaker:
         if state.suppressed != before or (state.suppressed and ("node", "damping") not in self._said):
             self._node_event(state)
         return state.suppressed
+
+    def _retry_in(self) -> float | None:
+        return None if self._retry_at is None else max(0.05, self._retry_at - self._clock())
 
     def _next_damping_change(self) -> float | None:
         if self.settings.damping is None:

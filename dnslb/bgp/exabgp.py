@@ -459,7 +459,10 @@ class ExaBGPDriver:
         config_path, env_path = workdir / "exabgp.conf", workdir / "exabgp.env"
         relay = [str(self._python), "-m", "dnslb.bgp.relay", str(socket_path)]
         config_path.write_text(render_config(neighbors, relay))
-        user = pwd.getpwuid(os.getuid()).pw_name
+        try:
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:  # a random UID without a passwd entry (some platforms): ExaBGP only drops privileges as root
+            user = os.environ.get("USER") or "nobody"
         env_path.write_text(render_environment(environment(user, self._log_level)))
         with self._state:
             self._launched = neighbors

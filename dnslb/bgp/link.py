@@ -151,12 +151,12 @@ class RelayLink:
             if self.closed.is_set():
                 raise RelayGone("the relay link is closed")
             payload = "".join(f"{line}\n" for line in lines).encode("ascii")
+            sent = time.monotonic()  # before the write: the reader thread may stamp an ack before sendall returns
             try:
                 self._conn.sendall(payload)
             except OSError as exc:
                 self.close()
                 raise RelayGone(f"writing to the relay failed: {exc}") from exc
-            sent = time.monotonic()
             acks = []
             for line in lines:
                 try:

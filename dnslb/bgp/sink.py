@@ -44,8 +44,9 @@ class ExaBGPSink:
         with self._lock:
             self._addresses = addresses
             if self._driver is None:
-                self._driver = ExaBGPDriver(neighbors, self._workdir, netns=self._netns)
-                self._driver.start()
+                driver = ExaBGPDriver(neighbors, self._workdir, netns=self._netns)
+                driver.start()  # raises if ExaBGP cannot start: the speaker retries configure later
+                self._driver = driver
             else:
                 self._driver.reconfigure(neighbors)
         log.info("BGP neighbors: %s", ", ".join(f"{n.peer_address} (AS{n.peer_asn})" for n in neighbors) or "none")

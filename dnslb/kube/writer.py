@@ -46,12 +46,14 @@ class Writer:
         may_write: Callable[[], bool] = lambda: True,
         on_api_error: Callable[[str, Exception], None] = lambda verb, exc: None,
         instance: str = "",
+        component: str = COMPONENT,
     ) -> None:
         self._core = core
         self._custom = custom
         self._may_write = may_write
         self._on_api_error = on_api_error
         self._instance = instance or f"{socket.gethostname()}-{os.getpid()}"
+        self._component = component
         self.writes = 0
         self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=10_000)
         self._event_sender = threading.Thread(target=self._send_events, name="events", daemon=True)
@@ -109,8 +111,8 @@ class Writer:
             "type": type_,
             "reason": reason,
             "message": message[:1024],
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
+            "source": {"component": self._component},
+            "reportingComponent": self._component,
             "reportingInstance": self._instance,
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
