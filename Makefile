@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 iproute2
 
-.PHONY: test lint types unit lab bench crds debs venv clean
+.PHONY: test lint types unit lab bench crds debs venv clean image
 
 venv: $(VENV)/.installed
 
@@ -49,6 +49,18 @@ lab: venv
 	@$(BIN)/dnslb plan -f examples/config.yaml -f examples/services.yaml; rc=$$?; \
 	if [ $$rc -eq 1 ]; then echo "(exit 1: some example Services got no VIP, as the invalid example intends)"; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+# The container image, tagged with the project's version (the tag deploy/ runs). The Dockerfile is linted with
+# hadolint first; with no container engine answering, that lint is all this does, and it says so.
+IMAGE ?= dnslb:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image: venv
+	$(BIN)/hadolint Dockerfile
+	@if docker info >/dev/null 2>&1; then \
+	  echo "docker build -t $(IMAGE) ."; docker build -t $(IMAGE) . ; \
+	else \
+	  echo "make image: no container engine answers here ('docker info' fails), so $(IMAGE) was not built;"; \
+	  echo "make image: the Dockerfile passed hadolint. Build it where an engine runs: docker build -t $(IMAGE) ."; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
