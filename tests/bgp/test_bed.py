@@ -6,7 +6,6 @@ fails these tests, with their logs; it never skips them.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -34,8 +33,6 @@ VIP_V4 = IPv4Address("10.100.0.1")
 VIP_V6 = IPv6Address("fd00:100::1")
 CONNECTIONS = 30  # with L4 hashing, the odds that 30 new connections miss one of 3 nodes are about 1 in 60,000
 SETTLE = 20.0  # generous bound for sessions and routes to appear on a busy 2-core machine
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root (CI runs as root)")
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,6 @@ def announcing() -> Iterator[tuple[BGPBed, list[Speaker]]]:
         yield bed, speakers
 
 
-@needs_root
 @pytest.mark.root
 @pytest.mark.parametrize("vip", [VIP_V4, VIP_V6], ids=["ipv4", "ipv6"])
 def test_three_nodes_announcing_a_vip_make_one_ecmp_route_that_reaches_every_node(
@@ -132,7 +128,6 @@ def test_three_nodes_announcing_a_vip_make_one_ecmp_route_that_reaches_every_nod
     assert set(counts) == {n.name for n in nodes.values()}, counts
 
 
-@needs_root
 @pytest.mark.root
 def test_cutting_a_link_withdraws_its_path_within_the_hold_time(announcing: tuple[BGPBed, list[Speaker]]) -> None:
     bed, speakers = announcing
@@ -158,7 +153,6 @@ def test_cutting_a_link_withdraws_its_path_within_the_hold_time(announcing: tupl
     wait_until(lambda: len(gateways(bed, VIP_V4)) == 3 and len(gateways(bed, VIP_V6)) == 3, timeout=SETTLE)
 
 
-@needs_root
 @pytest.mark.root
 def test_teardown_leaves_no_namespace_and_no_process() -> None:
     with BGPBed(nodes=2, ipv6=False, hold_time=HOLD_TIME, asn_per_node=True, passive=True) as bed:
@@ -179,7 +173,6 @@ def test_teardown_leaves_no_namespace_and_no_process() -> None:
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
 
 
-@needs_root
 @pytest.mark.root
 @pytest.mark.parametrize(
     ("script", "message"),
