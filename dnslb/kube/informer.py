@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import random
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -76,11 +77,15 @@ class Informer:
             return list(self._cache.values())
 
     def stop(self) -> None:
+        """Stop watching; returns at once. Closing the stream from here would wait for the watch thread's read to
+        return (the buffered reader is locked while it reads), up to the next event or BOOKMARK: shutting the socket
+        down wakes that read instead, and the watch thread closes the stream itself."""
         self._stopping.set()
         response = self._response
-        if response is not None:
-            with contextlib.suppress(Exception):  # closing a half-read stream from another thread may raise
-                response.close()
+        sock = getattr(getattr(response, "connection", None), "sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
         backoff = 0.2
