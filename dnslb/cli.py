@@ -93,6 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     dns_main.add_arguments(rollback)
     rollback.set_defaults(run=dns_main.rollback)
+
+    from dnslb.lab import main as lab_main
+
+    lab = commands.add_parser(
+        "lab",
+        help="the whole system in network namespaces on this machine, under load and chaos (root)",
+        description=(
+            "Build a router (BIRD), nodes (dnslb speaker, NGINX, a demo app, a database), a DNS server (BIND), the "
+            "control plane (API double, dnslb controller) and a client in network namespaces; run a scenario under "
+            "load and report latency, failures and convergence times."
+        ),
+    )
+    lab_main.add_arguments(lab)
     return parser
 
 

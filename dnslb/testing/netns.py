@@ -11,25 +11,29 @@
         server = net.spawn(node, ["sleep", "60"], log=Path("/tmp/sleep.log"))   # long-running: a Process
         server.pause(); server.resume()                     # SIGSTOP / SIGCONT, e.g. to let a hold timer expire
         net.stop(server)                                    # by PID: SIGTERM, then SIGKILL after a grace period
+        with entered(node):                                 # this thread's new sockets are the node's
+            socket.create_connection(("10.0.0.1", 80))
 
 `Namespace` is a value (its name); its methods run `ip -n NAME ...` or `ip netns exec NAME ...` and raise
 `NetnsError` with the command's stderr when it fails. `Network` owns what it made: leaving the `with` block (also on
 an error), `close()`, or interpreter exit stops every process it spawned (by PID, SIGTERM then SIGKILL, then whatever
 of the process's own group is left) and deletes every namespace it created, which takes their interfaces with them.
 It never touches a namespace or a process it did not create. IPv6 addresses are added `nodad`, usable at once.
+`detach()` hands what it owns over to the caller instead (`dnslb lab up` leaves a lab running that way).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import re
 import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from pathlib import Path
@@ -48,6 +52,10 @@ _ROLE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")  # the kernel's IFNAMSIZ is 16 with the NUL
 _SYSCTL = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+_NETNS_DIR = Path("/run/netns")
+_CLONE_NEWNET = 0x40000000
+_setns = ctypes.CDLL(None, use_errno=True).setns
+_setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
 class NetnsError(RuntimeError):
@@ -121,6 +129,25 @@ class Namespace:
         return tuple(line.split(":", 2)[1].strip().split("@", 1)[0] for line in out.splitlines() if line.strip())
 
 
+@contextlib.contextmanager
+def entered(namespace: Namespace) -> Iterator[None]:
+    """Run the calling thread inside `namespace` for the block, then back where it was. Sockets opened inside stay
+    in the namespace for their whole life, so a client made inside keeps working after the block only with the
+    connections it already has; threads started inside inherit the namespace."""
+    with open("/proc/thread-self/ns/net") as original, open(_NETNS_DIR / namespace.name) as target:
+        _enter(target.fileno(), namespace.name)
+        try:
+            yield
+        finally:
+            _enter(original.fileno(), "the original namespace")
+
+
+def _enter(fd: int, what: str) -> None:
+    if _setns(fd, _CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise NetnsError(f"cannot enter {what}: {os.strerror(error)}")
+
+
 class Process:
     """A long-running process started inside a namespace by `Network.spawn`; stop it with `Network.stop`."""
 
@@ -179,12 +206,16 @@ class Process:
             return ""
         return self.log.read_text(errors="replace")
 
+    def _ask_to_stop(self) -> None:
+        """SIGTERM, and SIGCONT: a paused process acts on SIGTERM only once it runs again."""
+        self.send_signal(signal.SIGTERM)
+        self.send_signal(signal.SIGCONT)
+
     def _terminate(self, timeout: float) -> int:
-        """SIGTERM (and SIGCONT: a paused process acts on SIGTERM only once it runs again), SIGKILL after `timeout`;
-        then SIGKILL for what is left of its process group; then reap it and return its exit status."""
+        """SIGTERM (see `_ask_to_stop`), SIGKILL after `timeout`; then SIGKILL for what is left of its process
+        group; then reap it and return its exit status."""
         if self.alive():
-            self.send_signal(signal.SIGTERM)
-            self.send_signal(signal.SIGCONT)
+            self._ask_to_stop()
             try:
                 self.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -302,6 +333,9 @@ class Network:
         self._closed = True
         atexit.unregister(self.close)
         problems: list[str] = []
+        for process in self._processes:  # all at once: each may take its grace period (a speaker drains)
+            with contextlib.suppress(OSError):
+                process._ask_to_stop()
         for process in reversed(self._processes):
             try:
                 process._terminate(_STOP_TIMEOUT)
@@ -316,6 +350,16 @@ class Network:
         self._namespaces.clear()
         if problems:
             raise NetnsError("teardown left something behind:\n" + "\n".join(problems))
+
+    def detach(self) -> tuple[tuple[Namespace, ...], tuple[Process, ...]]:
+        """Hand over what this network owns: it no longer stops or deletes anything (not even at exit), and the
+        caller becomes responsible for the namespaces and processes returned."""
+        self._closed = True
+        atexit.unregister(self.close)
+        owned = tuple(self._namespaces), tuple(self._processes)
+        self._namespaces.clear()
+        self._processes.clear()
+        return owned
 
     def __enter__(self) -> Network:
         return self

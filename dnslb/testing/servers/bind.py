@@ -4,6 +4,8 @@
     with BindServer([ZoneSpec("example.test", records=("nodes 300 IN A 10.0.0.1",))], key) as bind:
         ...  # bind.address, bind.port: UDP and TCP; updates and AXFR need `key`
 
+With `netns=` it runs inside that network namespace (the lab's DNS server), listening on `address` there.
+
 Every zone allows AXFR to the key, and dynamic updates to the key (or what its `update_policy` grants). BIND keeps
 updates in the zone's `.jnl` journal, not in the zone file, so read a zone back by AXFR. `named` runs as the calling
 user (`-u` fails on a root-owned temp dir), with no control channel and no outbound queries.
@@ -12,6 +14,7 @@ user (`-u` fails on a root-owned temp dir), with no control channel and no outbo
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -31,6 +34,8 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+
+from dnslb.testing.netns import IP, Namespace, entered
 
 NAMED = "/usr/sbin/named"
 
@@ -109,6 +114,7 @@ class BindServer:
         address: str = "127.0.0.1",
         port: int | None = None,
         max_records_per_type: int = 0,
+        netns: Namespace | None = None,
         named: str = NAMED,
         start_timeout: float = _START_TIMEOUT,
     ) -> None:
@@ -122,6 +128,7 @@ class BindServer:
         self._requested_port = port
         self._named = named
         self._max_records_per_type = max_records_per_type
+        self.netns = netns
         self._start_timeout = start_timeout
         self._port = 0
         self._directory: Path | None = None
@@ -181,7 +188,8 @@ class BindServer:
         # A port found free may be taken before named binds it: when we picked the port, pick another and retry.
         attempts = 1 if self._requested_port else _PORT_ATTEMPTS
         for attempt in range(attempts):
-            self._port = self._requested_port or _free_port(self.address)
+            with self._inside():
+                self._port = self._requested_port or _free_port(self.address)
             self._write_config()
             self._process = self._spawn()
             try:
@@ -235,15 +243,22 @@ class BindServer:
             ]
         return "\n".join(lines) + "\n"
 
+    def _inside(self) -> contextlib.AbstractContextManager[None]:
+        return entered(self.netns) if self.netns is not None else contextlib.nullcontext()
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         directory = self.directory
+        argv = [self._named, "-g", "-4", "-c", str(directory / "named.conf")]
+        if self.netns is not None:
+            argv = [IP, "netns", "exec", self.netns.name, *argv]  # it execs named: the PID stays named's
         with (directory / "named.log").open("wb") as log:
             return subprocess.Popen(
-                [self._named, "-g", "-4", "-c", str(directory / "named.conf")],
+                argv,
                 cwd=directory,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=self.netns is not None,
             )
 
     def _wait_until_ready(self) -> None:
@@ -261,7 +276,8 @@ class BindServer:
                     f"named on {self.address}:{self.port} did not answer SOA for {names} "
                     f"within {self._start_timeout:.0f}s\n{self._log_tail()}"
                 )
-            waiting = [z for z in waiting if not self._answers_soa(z)]
+            with self._inside():
+                waiting = [z for z in waiting if not self._answers_soa(z)]
             if waiting:
                 time.sleep(0.05)
 
