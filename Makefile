@@ -3,9 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 iproute2
+DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 iproute2 nginx
+LAB_DEBS := bird2 bind9 nginx iproute2
+# `make lab` runs the production test short; `make lab LAB_ARGS="--scenario flapping --duration 300"` for more
+LAB_ARGS ?= --scenario node-down --duration 60 --users 100 --db-users 10
 
-.PHONY: test lint types unit lab bench crds debs venv clean image
+.PHONY: test lint types unit lab bench crds debs install-debs venv clean image
 
 venv: $(VENV)/.installed
 
@@ -17,7 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 debs:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS)"
+
+install-debs:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
@@ -43,12 +49,17 @@ crds: venv
 bench: venv
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-# Until `dnslb lab` exists, the closest thing that runs end to end: plan the examples.
+# The whole system in network namespaces under load and chaos (needs root); without root, say why and plan instead.
 lab: venv
-	@echo "dnslb lab (network namespaces, BIRD, BIND, load, chaos) is coming; until then this plans the examples."
-	@$(BIN)/dnslb plan -f examples/config.yaml -f examples/services.yaml; rc=$$?; \
-	if [ $$rc -eq 1 ]; then echo "(exit 1: some example Services got no VIP, as the invalid example intends)"; \
-	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make lab: dnslb lab needs root (network namespaces, BIRD, BIND, NGINX); showing what dnslb would do instead:"; \
+	  $(BIN)/dnslb plan -f examples/config.yaml -f examples/services.yaml; rc=$$?; \
+	  if [ $$rc -eq 1 ]; then echo "(exit 1: some example Services got no VIP, as the invalid example intends)"; \
+	  elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	else \
+	  $(MAKE) --no-print-directory install-debs PACKAGES="$(LAB_DEBS)" && \
+	  $(BIN)/dnslb lab run $(LAB_ARGS) --output lab-report; \
+	fi
 
 # The container image, tagged with the project's version (the tag deploy/ runs). The Dockerfile is linted with
 # hadolint first; with no container engine answering, that lint is all this does, and it says so.

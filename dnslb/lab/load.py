@@ -25,9 +25,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 import httpx
+
+from dnslb.lab.report import Sample
 
 DEFAULT_URL = "http://web.lab.test/"
 DEFAULT_DB_USERS = 10
@@ -37,8 +39,6 @@ ERROR_CHARS = 120
 # getaddrinfo calls behind one slow DNS answer and turn resolver trouble into artificial client-side latency
 RESOLVER_THREADS = 64
 CLEANUP_SECONDS = 1.0
-
-Kind = Literal["http", "db"]
 
 
 @dataclass(frozen=True)
@@ -61,18 +61,10 @@ class Options:
     timeout: float
 
 
-@dataclass(frozen=True)
-class Sample:
-    t: float
-    kind: Kind
-    ok: bool
-    latency: float
-    node: str | None
-    error: str | None
-
-    def to_json(self) -> str:
-        fields = {"t": round(self.t, 6), "kind": self.kind, "ok": self.ok, "latency": round(self.latency, 6)}
-        return json.dumps({**fields, "node": self.node, "error": self.error})
+def sample_line(sample: Sample) -> str:
+    """One line of `--out`: the fields of `dnslb.lab.report.Sample`, times rounded to the microsecond."""
+    fields = {"t": round(sample.t, 6), "kind": sample.kind, "ok": sample.ok, "latency": round(sample.latency, 6)}
+    return json.dumps({**fields, "node": sample.node, "error": sample.error})
 
 
 @dataclass(frozen=True)
@@ -108,7 +100,7 @@ class SampleLog:
         self.failures = 0
 
     def record(self, sample: Sample) -> None:
-        self._pending.append(sample.to_json() + "\n")
+        self._pending.append(sample_line(sample) + "\n")
         self.requests += 1
         self.failures += not sample.ok
 

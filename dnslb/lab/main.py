@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "removes it. Needs root and Linux network namespaces.",
     )
     _lab_options(up)
+    up.add_argument("--logs", type=Path, default=None, help="where its processes log (/var/log/dnslb-lab/<time>)")
     up.set_defaults(run=run_up)
 
     run = commands.add_parser(
@@ -100,7 +101,7 @@ def _say(text: str) -> None:
 def run_up(args: argparse.Namespace) -> int:
     if (code := _needs_root("up")) is not None:
         return code
-    logs = Path("/var/log/dnslb-lab") / time.strftime("%Y%m%d-%H%M%S")
+    logs = args.logs or Path("/var/log/dnslb-lab") / time.strftime("%Y%m%d-%H%M%S")
     lab = Lab(_options(args, 30.0, logs), say=_say)
     lab.start()
     lab.create_services()

@@ -79,7 +79,8 @@ def owned(pid: int, what: str) -> OwnedProcess:
 
 
 def alive(process: OwnedProcess) -> bool:
-    return start_ticks(process.pid) == process.start
+    """Still running, and still the process recorded (not a zombie waiting to be reaped, not a reused PID)."""
+    return start_ticks(process.pid) == process.start and not _zombie(process.pid)
 
 
 def teardown(state: LabState) -> list[str]:
@@ -90,7 +91,7 @@ def teardown(state: LabState) -> list[str]:
         _signal_group(process, signal.SIGTERM)
         _signal_group(process, signal.SIGCONT)
     deadline = time.monotonic() + _STOP_TIMEOUT
-    while any(alive(p) and not _zombie(p.pid) for p in ours) and time.monotonic() < deadline:
+    while any(alive(p) for p in ours) and time.monotonic() < deadline:
         time.sleep(0.1)
     for process in ours:
         if alive(process):

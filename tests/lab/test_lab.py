@@ -1,0 +1,132 @@
+"""The lab end to end, as an operator runs it: `dnslb lab run`, `lab up|status|down`, Ctrl-C. Real BIRD, BIND, NGINX,
+ExaBGP, speakers and controller in namespaces; the report is what these tests read."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dnslb.lab import state
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
+
+LAB = [sys.executable, "-m", "dnslb.cli", "lab"]
+
+
+def lab_namespaces() -> set[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in listed.splitlines() if line.startswith("dnslblab-")}
+
+
+def lab_processes() -> list[str]:
+    """Command lines of processes only a lab runs (its workloads, load generator, and dnslb against its API)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "dnslb.lab.app" in cmdline or "dnslb.lab.load" in cmdline or "http://10.0.3.10:6443" in cmdline:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def stats(report: dict[str, Any], phase: str, kind: str = "http") -> dict[str, Any]:
+    for entry in report["phases"]:
+        if entry["name"] == phase:
+            result: dict[str, Any] = entry["stats"][kind]
+            return result
+    raise AssertionError(f"no phase {phase!r} in {[p['name'] for p in report['phases']]}")
+
+
+def test_node_down_run_reports_the_failover_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    before = lab_namespaces()
+    result = subprocess.run(
+        [*LAB, "run", "--scenario", "node-down", "--nodes", "2", "--duration", "30", "--users", "10",
+         "--db-users", "2", "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=500, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "req/s" in result.stdout  # progress while it ran
+    assert "lab report: node-down" in result.stdout
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [p["name"] for p in report["phases"]] == ["baseline", "node1 down", "node1 back", "node2 down", "node2 back"]
+    baseline = stats(report, "baseline")
+    assert baseline["requests"] > 0 and baseline["failures"] == 0
+    assert set(baseline["answers_by_node"]) == {"node1", "node2"}
+    # a dead node answers nothing; everything goes to the other one
+    assert set(stats(report, "node1 down")["answers_by_node"]) == {"node2"}
+    assert set(stats(report, "node2 down")["answers_by_node"]) == {"node1"}
+    assert stats(report, "node1 down", "db")["requests"] > 0  # the database went on, rescheduled
+    convergences = {c["name"]: c for c in report["convergences"]}
+    for name in ("node1 down → path withdrawn in BIRD", "node1 back → path in BIRD",
+                 "ingress-nginx/ingress-nginx created → web.lab.test answered by BIND"):  # fmt: skip
+        assert convergences[name]["reached"], convergences[name]
+    assert (tmp_path / "report.txt").read_text().startswith("lab report: node-down")
+    assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "logs" / "controller.log").exists()
+
+    assert lab_namespaces() == before
+    assert lab_processes() == []
+
+
+def test_up_status_down(tmp_path: Path) -> None:
+    before = lab_namespaces()
+    up = subprocess.run([*LAB, "up", "--nodes", "2", "--logs", str(tmp_path)], capture_output=True, text=True,
+                        timeout=200, check=False)  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        (lab,) = [s for s in state.load_all() if s.namespaces[0] not in before]
+        assert all(state.alive(p) for p in lab.processes)
+        status = subprocess.run([*LAB, "status"], capture_output=True, text=True, timeout=60, check=True).stdout
+        assert status.count("Established") >= 2
+        assert "web.lab.test → 10.100.0.0" in status
+        client = ["ip", "netns", "exec", lab.client]
+        fetch = "import urllib.request as u; print(u.urlopen('http://web.lab.test/', timeout=3).read().decode())"
+        answer = subprocess.run(
+            [*client, sys.executable, "-c", fetch], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert answer.stdout.strip() in {"node1", "node2"}, answer.stderr
+    finally:
+        down = subprocess.run([*LAB, "down"], capture_output=True, text=True, timeout=120, check=False)
+    assert down.returncode == 0, down.stderr
+    assert lab_namespaces() == before
+    assert not any(state.alive(p) for p in lab.processes)
+    assert not lab.file.exists()
+    assert lab_processes() == []
+
+
+def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
+    before = lab_namespaces()
+    log = tmp_path / "out.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(
+            [*LAB, "run", "--nodes", "2", "--duration", "120", "--users", "5", "--db-users", "1",
+             "--output", str(tmp_path)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 200
+        while "phase: baseline" not in log.read_text():
+            assert run.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert lab_namespaces() - before  # it is up
+        run.send_signal(signal.SIGINT)
+        assert run.wait(120) == 130
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert "tearing the lab down" in log.read_text()
+    assert lab_namespaces() == before
+    assert lab_processes() == []
