@@ -39,6 +39,8 @@ from dnslb.model import (
 
 log = logging.getLogger(__name__)
 
+_RESYNC_SECONDS = 5.0
+
 
 class RouteSink(Protocol):
     """Where the speaker's decisions go (the ExaBGP driver, behind an adapter)."""
@@ -50,6 +52,8 @@ class RouteSink(Protocol):
     def drain(self, seconds: float) -> None: ...
 
     def sessions(self) -> Mapping[str, bool]: ...
+
+    def on_session(self, listener: Callable[[str, bool], None]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,13 @@ class Speaker:
         self._announcing: frozenset[ServiceKey] = frozenset()
         self._said: dict[tuple[str, str], str] = {}
         self.last: Decision | None = None
+        # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
+        # moved meanwhile: Local Services stay withheld from then until a fresh list after a session is back
+        # (`_RESYNC_SECONDS` at most), so a rejoining node never announces an endpoint it no longer has.
+        self._sessions_up: dict[str, bool] = {}
+        self._session_lost = False
+        self._resync: tuple[float, dict[str, int]] | None = None  # (deadline, relist counts when asked)
+        sink.on_session(self._session_changed)
         self.health = HealthProber(
             settings.health_url,
             settings.health_host,
@@ -150,6 +161,42 @@ class Speaker:
                     self._damping = ready_lost(self._damping, self._clock(), self.settings.damping)
             self._was_ready = ready
         self._changed(key, old, new)
+
+    def _session_changed(self, peer: str, up: bool) -> None:
+        with self._wake:
+            self._sessions_up[peer] = up
+            if not any(self._sessions_up.values()):  # cut off from every router: perhaps from the API as well
+                self._session_lost, self._resync = True, None
+            elif up and self._session_lost and self._resync is None:
+                watched = (self.services, self.slices, self.node)
+                self._resync = (self._clock() + _RESYNC_SECONDS, {i.name: i.relists for i in watched})
+                log.info("BGP session with %s is back: relisting before announcing Local Services again", peer)
+                for informer in watched:
+                    informer.resync()
+            self._dirty = True
+            self._wake.notify()
+
+    def _endpoints_trusted(self) -> bool:
+        """False while Local Services must stay withheld: a session was lost and no fresh list has come since."""
+        with self._wake:
+            if not self._session_lost:
+                return True
+            if self._resync is None:
+                return False
+            deadline, before = self._resync
+            if all(i.relists > before[i.name] for i in (self.services, self.slices, self.node)):
+                log.info("relisted after the session came back: announcing Local Services again")
+            elif self._clock() >= deadline:
+                log.warning(
+                    "no fresh list within %.0fs of the session coming back: trusting the cache", _RESYNC_SECONDS
+                )
+            else:
+                return False
+            self._session_lost, self._resync = False, None
+            return True
+
+    def _resync_check_in(self) -> float | None:
+        return 0.05 if self._resync is not None else None
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -191,7 +238,9 @@ class Speaker:
         self.ready.set()
         while not self._stop.is_set():
             with self._wake:
-                timeouts = [t for t in (self._next_damping_change(), self._retry_in()) if t is not None]
+                timeouts = [
+                    t for t in (self._next_damping_change(), self._retry_in(), self._resync_check_in()) if t is not None
+                ]
                 if not self._dirty:
                     self._wake.wait(min(timeouts, default=None))
                 self._dirty = False
@@ -226,7 +275,8 @@ class Speaker:
             for s in services
             if s.type == "LoadBalancer" and s.load_balancer_class == self.settings.load_balancer_class
         ]
-        endpoints = [e for obj in self.slices.items() for e in endpoint_views(obj)]
+        trusted = self._endpoints_trusted()
+        endpoints = [e for obj in self.slices.items() for e in endpoint_views(obj)] if trusted else []
         state = NodeState(node, damped=damped, healthy=self.health.healthy, unhealthy=self.health.unhealthy)
         decision = decide(state, ours, endpoints, config, honour_cordon=self.settings.honour_cordon)
         self._sink.set_desired(decision.routes)

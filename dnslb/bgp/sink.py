@@ -27,6 +27,14 @@ class ExaBGPSink:
         self._driver: ExaBGPDriver | None = None
         self._addresses: dict[str, str] = {}  # peer name → peer address text
         self._lock = threading.Lock()
+        self._session_listener: Callable[[str, bool], None] = lambda peer, up: None
+
+    def on_session(self, listener: Callable[[str, bool], None]) -> None:
+        """Hear every BGP session going up (True) or down (False), by peer address, from the driver's thread."""
+        self._session_listener = listener
+
+    def _session_changed(self, peer: str, up: bool) -> None:
+        self._session_listener(peer, up)  # late-bound: the listener may be set after the driver exists
 
     @property
     def driver(self) -> ExaBGPDriver | None:
@@ -44,7 +52,7 @@ class ExaBGPSink:
         with self._lock:
             self._addresses = addresses
             if self._driver is None:
-                driver = ExaBGPDriver(neighbors, self._workdir, netns=self._netns)
+                driver = ExaBGPDriver(neighbors, self._workdir, netns=self._netns, on_session=self._session_changed)
                 driver.start()  # raises if ExaBGP cannot start: the speaker retries configure later
                 self._driver = driver
             else:

@@ -65,6 +65,7 @@ class Informer:
         self._cache: dict[Key, Obj] = {}
         self._response: Any = None
         self._stopping = threading.Event()
+        self._relist_requested = threading.Event()
         self.synced = threading.Event()
         self.relists = 0
 
@@ -81,6 +82,15 @@ class Informer:
         return (the buffered reader is locked while it reads), up to the next event or BOOKMARK: shutting the socket
         down wakes that read instead, and the watch thread closes the stream itself."""
         self._stopping.set()
+        self._interrupt_watch()
+
+    def resync(self) -> None:
+        """Relist now, on a fresh request, instead of waiting for the watch: after a network partition the watch's
+        connection can lag many seconds behind TCP's retransmission backoff. `relists` counts completed lists."""
+        self._relist_requested.set()
+        self._interrupt_watch()
+
+    def _interrupt_watch(self) -> None:
         response = self._response
         sock = getattr(getattr(response, "connection", None), "sock", None)
         if isinstance(sock, socket.socket):
@@ -91,6 +101,9 @@ class Informer:
         backoff = 0.2
         resource_version = ""
         while not self._stopping.is_set():
+            if self._relist_requested.is_set():
+                self._relist_requested.clear()
+                resource_version = ""
             try:
                 if not resource_version:
                     resource_version = self._relist()
@@ -103,6 +116,8 @@ class Informer:
             except Exception as exc:
                 if self._stopping.is_set():
                     break
+                if self._relist_requested.is_set():  # resync() cut the watch short on purpose
+                    continue
                 log.warning("%s: list/watch failed: %s; retrying in %.1fs", self.name, _describe(exc), backoff)
                 self._stopping.wait(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, self._max_backoff)

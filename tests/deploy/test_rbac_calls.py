@@ -262,6 +262,9 @@ class StandInSink:
     def sessions(self) -> Mapping[str, bool]:
         return {}
 
+    def on_session(self, listener: Callable[[str, bool], None]) -> None:
+        pass
+
 
 def test_speaker_requests_match_the_speaker_rbac(
     kube: KubeAPI, objects: list[Obj], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
