@@ -209,8 +209,9 @@ async def http_user(index: int, crowd: Crowd, worker: Worker) -> None:
     await asyncio.sleep(crowd.pacing.start_delay(index))
     user = HttpUser(crowd.options, crowd.tls)
     urls = crowd.options.urls
+    url = urls[index % len(urls)]  # one site per user, like a browser tab: its keep-alive connection is reused
     try:
-        for url in itertools.islice(itertools.cycle(urls), index % len(urls), None):
+        while True:
             with worker.request():
                 sample = await user.get(url)
             crowd.log.record(sample)
@@ -410,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=http_url,
         metavar="URL",
-        help=f"URL the HTTP users GET, round-robin; repeatable (default: {DEFAULT_URL})",
+        help=f"URL the HTTP users GET; repeatable, users spread over them (default: {DEFAULT_URL})",
     )
     add("--users", type=non_negative_int, default=100, help="HTTP users (default: 100)")
     add("--db", type=host_port, metavar="HOST:PORT", help="database address; required when --db-users > 0")

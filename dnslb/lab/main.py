@@ -90,7 +90,7 @@ def _options(args: argparse.Namespace, phase: float, logs: Path, legacy: bool = 
         raise SystemExit("dnslb lab: --nodes must be 1..50")
     if args.hold_time < 3:
         raise SystemExit("dnslb lab: --hold-time must be at least 3 (BGP)")
-    half_life = args.damping_half_life if args.damping_half_life is not None else max(phase, 5.0)
+    half_life = args.damping_half_life if args.damping_half_life is not None else round(max(phase, 5.0), 1)
     return LabOptions(args.nodes, args.hold_time, True, half_life, legacy, logs)
 
 
@@ -240,12 +240,12 @@ def run_scenario(args: argparse.Namespace) -> int:
         progress.stop()
     except KeyboardInterrupt:
         _say("interrupted: tearing the lab down")
-        lab.close()
+        _teardown(lab)
         return 130
     except BaseException:
-        lab.close()
+        _teardown(lab)
         raise
-    lab.close()
+    _teardown(lab)
     samples = read_samples(samples_path)
     meta: dict[str, str | int | float] = {
         "dnslb": __version__,
@@ -269,6 +269,13 @@ def run_scenario(args: argparse.Namespace) -> int:
         print(f"no plot: {error} (pip install 'dnslb[lab]')", file=sys.stderr)
     _say("wrote " + ", ".join(str(p) for p in written) + f" in {time.time() - started:.0f} s")
     return 0
+
+
+def _teardown(lab: Lab) -> None:
+    """Stop the lab; a second Ctrl-C or SIGTERM must not cut the teardown short and leave namespaces behind."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    lab.close()
 
 
 def _start_load(lab: Lab, args: argparse.Namespace, out: Path) -> Process:

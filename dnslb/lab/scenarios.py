@@ -90,8 +90,8 @@ def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
     """The node dies: its link goes dark, BGP's hold timer withdraws its paths; the node lifecycle controller marks
     it NotReady after a grace period; a database on it is rescheduled to another node."""
     start = time.monotonic()
+    lab.cut(name)  # before the phase opens: a request started in this phase can never reach the dead node
     timeline.phase(f"{world}{name} down")
-    lab.cut(name)
     timeline.event(f"{name} link cut")
     vip = lab.vips[cluster.INGRESS.name]
     limit = lab.options.hold_time + _WITHDRAW_GRACE
