@@ -518,6 +518,10 @@ error_log stderr warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  # clients come back through DNS now and then, as with real traffic (nginx's default is 1000 requests, 75 s): a
+  # migration or a failover reaches users who keep one connection open only when they reconnect
+  keepalive_requests 50;
+  keepalive_timeout 15s;
 {temp}
   upstream app {{ server 127.0.0.1:{APP_PORT}; keepalive 64; }}
   server {{
