@@ -39,7 +39,7 @@ import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
 from dnslb.kube.client import api_client
-from dnslb.lab import cluster
+from dnslb.lab import cluster, state
 from dnslb.testing.bgpbed import NODE_ASN, ROUTER_ASN, BedNode, BGPBed, host_prefix
 from dnslb.testing.netns import Namespace, NetnsError, Process, entered
 from dnslb.testing.servers.bind import BindServer, TsigKey, ZoneSpec
@@ -143,6 +143,7 @@ class Lab:
                 shutil.rmtree(self._resolv_dir, ignore_errors=True)
             if self.bed is not None:
                 self.bed.close()
+                state.release(self.bed.network.tag)
 
     @property
     def testbed(self) -> BGPBed:
@@ -161,6 +162,7 @@ class Lab:
     def _build_network(self) -> None:
         self.say(f"building {self.options.nodes} nodes, router, DNS, control and client namespaces")
         self.bed = BGPBed(self.options.nodes, ipv6=False, hold_time=self.options.hold_time, prefix=NETNS_PREFIX)
+        state.claim(self.bed.network.tag)  # `lab down` leaves a lab alone while its owner lives
         self.bed.start()
         self._dns_namespace = self._attach("dns", _DNS_LINK, DNS_ADDRESS)
         self._control_namespace = self._attach("control", _CONTROL_LINK, API_ADDRESS)

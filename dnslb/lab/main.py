@@ -14,7 +14,7 @@ from types import FrameType
 
 from dnslb import __version__
 from dnslb.lab import cluster, scenarios, state
-from dnslb.lab.lab import DNS_ADDRESS, Lab, LabOptions
+from dnslb.lab.lab import DNS_ADDRESS, NETNS_PREFIX, Lab, LabOptions
 from dnslb.lab.report import Sample, build_report, read_samples, write_report
 from dnslb.testing.netns import Namespace, NetnsError, Process, entered
 
@@ -106,6 +106,7 @@ def run_up(args: argparse.Namespace) -> int:
     lab.start()
     lab.create_services()
     saved = _detach(lab).save()
+    state.release(lab.testbed.network.tag)  # the state file owns it now
     _say(f"lab up; state in {saved}, logs in {logs}")
     client = lab.client_namespace.name
     print(f"  try:  ip netns exec {client} curl -s http://{cluster.WEB_HOSTS[0]}/")
@@ -144,17 +145,29 @@ def _detach(lab: Lab) -> state.LabState:
 def run_down(args: argparse.Namespace) -> int:
     if (code := _needs_root("down")) is not None:
         return code
-    labs = state.load_all()
-    if not labs:
-        print("no lab is up")
-        return 0
     failed = False
+    labs = state.load_all()
     for lab in labs:
         problems = state.teardown(lab)
+        state.release(lab.tag)
         for problem in problems:
             print(f"{lab.tag}: {problem}", file=sys.stderr)
         failed |= bool(problems)
         print(f"{lab.tag}: down ({len(lab.namespaces)} namespaces, {len(lab.processes)} processes)")
+    orphans = 0
+    for tag, namespaces in sorted(state.lab_namespaces(NETNS_PREFIX).items()):
+        running = state.owner(tag)
+        if running is not None:
+            print(f"{tag}: in use by `dnslb lab` PID {running.pid}; stop that (Ctrl-C) to tear it down")
+            continue
+        problems = state.remove_orphan(tag, namespaces)
+        for problem in problems:
+            print(f"{tag}: {problem}", file=sys.stderr)
+        failed |= bool(problems)
+        orphans += 1
+        print(f"{tag}: removed what a lab left behind when it died ({len(namespaces)} namespaces)")
+    if not labs and not orphans:
+        print("no lab is up")
     return 1 if failed else 0
 
 

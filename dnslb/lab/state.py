@@ -1,7 +1,10 @@
-"""What a lab left running (`dnslb lab up`) owns, on disk, so `lab status` and `lab down` find it again.
+"""What a lab owns, on disk, so `lab status` and `lab down` find it again.
 
-One JSON file per lab in /run/dnslb-lab. Processes are recorded with their start time (clock ticks since boot, from
-/proc/PID/stat), so `down` never signals a PID that has since been reused by someone else.
+In /run/dnslb-lab: `<tag>.owner` while a `lab run`/`lab up` process is building or running the lab (its PID), and
+`<tag>.json` for a lab `lab up` left running (its namespaces, processes, files). Processes are recorded with their
+start time (clock ticks since boot, from /proc/PID/stat), so `down` never signals a PID reused by someone else.
+A lab whose owner died without tearing down (SIGKILL, a crash) is an orphan: every lab process runs inside the lab's
+namespaces (`<tag>-*`), so `down` finds them with `ip netns pids` and removes them with the namespaces.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,6 +64,61 @@ def load_all() -> list[LabState]:
         raw["processes"] = tuple(OwnedProcess(**p) for p in raw["processes"])
         states.append(LabState(**raw))
     return states
+
+
+def claim(tag: str) -> Path:
+    """Record that this process owns the lab `tag` (before its first namespace exists)."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    path = STATE_DIR / f"{tag}.owner"
+    path.write_text(json.dumps(asdict(owned(os.getpid(), "dnslb lab"))) + "\n")
+    return path
+
+
+def release(tag: str) -> None:
+    (STATE_DIR / f"{tag}.owner").unlink(missing_ok=True)
+
+
+def owner(tag: str) -> OwnedProcess | None:
+    """The live process that owns lab `tag`, or None (no claim, or its owner is gone)."""
+    try:
+        claimed = OwnedProcess(**json.loads((STATE_DIR / f"{tag}.owner").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return claimed if alive(claimed) else None
+
+
+def lab_namespaces(prefix: str) -> dict[str, list[str]]:
+    """Namespaces named `<prefix>-<6 hex>-<role>` that exist now, by lab tag."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    by_tag: dict[str, list[str]] = {}
+    for line in listed.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        parts = name.split("-", 2)
+        if len(parts) == 3 and parts[0] == prefix and len(parts[1]) == 6:
+            by_tag.setdefault(f"{parts[0]}-{parts[1]}", []).append(name)
+    return by_tag
+
+
+def remove_orphan(tag: str, namespaces: list[str]) -> list[str]:
+    """Stop every process inside the orphan's namespaces, delete them and its resolver file; what failed."""
+    pids = set()
+    for namespace in namespaces:
+        found = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
+        pids |= {int(pid) for pid in found.stdout.split()}
+    processes = [p for p in (_owned_or_none(pid) for pid in sorted(pids)) if p is not None]
+    # its temp dirs (bed, BIRD, BIND) are named after the tag; the client's resolver file after its namespace
+    paths = (f"/etc/netns/{tag}-client", *(str(p) for p in Path(tempfile.gettempdir()).glob(f"{tag}-*")))
+    orphan = LabState(tag, tuple(namespaces), tuple(processes), paths, "", "", "", "", {}, {}, "")
+    problems = teardown(orphan)
+    release(tag)
+    return problems
+
+
+def _owned_or_none(pid: int) -> OwnedProcess | None:
+    try:
+        return owned(pid, "")
+    except ProcessLookupError:
+        return None
 
 
 def start_ticks(pid: int) -> int | None:

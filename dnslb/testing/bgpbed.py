@@ -225,7 +225,7 @@ class BGPBed:
         if self._router is not None:
             raise RuntimeError("the bed is already started")
         try:
-            self._directory = Path(tempfile.mkdtemp(prefix="dnslb-bed-"))
+            self._directory = Path(tempfile.mkdtemp(prefix=f"{self.network.tag}-bed-"))  # the tag finds it again
             self._build_router()
             self.nodes = tuple(self._build_node(index) for index in range(1, self._node_count + 1))
             self._build_client()

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,9 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
         assert lab_namespaces() - before  # it is up
+        down = subprocess.run([*LAB, "down"], capture_output=True, text=True, timeout=60, check=True)
+        assert f"in use by `dnslb lab` PID {run.pid}" in down.stdout  # `lab down` leaves a running lab alone
+        assert lab_namespaces() - before
         run.send_signal(signal.SIGINT)
         assert run.wait(120) == 130
     finally:
@@ -129,4 +133,34 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
             run.wait()
     assert "tearing the lab down" in log.read_text()
     assert lab_namespaces() == before
+    assert lab_processes() == []
+
+
+def test_down_removes_what_a_killed_lab_left_behind(tmp_path: Path) -> None:
+    before = lab_namespaces()
+    log = tmp_path / "out.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(
+            [*LAB, "run", "--nodes", "2", "--duration", "120", "--users", "5", "--db-users", "1",
+             "--output", str(tmp_path)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 200
+        while "phase: baseline" not in log.read_text():
+            assert run.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        run.kill()  # no teardown: namespaces and processes stay behind
+        run.wait()
+    after_kill = lab_namespaces() - before
+    assert after_kill
+    assert lab_processes()
+    down = subprocess.run([*LAB, "down"], capture_output=True, text=True, timeout=120, check=False)
+    assert down.returncode == 0, down.stderr
+    assert "removed what a lab left behind when it died" in down.stdout
+    assert lab_namespaces() == before
+    tags = {name.rsplit("-", 1)[0] for name in after_kill}
+    assert not [p for tag in tags for p in Path(tempfile.gettempdir()).glob(f"{tag}-*")]  # its temp dirs too
     assert lab_processes() == []

@@ -159,7 +159,8 @@ class BindServer:
     def start(self) -> BindServer:
         if self._process is not None:
             raise RuntimeError("BindServer is already started")
-        self._directory = Path(tempfile.mkdtemp(prefix="dnslb-bind-"))
+        prefix = f"{self.netns.name}-" if self.netns is not None else "dnslb-"  # in a lab: found again by its tag
+        self._directory = Path(tempfile.mkdtemp(prefix=f"{prefix}bind-"))
         try:
             self._start_on_a_port()
         except BaseException:

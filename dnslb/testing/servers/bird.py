@@ -282,7 +282,7 @@ class BirdRouter:
     def start(self) -> BirdRouter:
         if self._process is not None:
             raise RuntimeError("BirdRouter is already started")
-        self._directory = Path(tempfile.mkdtemp(prefix="dnslb-bird-"))
+        self._directory = Path(tempfile.mkdtemp(prefix=f"{self.network.tag}-bird-"))
         try:
             conf = self.directory / "bird.conf"
             conf.write_text(self.config.render())
