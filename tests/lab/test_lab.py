@@ -48,6 +48,25 @@ def stats(report: dict[str, Any], phase: str, kind: str = "http") -> dict[str, A
     raise AssertionError(f"no phase {phase!r} in {[p['name'] for p in report['phases']]}")
 
 
+def start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A long `lab run` in the background, returned once its first phase has begun (the lab is up)."""
+    log = tmp_path / "out.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(
+            [*LAB, "run", "--nodes", "2", "--duration", "120", "--users", "5", "--db-users", "1",
+             "--output", str(tmp_path)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 200
+    while "phase: baseline" not in log.read_text():
+        if run.poll() is not None or time.monotonic() > deadline:
+            run.kill()
+            run.wait()
+            raise AssertionError(log.read_text()[-3000:])
+        time.sleep(0.2)
+    return run, log
+
+
 def test_node_down_run_reports_the_failover_and_leaves_nothing_behind(tmp_path: Path) -> None:
     before = lab_namespaces()
     result = subprocess.run(
@@ -108,19 +127,8 @@ def test_up_status_down(tmp_path: Path) -> None:
 
 def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
     before = lab_namespaces()
-    log = tmp_path / "out.log"
-    with log.open("w") as out:
-        run = subprocess.Popen(
-            [*LAB, "run", "--nodes", "2", "--duration", "120", "--users", "5", "--db-users", "1",
-             "--output", str(tmp_path)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    run, log = start_run(tmp_path)
     try:
-        deadline = time.monotonic() + 200
-        while "phase: baseline" not in log.read_text():
-            assert run.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
         assert lab_namespaces() - before  # it is up
         down = subprocess.run([*LAB, "down"], capture_output=True, text=True, timeout=60, check=True)
         assert f"in use by `dnslb lab` PID {run.pid}" in down.stdout  # `lab down` leaves a running lab alone
@@ -138,22 +146,9 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
 
 def test_down_removes_what_a_killed_lab_left_behind(tmp_path: Path) -> None:
     before = lab_namespaces()
-    log = tmp_path / "out.log"
-    with log.open("w") as out:
-        run = subprocess.Popen(
-            [*LAB, "run", "--nodes", "2", "--duration", "120", "--users", "5", "--db-users", "1",
-             "--output", str(tmp_path)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 200
-        while "phase: baseline" not in log.read_text():
-            assert run.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-    finally:
-        run.kill()  # no teardown: namespaces and processes stay behind
-        run.wait()
+    run, _ = start_run(tmp_path)
+    run.kill()  # no teardown: namespaces and processes stay behind
+    run.wait()
     after_kill = lab_namespaces() - before
     assert after_kill
     assert lab_processes()
