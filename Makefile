@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml
 
 debs:
 	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS)"
+	@# tests/deploy cross-check against kubectl; any kubectl on PATH does, else Debian's
+	@command -v kubectl >/dev/null || $(MAKE) --no-print-directory install-debs PACKAGES=kubernetes-client
 
 install-debs:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

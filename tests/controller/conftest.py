@@ -1,7 +1,7 @@
 """Fixtures for the controller suite: the API double in its own process, or a real cluster when KUBECONFIG is set.
 
-On a real cluster only tests marked `cluster` run (the rest need the double's fault hooks); each gets its own
-namespace, the CRDs from deploy/crds are applied, and its AddressPools are deleted afterwards.
+With KUBECONFIG set, the tests marked `cluster` run against that cluster (each in its own namespace, the CRDs from
+deploy/crds applied, its AddressPools deleted afterwards); the rest keep using the double. Nothing is skipped.
 """
 
 from __future__ import annotations
@@ -16,32 +16,23 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
-from dnslb.testing.kubeapi import KubeAPIControl, KubeTarget, kube_target, real_cluster_requested
+from dnslb.testing.kubeapi import KubeAPIControl, KubeTarget, kube_target
 from tests.controller.harness import NAMESPACE, ControllerProcess, ensure_namespace
 
-_HERE = Path(__file__).parent
 _CRDS = Path(__file__).parents[2] / "deploy/crds"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not real_cluster_requested():
-        return
-    skip = pytest.mark.skip(reason="needs the Kubernetes API double's fault hooks (KUBECONFIG is set)")
-    for item in items:
-        if item.path.is_relative_to(_HERE) and "cluster" not in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture
-def target() -> Iterator[KubeTarget]:
-    with kube_target(separate_process=True) as target:
+def target(request: pytest.FixtureRequest) -> Iterator[KubeTarget]:
+    on_cluster = request.node.get_closest_marker("cluster") is not None
+    with kube_target(separate_process=True, environ=os.environ if on_cluster else {}) as target:
         yield target
 
 
 @pytest.fixture
 def api(target: KubeTarget) -> KubeAPIControl:
     if target.double is None:
-        pytest.skip("needs the Kubernetes API double's fault hooks")
+        pytest.fail("a test marked `cluster` cannot use the API double's fault hooks")
     return target.double
 
 

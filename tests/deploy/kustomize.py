@@ -1,10 +1,11 @@
 """The part of kustomize that deploy/ uses, in Python, so the manifest tests run where kubectl is not installed.
 
 `build(directory)` reads `kustomization.yaml` and returns every object its `resources` name, in order, following
-directories recursively, the way `kubectl kustomize` composes a base with no transformers. Anything else in a
-kustomization (patches, namespace, images, generators, remote bases, ...) is refused rather than half-done: a
-test that relies on it would otherwise pass on objects kustomize never produces. `tests/deploy/test_kubectl.py`
-checks that this composition equals `kubectl kustomize` wherever kubectl exists.
+directories recursively, the way `kubectl kustomize` composes a base, then applies its `patches` of the one form
+the README shows (a JSON 6902 patch with a `target` of kind and name, applied by the `jsonpatch` library). Anything
+else in a kustomization (other patch forms, namespace, images, generators, remote bases, ...) is refused rather
+than half-done: a test that relies on it would otherwise pass on objects kustomize never produces.
+`tests/deploy/test_kubectl.py` checks that this composition equals `kubectl kustomize`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import yaml
 
 Obj = dict[str, Any]
@@ -22,7 +24,8 @@ ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
 CONFIG = DEPLOY / "config"
 
-_KNOWN_FIELDS = {"apiVersion", "kind", "resources"}
+_KNOWN_FIELDS = {"apiVersion", "kind", "resources", "patches"}
+_TARGET_FIELDS = {"kind", "name"}
 _KINDS = {"Kustomization"}
 
 
@@ -60,6 +63,30 @@ def _build(directory: Path, stack: tuple[Path, ...]) -> Iterable[Obj]:
         raise UnsupportedKustomization(f"{path}: fields {sorted(unknown)} are not implemented by tests/deploy")
     if kustomization.get("kind", "Kustomization") not in _KINDS:
         raise UnsupportedKustomization(f"{path}: kind {kustomization.get('kind')!r}")
+    objects = list(_resources(directory, path, kustomization, stack))
+    for patch in kustomization.get("patches") or []:
+        _apply_patch(path, patch, objects)
+    yield from objects
+
+
+def _apply_patch(path: Path, patch: Obj, objects: list[Obj]) -> None:
+    target = patch.get("target") or {}
+    if set(patch) != {"target", "patch"} or set(target) - _TARGET_FIELDS or not isinstance(patch["patch"], str):
+        raise UnsupportedKustomization(f"{path}: only inline JSON 6902 patches with a kind/name target are implemented")
+    operations = yaml.safe_load(patch["patch"])
+    matched = [index for index, obj in enumerate(objects) if _targeted(obj, target)]
+    if not matched:
+        raise UnsupportedKustomization(f"{path}: patch target {target} matches no object")  # kustomize errors too
+    for index in matched:
+        objects[index] = jsonpatch.apply_patch(objects[index], operations)
+
+
+def _targeted(obj: Obj, target: Obj) -> bool:
+    name = (obj.get("metadata") or {}).get("name")
+    return target.get("kind", obj.get("kind")) == obj.get("kind") and target.get("name", name) == name
+
+
+def _resources(directory: Path, path: Path, kustomization: Obj, stack: tuple[Path, ...]) -> Iterable[Obj]:
     for entry in kustomization.get("resources") or []:
         if "://" in entry or entry.startswith(("github.com/", "git@")):
             raise UnsupportedKustomization(f"{path}: remote resource {entry!r} (these tests run without network)")

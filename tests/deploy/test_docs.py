@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.deploy.kustomize import DEPLOY, ROOT
+from tests.deploy.kustomize import DEPLOY, ROOT, build
 from tests.deploy.rbac import Grant, grants
 
 README = (ROOT / "README.md").read_text()
@@ -47,17 +45,12 @@ def test_the_metrics_table_lists_every_metric_and_only_those() -> None:
     assert documented == exported
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kustomize patches need kubectl kustomize")
 def test_the_secret_pinning_overlay_patches_the_secret_rules(tmp_path: Path) -> None:
     (block,) = [b for b in code_blocks("## Security") if "resourceNames" in b]
     overlay = yaml.safe_load(block)
     overlay["resources"] = [os.path.relpath(DEPLOY, tmp_path)]
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    objects = [o for o in yaml.safe_load_all(result.stdout) if o]
+    objects = build(tmp_path)
     for account, name in (("dnslb-controller", "corp-dns-tsig"), ("dnslb-speaker", "edge-bgp-password")):
         secret_grants = {g for g in grants(objects, "dnslb-system", account) if g.resource == "secrets"}
         assert secret_grants == {Grant("dnslb-system", "", "secrets", "get", (name,))}, account

@@ -1,7 +1,8 @@
 """deploy/ through kubectl itself: `kubectl kustomize` composes what tests/deploy/kustomize.py composes, and
 `kubectl apply --dry-run=client -k` accepts every object.
 
-These need the `kubectl` binary (skipped only where it is not on PATH). `kubectl apply`, even with
+These need the `kubectl` binary: `make test` installs Debian's `kubernetes-client` where none is on PATH, and without
+one they fail. `kubectl apply`, even with
 --dry-run=client, asks an API server which kinds exist and whether each object does: with KUBECONFIG set it asks
 that cluster; otherwise a stand-in started here answers discovery for the kinds deploy/ uses and "not found" for
 every object, so kubectl goes through its whole create path without a cluster. The stand-in serves no OpenAPI, so
@@ -29,7 +30,13 @@ import yaml
 from tests.deploy.kustomize import CONFIG, DEPLOY, Obj, build, by_kind, object_id
 
 KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_on_path() -> None:
+    if KUBECTL is None:
+        pytest.fail("kubectl is not on PATH: `make test` installs Debian's kubernetes-client")
+
 
 # (apiVersion, kind) → (plural, namespaced) for the built-in kinds deploy/ uses; the CRDs add ours
 BUILTIN = {

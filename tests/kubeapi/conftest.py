@@ -1,7 +1,7 @@
 """Fixtures for tests that drive a Kubernetes API with the real client.
 
-Without KUBECONFIG every test gets a fresh double. With KUBECONFIG set, tests marked `cluster` run
-against that cluster and the rest (fault hooks, double-specific ranges) are skipped.
+Every test gets a fresh double, except that with KUBECONFIG set the tests marked `cluster` run against that
+cluster; the rest (fault hooks, double-specific ranges) keep running against the double. Nothing is skipped.
 """
 
 from __future__ import annotations
@@ -9,23 +9,11 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import kubernetes.client as k8s
 import pytest
 
 from dnslb.testing.kubeapi import KubeAPIControl, KubeTarget, kube_target, real_cluster_requested
-
-_HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not real_cluster_requested():
-        return
-    skip = pytest.mark.skip(reason="runs against the Kubernetes API double only (KUBECONFIG is set)")
-    for item in items:
-        if item.path.is_relative_to(_HERE) and "cluster" not in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -39,19 +27,21 @@ def cluster_target() -> Iterator[KubeTarget | None]:
 
 
 @pytest.fixture
-def kube(cluster_target: KubeTarget | None) -> Iterator[KubeTarget]:
-    if cluster_target is not None:
-        yield cluster_target
-        return
-    with kube_target() as target:
+def kube(request: pytest.FixtureRequest) -> Iterator[KubeTarget]:
+    if request.node.get_closest_marker("cluster") is not None:
+        cluster: KubeTarget | None = request.getfixturevalue("cluster_target")  # connects only when asked for
+        if cluster is not None:
+            yield cluster
+            return
+    with kube_target(environ={}) as target:  # the double, whatever KUBECONFIG says
         yield target
 
 
 @pytest.fixture
 def kubeapi(kube: KubeTarget) -> KubeAPIControl:
-    """The double's fault hooks and counters; tests using them cannot run against a real cluster."""
+    """The double's fault hooks and counters; a test using them must not be marked `cluster`."""
     if kube.double is None:
-        pytest.skip("needs the Kubernetes API double's fault hooks")
+        pytest.fail("a test marked `cluster` cannot use the API double's fault hooks")
     return kube.double
 
 
