@@ -388,14 +388,7 @@ class Lab:
         return lambda: self.dns_answer(hostname) == expected
 
     def dns_answer(self, hostname: str) -> tuple[str, ...]:
-        """What the lab's BIND answers for `hostname`'s A record, asked from the client namespace."""
-        query = dns.message.make_query(hostname, dns.rdatatype.A)
-        try:
-            with entered(self.client_namespace):
-                response = dns.query.udp(query, str(DNS_ADDRESS), port=53, timeout=1.0)
-        except (OSError, dns.exception.DNSException):
-            return ()
-        return tuple(sorted(r.to_text() for rrset in response.answer for r in rrset))
+        return resolve(self.client_namespace, hostname)
 
     def wait(self, condition: Callable[[], bool], timeout: float) -> float | None:
         """Poll `condition` until true; the monotonic time it became true, or None after `timeout`."""
@@ -469,6 +462,18 @@ class Lab:
 
     def processes(self) -> Iterator[Process]:
         yield from self.testbed.network.processes
+
+
+def resolve(client: Namespace, hostname: str) -> tuple[str, ...]:
+    """What the lab's BIND answers for `hostname`'s A record, asked from the client namespace (sorted; () when it
+    gives no answer)."""
+    query = dns.message.make_query(hostname, dns.rdatatype.A)
+    try:
+        with entered(client):
+            response = dns.query.udp(query, str(DNS_ADDRESS), port=53, timeout=1.0)
+    except (OSError, dns.exception.DNSException):
+        return ()
+    return tuple(sorted(r.to_text() for rrset in response.answer for r in rrset))
 
 
 def _dnslb() -> list[str]:

@@ -14,9 +14,9 @@ from types import FrameType
 
 from dnslb import __version__
 from dnslb.lab import cluster, scenarios, state
-from dnslb.lab.lab import DNS_ADDRESS, NETNS_PREFIX, Lab, LabOptions
+from dnslb.lab.lab import DNS_ADDRESS, NETNS_PREFIX, Lab, LabOptions, resolve
 from dnslb.lab.report import Sample, build_report, read_samples, write_report
-from dnslb.testing.netns import Namespace, NetnsError, Process, entered
+from dnslb.testing.netns import Namespace, NetnsError, Process
 
 _MIN_PHASE = 6.0
 
@@ -191,25 +191,10 @@ def run_status(args: argparse.Namespace) -> int:
                 route = router.ip("-4", "route", "show", "exact", f"{vip}/32").strip() or "(no route)"
                 print(f"  {name} VIP {vip}: {' '.join(route.split())}")
                 for host in lab.hostnames.get(name, []):
-                    print(f"    {host} → {', '.join(_resolve(Namespace(lab.client), host)) or '(no answer)'}")
+                    print(f"    {host} → {', '.join(resolve(Namespace(lab.client), host)) or '(no answer)'}")
         except NetnsError as error:
             print(f"  cannot inspect: {error}")
     return 0
-
-
-def _resolve(client: Namespace, hostname: str) -> tuple[str, ...]:
-    import dns.exception
-    import dns.message
-    import dns.query
-    import dns.rdatatype
-
-    query = dns.message.make_query(hostname, dns.rdatatype.A)
-    try:
-        with entered(client):
-            response = dns.query.udp(query, str(DNS_ADDRESS), port=53, timeout=1.0)
-    except (OSError, dns.exception.DNSException):
-        return ()
-    return tuple(sorted(r.to_text() for rrset in response.answer for r in rrset))
 
 
 class _Interrupted(KeyboardInterrupt):
