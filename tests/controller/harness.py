@@ -19,11 +19,19 @@ from kubernetes.client.rest import ApiException
 NAMESPACE = "dnslb-system"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free on 127.0.0.1 now and never handed out before by this process: the kernel may give a just-released
+    port out again at once, so two children started in a row (neither bound yet) could otherwise get the same one."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class ControllerProcess:

@@ -19,16 +19,10 @@ import httpx
 import pytest
 
 from dnslb.lab import load
+from tests.controller.harness import free_port
 
 SAMPLE_KEYS = {"t", "kind", "ok", "latency", "node", "error"}
 STARTUP_SECONDS = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_app(kind: str, name: str, port: int, delay_file: Path) -> subprocess.Popen[str]:
