@@ -35,6 +35,7 @@ install-debs:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 types: venv
 	$(BIN)/mypy
@@ -46,7 +47,7 @@ test: venv debs lint types
 	$(BIN)/pytest
 
 crds: venv
-	$(BIN)/python -m dnslb.config.crds deploy/crds
+	$(BIN)/python -m dnslb.app.crds deploy/crds
 
 bench: venv
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -23,8 +23,8 @@ import kubernetes.client as k8s
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench._report import figure, save
-from dnslb.testing.bgpbed import BGPBed, host_prefix
-from dnslb.testing.kubeapi import KubeAPI
+from dnslb_testkit.bgpbed import BGPBed, host_prefix
+from dnslb_testkit.kubeapi import KubeAPI
 from tests.controller.harness import wait_for
 from tests.speaker.harness import (
     SpeakerProcess,

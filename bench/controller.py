@@ -22,7 +22,7 @@ from kubernetes.watch.watch import iter_resp_lines
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench._report import figure, save
-from dnslb.testing.kubeapi import KubeAPIProcess
+from dnslb_testkit.kubeapi import KubeAPIProcess
 from tests.controller.harness import ControllerProcess, apply_pool, ensure_namespace, service_body, wait_for
 
 EXISTING = 10_000

@@ -27,17 +27,18 @@ from prometheus_client import CollectorRegistry
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench._report import figure, save
-from dnslb.config.resources import DNSProvider, DNSProviderSpec
-from dnslb.dns.batch import minimum_requests
-from dnslb.dns.desired import Claim
-from dnslb.dns.loop import DNSLoop, Hooks
-from dnslb.dns.plan import plan_zone
-from dnslb.dns.sync import ProviderSync
-from dnslb.model import ServiceKey
-from dnslb.provider import Change, Cost, Limits, Provider, RecordSet, Zone, create
-from dnslb.testing.kubeapi import KubeAPIProcess
-from dnslb.testing.servers.bind import BindServer, TsigKey, ZoneSpec
-from dnslb.testing.servers.route53 import MotoServer
+from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
+from dnslb.adapters.dnssync.plugins import create
+from dnslb.adapters.dnssync.sync import ProviderSync
+from dnslb.core.config.resources import DNSProvider, DNSProviderSpec
+from dnslb.core.dns.batch import minimum_requests
+from dnslb.core.dns.changes import plan_zone
+from dnslb.core.dns.desired import Claim
+from dnslb.core.model import ServiceKey
+from dnslb.provider import Change, Cost, Limits, Provider, RecordSet, Zone
+from dnslb_testkit.kubeapi import KubeAPIProcess
+from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
+from dnslb_testkit.servers.route53 import MotoServer
 from tests.builders import make_service
 from tests.controller.harness import (
     NAMESPACE,

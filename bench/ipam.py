@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench._report import figure, save
-from dnslb.config import AddressPool
-from dnslb.ipam import Allocation, Allocator
-from dnslb.model import Port, ServiceKey, ServiceView
+from dnslb.core.config import AddressPool
+from dnslb.core.ipam import Allocation, Allocator
+from dnslb.core.model import Port, ServiceKey, ServiceView
 
 
 def pool(name: str, *addresses: str) -> AddressPool:

@@ -2,7 +2,7 @@
 
 A provider is registered under the entry-point group `dnslb.providers` as a factory
 `create(settings: Mapping[str, str], secret: Mapping[str, str]) -> Provider`, configured by a DNSProvider resource
-(`spec.settings`, and the Secret named by `spec.secretRef`). `dnslb.testing.conformance` checks one against its real
+(`spec.settings`, and the Secret named by `spec.secretRef`). `dnslb_testkit.conformance` checks one against its real
 server.
 
 Values are plain and canonical, so that plans compare by equality:
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Literal, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "dnslb.providers"
@@ -169,17 +168,3 @@ class Provider(Protocol):
 
 class ProviderFactory(Protocol):
     def __call__(self, settings: Mapping[str, str], secret: Mapping[str, str]) -> Provider: ...
-
-
-def installed() -> list[str]:
-    """Names of every installed provider (entry points in group dnslb.providers)."""
-    return sorted(e.name for e in entry_points(group=ENTRY_POINT_GROUP))
-
-
-def create(type_: str, settings: Mapping[str, str], secret: Mapping[str, str]) -> Provider:
-    """Load only the provider asked for, so one broken plugin cannot break the others."""
-    found = [e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == type_]
-    if not found:
-        raise ProviderError(f"no DNS provider '{type_}' is installed (installed: {', '.join(installed()) or 'none'})")
-    factory: ProviderFactory = found[0].load()
-    return factory(settings, secret)

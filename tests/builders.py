@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnslb.config import AddressPool
-from dnslb.model import ServiceView, service_view
+from dnslb.core.config import AddressPool
+from dnslb.core.model import ServiceView, service_view
 
 
 def make_service(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.testing.bgpbed import BedNode, BGPBed, host_prefix, wait_until
-from dnslb.testing.netns import IPAddress, Process
-from dnslb.testing.servers.bird import (
+from dnslb_testkit.bgpbed import BedNode, BGPBed, host_prefix, wait_until
+from dnslb_testkit.netns import IPAddress, Process
+from dnslb_testkit.servers.bird import (
     BirdConfig,
     BirdNeighbor,
     BirdRouter,

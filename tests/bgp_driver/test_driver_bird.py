@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.bgp.exabgp import Backoff, CommandResult, ExaBGPDriver, ExaBGPStartError, Neighbor
-from dnslb.bgp.routes import Announcement, PeerAddress
-from dnslb.config.communities import Community, parse_community
+from dnslb.adapters.exabgp.driver import Backoff, CommandResult, ExaBGPDriver, ExaBGPStartError, Neighbor
+from dnslb.core.bgp.routes import Announcement, PeerAddress
+from dnslb.core.config.communities import Community, parse_community
 
 BIRD = "/usr/sbin/bird"
 BIRDC = "/usr/sbin/birdc"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from dnslb.bgp.exabgp import default_exabgp
-from dnslb.bgp.exabgp_config import Neighbor, environment, render_config, render_environment
+from dnslb.adapters.exabgp.config import Neighbor, environment, render_config, render_environment
+from dnslb.adapters.exabgp.driver import default_exabgp
 
-RELAY = ["/usr/bin/python3", "-m", "dnslb.bgp.relay", "/run/dnslb/relay.sock"]
+RELAY = ["/usr/bin/python3", "-m", "dnslb.adapters.exabgp.relay", "/run/dnslb/relay.sock"]
 
 
 def neighbor(**fields: Any) -> Neighbor:
@@ -83,7 +83,7 @@ def test_the_relay_runs_as_the_one_api_process_never_respawned() -> None:
     text = render_config([neighbor()], RELAY)
     assert text.startswith(
         "process dnslb-relay {\n"
-        "    run /usr/bin/python3 -m dnslb.bgp.relay /run/dnslb/relay.sock;\n"
+        "    run /usr/bin/python3 -m dnslb.adapters.exabgp.relay /run/dnslb/relay.sock;\n"
         "    encoder json;\n"
         "    respawn false;\n"
         "}\n"
@@ -93,9 +93,9 @@ def test_the_relay_runs_as_the_one_api_process_never_respawned() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["python3", "-m", "dnslb.bgp.relay"],
-        ["/usr/bin/python3", "-m", "dnslb.bgp.relay", "/tmp/a dir/relay.sock"],
-        ["/usr/bin/python3", "-m", "dnslb.bgp.relay", "/tmp/x;\n}\nneighbor 10.0.0.1 {"],
+        ["python3", "-m", "dnslb.adapters.exabgp.relay"],
+        ["/usr/bin/python3", "-m", "dnslb.adapters.exabgp.relay", "/tmp/a dir/relay.sock"],
+        ["/usr/bin/python3", "-m", "dnslb.adapters.exabgp.relay", "/tmp/x;\n}\nneighbor 10.0.0.1 {"],
     ],
 )
 def test_relay_command_lines_exabgp_would_misread_are_refused(argv: list[str]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.bgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
+from dnslb.adapters.exabgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
 
 # Answers like ExaBGP through the relay: a state message first, then `done` for route commands, `error` for anything
 # else, and nothing at all for `hang`.

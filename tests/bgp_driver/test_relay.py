@@ -1,5 +1,5 @@
-"""The relay as ExaBGP runs it (`python -m dnslb.bgp.relay SOCKET`), with this test playing both ExaBGP (the relay's
-stdin and stdout) and the driver (the Unix socket)."""
+"""The relay as ExaBGP runs it (`python -m dnslb.adapters.exabgp.relay SOCKET`), with this test playing both ExaBGP
+(the relay's stdin and stdout) and the driver (the Unix socket)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
     server.listen(1)
     server.settimeout(TIMEOUT)
     process = subprocess.Popen(
-        [sys.executable, "-m", "dnslb.bgp.relay", str(path)],
+        [sys.executable, "-m", "dnslb.adapters.exabgp.relay", str(path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -125,7 +125,7 @@ def test_the_relay_passes_on_exabgps_last_words_then_leaves(relay: Relay) -> Non
 
 def test_without_a_driver_the_relay_exits_at_once(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dnslb.bgp.relay", str(tmp_path / "missing.sock")],
+        [sys.executable, "-m", "dnslb.adapters.exabgp.relay", str(tmp_path / "missing.sock")],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=TIMEOUT,

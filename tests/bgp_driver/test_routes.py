@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from dnslb.bgp.routes import Announcement, Change, by_prefix, plan
-from dnslb.config.communities import Community, parse_community
+from dnslb.core.bgp.routes import Announcement, Change, by_prefix, plan
+from dnslb.core.config.communities import Community, parse_community
 
 VIP = ip_network("192.0.2.10/32")
 VIP6 = ip_network("2001:db8::10/128")

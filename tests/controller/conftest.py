@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
-from dnslb.testing.kubeapi import KubeAPIControl, KubeTarget, kube_target
+from dnslb_testkit.kubeapi import KubeAPIControl, KubeTarget, kube_target
 from tests.controller.harness import NAMESPACE, ControllerProcess, ensure_namespace
 
 _CRDS = Path(__file__).parents[2] / "deploy/crds"

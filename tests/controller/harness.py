@@ -40,7 +40,7 @@ class ControllerProcess:
         self.port = free_port()
         self.log_path = log_dir / f"{name}-{self.port}.log"
         command = [
-            sys.executable, "-m", "dnslb.cli", "controller", *where, "--namespace", NAMESPACE,
+            sys.executable, "-m", "dnslb.app.cli", "controller", *where, "--namespace", NAMESPACE,
             "--metrics-addr", f"127.0.0.1:{self.port}", "--log-format", "logfmt", *extra,
         ]  # fmt: skip
         if not any(a.startswith("--leader-elect") for a in extra):

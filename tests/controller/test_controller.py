@@ -10,7 +10,7 @@ from functools import partial
 import kubernetes.client as k8s
 import pytest
 
-from dnslb.testing.kubeapi import KubeAPIControl
+from dnslb_testkit.kubeapi import KubeAPIControl
 from tests.controller.harness import (
     NAMESPACE,
     ControllerProcess,

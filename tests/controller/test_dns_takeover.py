@@ -13,9 +13,9 @@ import dns.query
 import dns.rdatatype
 import kubernetes.client as k8s
 
-from dnslb.provider import create
-from dnslb.testing.kubeapi import KubeAPIControl
-from dnslb.testing.servers.bind import BindServer, TsigKey, ZoneSpec
+from dnslb.adapters.dnssync.plugins import create
+from dnslb_testkit.kubeapi import KubeAPIControl
+from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
 from tests.controller.harness import (
     NAMESPACE,
     ControllerProcess,
@@ -68,7 +68,7 @@ def test_takeover_replaces_the_all_nodes_record_and_rollback_restores_it(
             "dnslb.io", "v1alpha1", NAMESPACE, "dnsproviders", "bind", {"spec": {"takeover": False}}
         )
         rollback = subprocess.run(
-            [sys.executable, "-m", "dnslb.cli", "dns", "rollback", "--provider", "bind", "--api-server", api.url],
+            [sys.executable, "-m", "dnslb.app.cli", "dns", "rollback", "--provider", "bind", "--api-server", api.url],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert rollback.returncode == 0, rollback.stderr
@@ -85,7 +85,7 @@ def test_rollback_refuses_while_takeover_is_on(
 ) -> None:
     apply_provider(custom, "mem", {"type": "inmemory", "settings": {"zones": "example.test"}, "takeover": True})
     result = subprocess.run(
-        [sys.executable, "-m", "dnslb.cli", "dns", "rollback", "--provider", "mem", "--api-server", api.url],
+        [sys.executable, "-m", "dnslb.app.cli", "dns", "rollback", "--provider", "mem", "--api-server", api.url],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2

@@ -11,7 +11,7 @@ from functools import cache
 
 import pytest
 
-from dnslb import cli
+from dnslb.app import cli
 from tests.deploy.kustomize import DEPLOY, Obj, build, one
 
 WORKLOADS = [("Deployment", "dnslb-controller", "controller"), ("DaemonSet", "dnslb-speaker", "speaker")]
@@ -26,7 +26,11 @@ def objects() -> list[Obj]:
 def help_text(command: str) -> str:
     """What an operator sees, from the installed command."""
     result = subprocess.run(
-        [sys.executable, "-m", "dnslb.cli", command, "--help"], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-m", "dnslb.app.cli", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return result.stdout
 
@@ -55,4 +59,4 @@ def test_the_manifest_args_parse_and_reference_only_defined_env(kind: str, name:
     assert used <= defined, f"$(...) without an env entry: {sorted(used - defined)}"
     args = [re.sub(r"\$\((\w+)\)", "value-from-the-downward-api", a) for a in main["args"]]
     parsed = cli._parser().parse_args(args)  # exits (fails the test) on an unknown flag or a bad value
-    assert parsed.run.__module__ == f"dnslb.{command}_main"
+    assert parsed.run.__module__ == f"dnslb.app.{command}_main"

@@ -108,6 +108,9 @@ def _match(pattern: str, path: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern) and path.count("/") == pattern.count("/")
 
 
+TEST_ONLY = ("dnslb_testkit", "dnslb_lab")  # in the repository's distribution, never in the runtime image
+
+
 def test_the_build_context_holds_what_pip_install_reads() -> None:
     sent = context_files()
     assert not any(p.parts[0] in (".venv", ".git") for p in sent)
@@ -119,7 +122,10 @@ def test_the_build_context_holds_what_pip_install_reads() -> None:
     assert Path(project["project"]["readme"]) in sent
     for where in project["tool"]["setuptools"]["packages"]["find"]["where"]:
         for init in (ROOT / where).glob("dnslb*/__init__.py"):
-            assert init.relative_to(ROOT) in sent, f"package {init.parent.name} would be missing from the image"
+            if init.parent.name in TEST_ONLY:
+                assert init.relative_to(ROOT) not in sent, f"{init.parent.name} is for tests and the lab, not the image"
+            else:
+                assert init.relative_to(ROOT) in sent, f"package {init.parent.name} would be missing from the image"
     assert not [p for p in sent if p.parts[0] == "tests"], "tests stay out of the image"
 
 

@@ -16,12 +16,13 @@ import kubernetes_validate  # type: ignore[import-untyped]  # it ships no type h
 import pytest
 import yaml
 
-from dnslb import __version__, cli
-from dnslb.bgp.exabgp import ExaBGPDriver
-from dnslb.config import load_config
-from dnslb.manifests import Document
-from dnslb.ops import parse_addr
-from dnslb.provider import create as create_provider
+from dnslb import __version__
+from dnslb.adapters.dnssync.plugins import create as create_provider
+from dnslb.adapters.exabgp.driver import ExaBGPDriver
+from dnslb.app import cli
+from dnslb.app.ops import parse_addr
+from dnslb.core.config import load_config
+from dnslb.core.manifests import Document
 from tests.deploy.kustomize import CONFIG, DEPLOY, ROOT, Obj, build, by_kind, object_id, one
 
 # The oldest Kubernetes dnslb supports (Service status ipMode is on by default from 1.30) and the newest whose
@@ -168,7 +169,7 @@ def test_the_controller_runs_two_replicas_under_leader_election(base: list[Obj])
     deployment = one(base, "Deployment", "dnslb-controller")
     assert deployment["spec"]["replicas"] == 2
     args = parsed_args(deployment)
-    assert args.run.__module__ == "dnslb.controller_main"
+    assert args.run.__module__ == "dnslb.app.controller_main"
     assert args.leader_elect is True
     assert args.identity == "<POD_NAME>" and env_field(deployment, "POD_NAME") == "metadata.name"
     assert args.namespace == "<POD_NAMESPACE>" and env_field(deployment, "POD_NAMESPACE") == "metadata.namespace"
@@ -227,7 +228,7 @@ def test_the_speaker_runs_on_every_node_on_the_host_network(base: list[Obj]) -> 
     assert pod["hostNetwork"] is True
     assert pod["tolerations"] == [{"operator": "Exists"}], "tolerates every taint"
     args = parsed_args(speaker)
-    assert args.run.__module__ == "dnslb.speaker_main"
+    assert args.run.__module__ == "dnslb.app.speaker_main"
     assert args.node_name == "<NODE_NAME>" and env_field(speaker, "NODE_NAME") == "spec.nodeName"
 
 

@@ -27,12 +27,13 @@ from typing import Any
 import kubernetes.client as k8s
 import pytest
 
-from dnslb import cli, controller_main, dns_main, speaker_main
-from dnslb.bgp.policy import Route
-from dnslb.config import BGPPeer
-from dnslb.kube.client import api_client as real_api_client
-from dnslb.model import NodeView
-from dnslb.testing.kubeapi import KubeAPI
+from dnslb.adapters.kube.client import api_client as real_api_client
+from dnslb.app import cli, controller_main, speaker_main
+from dnslb.app import rollback as dns_main
+from dnslb.core.bgp.policy import Route
+from dnslb.core.config import BGPPeer
+from dnslb.core.model import NodeView
+from dnslb_testkit.kubeapi import KubeAPI
 from tests.deploy.kustomize import DEPLOY, Obj, build, one
 from tests.deploy.rbac import Grant, Request, grants, request_from_http
 

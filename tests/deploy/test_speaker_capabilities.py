@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.bgp.exabgp_config import SINGLE_HOP_TTL
+from dnslb.adapters.exabgp.config import SINGLE_HOP_TTL
 from tests.deploy.kustomize import DEPLOY, build, one
 
 PASSWORD = "md5-test-password"
@@ -36,7 +36,7 @@ CHILD = textwrap.dedent(
     held = {name: value for name, value in caps.items() if name != "CapAmb" and int(value, 16)}
     if held:
         sys.exit(f"still holding capabilities: {held}")
-    from dnslb.bgp.exabgp import ExaBGPDriver, Neighbor
+    from dnslb.adapters.exabgp.driver import ExaBGPDriver, Neighbor
     port, password, workdir = int(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
     loopback = ipaddress.IPv4Address("127.0.0.1")
     neighbor = Neighbor(peer_address=loopback, peer_asn=64500, local_asn=64512, local_address=loopback,

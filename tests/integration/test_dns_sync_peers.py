@@ -8,15 +8,16 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from dnslb.config.resources import DNSProviderSpec
-from dnslb.dns.desired import Claim, claims
-from dnslb.dns.plan import plan_rollback
-from dnslb.dns.sync import Notice, ProviderSync
-from dnslb.model import ServiceKey
-from dnslb.provider import Change, Provider, RecordSet, Zone, create
-from dnslb.testing.servers.powerdns import PowerDNSServer
-from dnslb.testing.servers.route53 import MotoServer
+from dnslb.adapters.dnssync.plugins import create
+from dnslb.adapters.dnssync.sync import Notice, ProviderSync
+from dnslb.core.config.resources import DNSProviderSpec
+from dnslb.core.dns.changes import plan_rollback
+from dnslb.core.dns.desired import Claim, claims
+from dnslb.core.model import ServiceKey
+from dnslb.provider import Change, Provider, RecordSet, Zone
 from dnslb_route53 import Route53Provider
+from dnslb_testkit.servers.powerdns import PowerDNSServer
+from dnslb_testkit.servers.route53 import MotoServer
 from tests.builders import make_service
 from tests.providers.test_route53 import SentRequests, within_route53_quotas
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import kubernetes.client as k8s
 import pytest
 
-from dnslb.testing.kubeapi import KubeAPIControl, KubeTarget, kube_target, real_cluster_requested
+from dnslb_testkit.kubeapi import KubeAPIControl, KubeTarget, kube_target, real_cluster_requested
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import kubernetes.client as k8s
 import pytest
 from kubernetes.client import ApiException
 
-from dnslb.testing.kubeapi import ApiError, KubeAPI, KubeAPIControl, KubeAPIProcess, running_kubeapi
-from dnslb.testing.kubeapi.recorder import WatchRecorder
+from dnslb_testkit.kubeapi import ApiError, KubeAPI, KubeAPIControl, KubeAPIProcess, running_kubeapi
+from dnslb_testkit.kubeapi.recorder import WatchRecorder
 
 
 def test_fail_next_returns_status_objects_then_recovers(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
@@ -104,7 +104,7 @@ def test_in_process_double_as_context_manager() -> None:
 
 def test_help_lists_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dnslb.testing.kubeapi", "--help"],
+        [sys.executable, "-m", "dnslb_testkit.kubeapi", "--help"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -16,7 +16,7 @@ import kubernetes.client as k8s
 import pytest
 from kubernetes.client import ApiException
 
-from dnslb.testing.kubeapi import KubeAPIControl
+from dnslb_testkit.kubeapi import KubeAPIControl
 
 GROUP, VERSION = "dnslb.io", "v1alpha1"
 

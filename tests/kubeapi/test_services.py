@@ -10,7 +10,7 @@ import kubernetes.client as k8s
 import pytest
 from kubernetes.client import ApiException
 
-from dnslb.testing.kubeapi import KubeAPIControl
+from dnslb_testkit.kubeapi import KubeAPIControl
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 SERVICE_CIDR_V6 = ipaddress.ip_network("fd00:10:96::/112")

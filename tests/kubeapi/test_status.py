@@ -8,8 +8,8 @@ import time
 import kubernetes.client as k8s
 import pytest
 
-from dnslb.testing.kubeapi import KubeAPIControl
-from dnslb.testing.kubeapi.recorder import WatchRecorder
+from dnslb_testkit.kubeapi import KubeAPIControl
+from dnslb_testkit.kubeapi.recorder import WatchRecorder
 
 GROUP, VERSION = "dnslb.io", "v1alpha1"
 INGRESS = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}

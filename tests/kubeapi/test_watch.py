@@ -13,8 +13,8 @@ import pytest
 from kubernetes.client import ApiException
 from kubernetes.informer import SharedInformer
 
-from dnslb.testing.kubeapi import KubeAPI, KubeAPIControl
-from dnslb.testing.kubeapi.recorder import RecordedEvent, WatchRecorder
+from dnslb_testkit.kubeapi import KubeAPI, KubeAPIControl
+from dnslb_testkit.kubeapi.recorder import RecordedEvent, WatchRecorder
 
 
 def config_map(name: str, labels: dict[str, str] | None = None) -> k8s.V1ConfigMap:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dnslb.lab import load
+from dnslb_lab import load
 from tests.controller.harness import free_port
 
 SAMPLE_KEYS = {"t", "kind", "ok", "latency", "node", "error"}
@@ -26,7 +26,7 @@ STARTUP_SECONDS = 10.0
 
 
 def start_app(kind: str, name: str, port: int, delay_file: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "dnslb.lab.app", kind, "--name", name, "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "dnslb_lab.app", kind, "--name", name, "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen([*command, "--delay-file", str(delay_file)], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:
@@ -96,7 +96,7 @@ class Run:
 
 def load_command(node: Node, out: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "dnslb.lab.load", "--out", str(out), "--url", node.url, "--users", "3",
+        sys.executable, "-m", "dnslb_lab.load", "--out", str(out), "--url", node.url, "--users", "3",
         "--db", node.db_address, "--db-users", "2", "--ramp", "0", "--wait-min", "0.02", "--wait-max", "0.05",
         "--timeout", "1", *extra,
     ]  # fmt: skip
@@ -228,7 +228,7 @@ def test_sigterm_stops_promptly_and_records_in_flight(node: Node, tmp_path: Path
 
 def test_help_describes_every_option() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dnslb.lab.load", "--help"], capture_output=True, text=True, timeout=30, check=False
+        [sys.executable, "-m", "dnslb_lab.load", "--help"], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0
     options = [
@@ -271,7 +271,7 @@ def test_invalid_arguments_name_the_option(argv: list[str], option: str, capsys:
 
 
 def test_invalid_arguments_exit_2_from_the_command_line(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "dnslb.lab.load", "--out", str(tmp_path / "s.jsonl"), "--db-users", "3"]
+    command = [sys.executable, "-m", "dnslb_lab.load", "--out", str(tmp_path / "s.jsonl"), "--db-users", "3"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "--db" in result.stderr

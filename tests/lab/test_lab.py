@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from dnslb.lab import state
+from dnslb_lab import state
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
 
-LAB = [sys.executable, "-m", "dnslb.cli", "lab"]
+LAB = [sys.executable, "-m", "dnslb.app.cli", "lab"]
 
 
 def lab_namespaces() -> set[str]:
@@ -35,7 +35,7 @@ def lab_processes() -> list[str]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if "dnslb.lab.app" in cmdline or "dnslb.lab.load" in cmdline or "http://10.0.3.10:6443" in cmdline:
+            if "dnslb_lab.app" in cmdline or "dnslb_lab.load" in cmdline or "http://10.0.3.10:6443" in cmdline:
                 found.append(f"{entry.name}: {cmdline}")
     return found
 

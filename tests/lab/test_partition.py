@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.lab.lab import Lab, LabOptions
+from dnslb_lab.lab import Lab, LabOptions
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.provider import Change, RecordSet, create
-from dnslb.testing.conformance import ConformanceTarget, ProviderConformance
+from dnslb.adapters.dnssync.plugins import create
+from dnslb.provider import Change, RecordSet
 from dnslb_inmemory import InMemoryProvider
+from dnslb_testkit.conformance import ConformanceTarget, ProviderConformance
 
 
 class TestInMemoryConformance(ProviderConformance):

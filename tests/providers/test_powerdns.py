@@ -15,7 +15,7 @@ import dns.rrset
 import httpx
 import pytest
 
-from dnslb import provider as plugin_api
+from dnslb.adapters.dnssync import plugins as plugin_api
 from dnslb.provider import (
     Change,
     Cost,
@@ -27,17 +27,17 @@ from dnslb.provider import (
     Unauthorized,
     Zone,
 )
-from dnslb.testing.conformance import (
+from dnslb_powerdns import LIMITS, PowerDNSProvider, PowerDNSSettings, create, provider_for
+from dnslb_powerdns.content import quote_txt, unquote_txt
+from dnslb_powerdns.errors import retry_after_seconds
+from dnslb_powerdns.payload import ENVELOPE_BYTES
+from dnslb_testkit.conformance import (
     ConformanceTarget,
     ProviderConformance,
     ReachabilityConformance,
     ThrottlingConformance,
 )
-from dnslb.testing.servers.powerdns import PowerDNSServer
-from dnslb_powerdns import LIMITS, PowerDNSProvider, PowerDNSSettings, create, provider_for
-from dnslb_powerdns.content import quote_txt, unquote_txt
-from dnslb_powerdns.errors import retry_after_seconds
-from dnslb_powerdns.payload import ENVELOPE_BYTES
+from dnslb_testkit.servers.powerdns import PowerDNSServer
 
 ZONE = "example.test"
 SERVER_DEFAULT_MAX_BODY = 2 * 1024 * 1024  # pdns webserver-max-bodysize default, 2 MB

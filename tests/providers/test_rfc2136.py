@@ -11,18 +11,19 @@ from collections.abc import Iterator
 import dns.update
 import pytest
 
-from dnslb.dns.batch import Group, pack
-from dnslb.provider import Change, Limits, ProviderError, RecordSet, Rejected, Transient, Unauthorized, Zone, create
-from dnslb.testing.conformance import (
+from dnslb.adapters.dnssync.plugins import create
+from dnslb.core.dns.batch import Group, pack
+from dnslb.provider import Change, Limits, ProviderError, RecordSet, Rejected, Transient, Unauthorized, Zone
+from dnslb_rfc2136 import Rfc2136Provider
+from dnslb_rfc2136 import create as create_rfc2136
+from dnslb_rfc2136.sizes import TCP_MESSAGE_BYTES
+from dnslb_testkit.conformance import (
     ConformanceTarget,
     ProviderConformance,
     ReachabilityConformance,
     addresses,
 )
-from dnslb.testing.servers.bind import BindServer, BindStartError, TsigKey, ZoneSpec
-from dnslb_rfc2136 import Rfc2136Provider
-from dnslb_rfc2136 import create as create_rfc2136
-from dnslb_rfc2136.sizes import TCP_MESSAGE_BYTES
+from dnslb_testkit.servers.bind import BindServer, BindStartError, TsigKey, ZoneSpec
 
 NODE_IPS = addresses(300, "192.168.0.1")
 PRELOADED = "example.test"

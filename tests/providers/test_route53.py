@@ -22,8 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dnslb import provider as provider_api
-from dnslb.dns.batch import Group, minimum_requests, pack
+from dnslb.adapters.dnssync import plugins as provider_api
+from dnslb.core.dns.batch import Group, minimum_requests, pack
 from dnslb.provider import (
     Action,
     Change,
@@ -36,17 +36,17 @@ from dnslb.provider import (
     Unauthorized,
     Zone,
 )
-from dnslb.testing.conformance import (
+from dnslb_route53 import LIMITS, Route53Provider, create
+from dnslb_route53.rate import RateLimiter
+from dnslb_route53.records import change_to_route53, record_from_route53
+from dnslb_route53.wire import txt_from_route53, txt_to_route53
+from dnslb_testkit.conformance import (
     ConformanceTarget,
     ProviderConformance,
     ReachabilityConformance,
     ThrottlingConformance,
 )
-from dnslb.testing.servers.route53 import MotoServer
-from dnslb_route53 import LIMITS, Route53Provider, create
-from dnslb_route53.rate import RateLimiter
-from dnslb_route53.records import change_to_route53, record_from_route53
-from dnslb_route53.wire import txt_from_route53, txt_to_route53
+from dnslb_testkit.servers.route53 import MotoServer
 
 ZONE = "example.test"
 ROUTE53_XML = "{https://route53.amazonaws.com/doc/2013-04-01/}"

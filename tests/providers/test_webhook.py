@@ -17,7 +17,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from dnslb.dns.batch import Group, pack
+from dnslb.adapters.dnssync.plugins import create
+from dnslb.core.dns.batch import Group, pack
 from dnslb.provider import (
     Change,
     ProviderError,
@@ -27,15 +28,14 @@ from dnslb.provider import (
     Transient,
     Unauthorized,
     Zone,
-    create,
 )
-from dnslb.testing.conformance import (
+from dnslb_testkit.conformance import (
     ConformanceTarget,
     ProviderConformance,
     ReachabilityConformance,
     ThrottlingConformance,
 )
-from dnslb.testing.webhook_server import WebhookServer
+from dnslb_testkit.webhook_server import WebhookServer
 from dnslb_webhook import MAX_BODY_BYTES, WebhookProvider
 from dnslb_webhook.errors import retry_after
 from dnslb_webhook.wire import MEDIA_TYPE, changes_body, encode, endpoint_of
@@ -490,7 +490,7 @@ def test_bad_settings_are_refused(settings: dict[str, str]) -> None:
 
 
 def test_the_server_runs_as_a_process() -> None:
-    command = [sys.executable, "-m", "dnslb.testing.webhook_server", "--port", "0", "--zones", "example.test"]
+    command = [sys.executable, "-m", "dnslb_testkit.webhook_server", "--port", "0", "--zones", "example.test"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         line: list[str] = []
@@ -510,7 +510,7 @@ def test_the_server_runs_as_a_process() -> None:
 
 def test_the_server_command_has_help() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "dnslb.testing.webhook_server", "--help"],
+        [sys.executable, "-m", "dnslb_testkit.webhook_server", "--help"],
         capture_output=True,
         text=True,
         timeout=20,

@@ -6,8 +6,8 @@ from pathlib import Path
 import kubernetes.client as k8s
 import pytest
 
-from dnslb.testing.bgpbed import BedNode, BGPBed
-from dnslb.testing.kubeapi import KubeAPI
+from dnslb_testkit.bgpbed import BedNode, BGPBed
+from dnslb_testkit.kubeapi import KubeAPI
 from tests.speaker.harness import SpeakerProcess, setup_cluster
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
-from dnslb.testing.bgpbed import BedNode, BGPBed, host_prefix
+from dnslb_testkit.bgpbed import BedNode, BGPBed, host_prefix
 from tests.controller.harness import NAMESPACE, ensure_namespace, free_port, wait_for
 
 VIPS = "10.100.0.0/24"
@@ -110,7 +110,7 @@ class SpeakerProcess:
         self.log_path = workdir / f"speaker-{node.name}-{self.port}.log"
         self._log = self.log_path.open("a")
         command = [
-            sys.executable, "-m", "dnslb.cli", "speaker", "--node-name", node.name, "--api-server", api_url,
+            sys.executable, "-m", "dnslb.app.cli", "speaker", "--node-name", node.name, "--api-server", api_url,
             "--netns", node.namespace.name, "--workdir", str(self.workdir), "--metrics-addr", f"127.0.0.1:{self.port}",
             "--drain-seconds", "1", "--log-format", "logfmt", *extra,
         ]  # fmt: skip
@@ -129,7 +129,7 @@ class SpeakerProcess:
         return None
 
     def relay_pid(self) -> int | None:
-        needle = b"dnslb.bgp.relay"
+        needle = b"dnslb.adapters.exabgp.relay"
         exabgp = self.exabgp_pid()
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():

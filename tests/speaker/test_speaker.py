@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import kubernetes.client as k8s
 import pytest
 
-from dnslb.testing.bgpbed import BGPBed, host_prefix
+from dnslb_testkit.bgpbed import BGPBed, host_prefix
 from tests.controller.harness import events_for, wait_for
 from tests.speaker.harness import (
     SpeakerProcess,

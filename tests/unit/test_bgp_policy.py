@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from dnslb.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
-from dnslb.bgp.policy import NodeState, Route, decide
-from dnslb.config import load_config
-from dnslb.config.communities import parse_community
-from dnslb.manifests import read_documents
-from dnslb.model import EndpointView, NodeView, ServiceKey
+from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
+from dnslb.core.bgp.policy import NodeState, Route, decide
+from dnslb.core.config import load_config
+from dnslb.core.config.communities import parse_community
+from dnslb.core.manifests import read_documents
+from dnslb.core.model import EndpointView, NodeView, ServiceKey
 from tests.builders import make_service
 
 CONFIG = """

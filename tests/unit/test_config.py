@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dnslb.config import load_config
-from dnslb.manifests import ManifestError, read_documents
+from dnslb.core.config import load_config
+from dnslb.core.manifests import ManifestError, read_documents
 
 ROOT = Path(__file__).parents[2]
 

@@ -9,15 +9,15 @@ import jsonschema
 import pytest
 import yaml
 
-from dnslb.config.crds import rendered
-from dnslb.manifests import read_documents
+from dnslb.app.crds import rendered
+from dnslb.core.manifests import read_documents
 
 ROOT = Path(__file__).parents[2]
 
 
 def test_deploy_crds_match_the_models() -> None:
     on_disk = {p.name: p.read_text() for p in (ROOT / "deploy/crds").glob("*.yaml")}
-    assert on_disk == rendered(), "deploy/crds drifted from dnslb/config/resources.py: run `make crds`"
+    assert on_disk == rendered(), "deploy/crds drifted from dnslb/core/config/resources.py: run `make crds`"
 
 
 def schemas() -> dict[str, dict[str, Any]]:
@@ -63,7 +63,7 @@ def test_the_crds_reject_what_the_loader_rejects(kind: str, spec: dict[str, Any]
     body = {"apiVersion": "dnslb.io/v1alpha1", "kind": kind, "metadata": {"name": "x"}, "spec": spec}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(schemas()[kind]).validate(body)
-    from dnslb.config import load_config
+    from dnslb.core.config import load_config
 
     _, errors = load_config(read_documents("x", yaml.safe_dump(body)))
     assert errors

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from dnslb.ipam.decisions import Action, ClearStatus, Event, VIPDecisions, WriteStatus
-from dnslb.model import ServiceKey, ServiceView
+from dnslb.core.ipam.decisions import Action, ClearStatus, Event, VIPDecisions, WriteStatus
+from dnslb.core.model import ServiceKey, ServiceView
 from tests.builders import make_pool, make_service
 
 POOL = make_pool("p", "10.0.0.0/29")

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from dnslb.config.resources import DNSProviderSpec
-from dnslb.dns.batch import Group, minimum_requests, pack
-from dnslb.dns.desired import Claim, claims, for_provider, granted
-from dnslb.dns.plan import plan_rollback, plan_zone
-from dnslb.dns.registry import hostname_of, ownership_name, ownership_record
-from dnslb.model import ServiceKey
+from dnslb.core.config.resources import DNSProviderSpec
+from dnslb.core.dns.batch import Group, minimum_requests, pack
+from dnslb.core.dns.changes import plan_rollback, plan_zone
+from dnslb.core.dns.desired import Claim, claims, for_provider, granted
+from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
+from dnslb.core.model import ServiceKey
 from dnslb.provider import Change, Cost, Limits, RecordSet, Zone, default_cost
 from dnslb_inmemory import InMemoryProvider
 from tests.builders import make_service

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dnslb.ipam import Allocation, Allocator, Refusal, not_handled_because
+from dnslb.core.ipam import Allocation, Allocator, Refusal, not_handled_because
 from tests.builders import make_pool, make_service
 
 

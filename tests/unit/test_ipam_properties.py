@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dnslb.ipam import Allocation, Allocator, Refusal, request_for
-from dnslb.model import ServiceView
+from dnslb.core.ipam import Allocation, Allocator, Refusal, request_for
+from dnslb.core.model import ServiceView
 from tests.builders import make_pool, make_service
 
 POOLS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dnslb.cli import main
+from dnslb.app.cli import main
 
 
 @pytest.mark.parametrize("command", ["up", "run", "down", "status"])

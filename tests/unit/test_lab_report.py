@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from dnslb.lab.plot import plot_report
-from dnslb.lab.report import (
+from dnslb_lab.plot import plot_report
+from dnslb_lab.report import (
     Convergence,
     Event,
     Phase,

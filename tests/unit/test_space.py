@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dnslb.ipam.space import FreeSpace, is_buggy_ipv4
+from dnslb.core.ipam.space import FreeSpace, is_buggy_ipv4
 
 operations = st.lists(st.tuples(st.sampled_from(["take", "give"]), st.integers(0, 600)), max_size=200)
 

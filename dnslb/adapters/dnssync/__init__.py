@@ -1,0 +1,1 @@
+"""Syncing DNS providers: the loop, one provider's sync, the plugin registry."""

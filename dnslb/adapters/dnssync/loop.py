@@ -1,0 +1,187 @@
+"""The DNS sync loop: event-driven with debounce, a full provider read on a schedule (apscheduler), one thread.
+
+It is fed a snapshot function for Services and a factory for providers; Kubernetes stays in the adapters that call
+it. Provider failures are reported and retried at the next trigger; they never stop the loop or other providers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from dnslb.adapters.dnssync.sync import Notice, ProviderSync
+from dnslb.core.config.resources import DNSProvider
+from dnslb.core.dns.desired import claims
+from dnslb.core.dns.registry import hostname_of, ownership_of
+from dnslb.core.model import ServiceView
+from dnslb.provider import Provider, ProviderError, RecordSet, Zone
+
+log = logging.getLogger(__name__)
+
+
+class DNSMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.managed = Gauge(
+            "dnslb_dns_record_sets_managed", "Names owned by this dnslb", ["provider", "zone"], registry=registry
+        )
+        self.changes = Counter(
+            "dnslb_dns_changes_total", "Record-set changes applied", ["provider", "action"], registry=registry
+        )
+        self.requests = Counter("dnslb_dns_requests_total", "Provider write requests", ["provider"], registry=registry)
+        self.errors = Counter(
+            "dnslb_dns_errors_total", "Provider errors by class", ["provider", "class"], registry=registry
+        )
+        self.duration = Histogram("dnslb_dns_sync_duration_seconds", "One sync of every provider", registry=registry)
+        self.last_success = Gauge(
+            "dnslb_dns_last_success_timestamp_seconds", "Last fully successful sync", ["provider"], registry=registry
+        )
+        self.skipped = Gauge(
+            "dnslb_dns_hostnames_skipped", "Hostnames not published (conflicts, refusals)", registry=registry
+        )
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the loop needs from its surroundings."""
+
+    services: Callable[[], list[ServiceView]]
+    source_complete: Callable[[], bool]
+    make_provider: Callable[[DNSProvider], Provider]
+    save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
+    notify: Callable[[str, Notice], None]  # (provider name, notice)
+
+
+class DNSLoop:
+    def __init__(
+        self,
+        hooks: Hooks,
+        *,
+        owner: str,
+        load_balancer_class: str | None,
+        registry: CollectorRegistry,
+        resync_seconds: float = 300.0,
+        debounce_seconds: float = 0.05,
+    ) -> None:
+        self._hooks = hooks
+        self._owner = owner
+        self._class = load_balancer_class
+        self._resync_seconds = resync_seconds
+        self._debounce = debounce_seconds
+        self.metrics = DNSMetrics(registry)
+        self._wake = threading.Condition()
+        self._dirty = False
+        self._full_read = True
+        self._configured: tuple[DNSProvider, ...] = ()
+        self._syncs: dict[str, ProviderSync] = {}
+        self._stop = threading.Event()
+
+    def configure(self, providers: Sequence[DNSProvider]) -> None:
+        with self._wake:
+            self._configured = tuple(providers)
+            self._dirty = True
+            self._wake.notify()
+
+    def trigger(self, full_read: bool = False) -> None:
+        with self._wake:
+            self._dirty = True
+            self._full_read = self._full_read or full_read
+            self._wake.notify()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.trigger()
+
+    def run(self) -> None:
+        scheduler = BackgroundScheduler(daemon=True)
+        scheduler.add_job(lambda: self.trigger(full_read=True), "interval", seconds=self._resync_seconds)
+        scheduler.start()
+        try:
+            while not self._stop.is_set():
+                with self._wake:
+                    self._wake.wait_for(lambda: self._dirty or self._stop.is_set())
+                    if self._stop.is_set():
+                        break
+                time.sleep(self._debounce)  # let a burst of events settle into one sync
+                with self._wake:
+                    self._dirty = False
+                    full_read, self._full_read = self._full_read, False
+                    configured = self._configured
+                try:
+                    self._sync_all(configured, full_read)
+                except Exception:  # a bug here must not end DNS sync for good: log it, read everything, go on
+                    log.exception("DNS sync failed")
+                    with self._wake:
+                        self._full_read = True
+        finally:
+            scheduler.shutdown(wait=False)
+
+    def _sync_all(self, configured: tuple[DNSProvider, ...], full_read: bool) -> None:
+        self._rebuild(configured)
+        with self.metrics.duration.time():
+            found, skipped = claims(self._hooks.services(), self._class)
+            may_delete = self._hooks.source_complete()
+            skipped_count = len(skipped)
+            for skip in skipped:
+                self._hooks.notify("", Notice(skip.service, skip.hostname, str(skip)))
+            for name, sync in self._syncs.items():
+                try:
+                    if full_read or not sync.read_once:
+                        sync.read()
+                    notices = sync.sync(found, may_delete)
+                except ProviderError as exc:
+                    self._export(name, sync)
+                    self._hooks.notify(name, Notice(None, "", f"DNSProvider {name} failed: {exc}"))
+                    with self._wake:
+                        self._full_read = True  # read everything again before the next attempt
+                    continue
+                for notice in notices:
+                    self._hooks.notify(name, notice)
+                skipped_count += sum(1 for n in notices if n.service is not None)
+                self._export(name, sync)
+            self.metrics.skipped.set(skipped_count)
+
+    def _rebuild(self, configured: tuple[DNSProvider, ...]) -> None:
+        wanted = {p.name: p for p in configured}
+        for name in list(self._syncs):
+            if name not in wanted or self._syncs[name].spec != wanted[name].spec:
+                del self._syncs[name]
+        for name, resource in wanted.items():
+            if name in self._syncs:
+                continue
+            try:
+                provider = self._hooks.make_provider(resource)
+            except Exception as exc:  # a broken plugin or Secret must not stop the other providers
+                self.metrics.errors.labels(name, type(exc).__name__).inc()
+                self._hooks.notify(name, Notice(None, "", f"DNSProvider {name} cannot start: {exc}"))
+                continue
+            self._syncs[name] = ProviderSync(
+                name,
+                resource.spec,
+                provider,
+                self._owner,
+                save_replaced=partial(self._hooks.save_replaced, name),
+                report=partial(self._hooks.notify, name),
+            )
+
+    def _export(self, name: str, sync: ProviderSync) -> None:
+        stats = sync.take_stats()
+        for action, count in stats.changes.items():
+            self.metrics.changes.labels(name, action).inc(count)
+        self.metrics.requests.labels(name).inc(stats.requests)
+        for kind, count in stats.errors.items():
+            self.metrics.errors.labels(name, kind).inc(count)
+        self.metrics.last_success.labels(name).set(stats.last_success)
+        for zone in sync.zone_names():
+            owned = sum(
+                1
+                for r in sync.records(zone)
+                if hostname_of(r.name) is not None and (o := ownership_of(r)) is not None and o.owner == sync.owner
+            )
+            self.metrics.managed.labels(name, zone).set(owned)

@@ -1,0 +1,1 @@
+"""ExaBGP as the speaker's BGP implementation: config, supervised child, relay."""

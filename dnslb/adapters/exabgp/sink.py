@@ -1,0 +1,113 @@
+"""From the policy's decisions to the ExaBGP driver: peers become neighbors, routes become typed announcements."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from dnslb.adapters.exabgp.driver import ExaBGPDriver, Neighbor
+from dnslb.core.bgp.policy import Route
+from dnslb.core.bgp.routes import Announcement
+from dnslb.core.config import BGPPeer
+from dnslb.core.model import NodeView
+
+log = logging.getLogger(__name__)
+
+
+class ExaBGPSink:
+    """The speaker's RouteSink: owns the driver, restarts it when the peers change."""
+
+    def __init__(self, workdir: Path, password_for: Callable[[BGPPeer], str | None], netns: str | None = None) -> None:
+        self._workdir = workdir
+        self._password_for = password_for
+        self._netns = netns
+        self._driver: ExaBGPDriver | None = None
+        self._addresses: dict[str, str] = {}  # peer name → peer address text
+        self._lock = threading.Lock()
+        self._session_listener: Callable[[str, bool], None] = lambda peer, up: None
+
+    def on_session(self, listener: Callable[[str, bool], None]) -> None:
+        """Hear every BGP session going up (True) or down (False), by peer address, from the driver's thread."""
+        self._session_listener = listener
+
+    def _session_changed(self, peer: str, up: bool) -> None:
+        self._session_listener(peer, up)  # late-bound: the listener may be set after the driver exists
+
+    @property
+    def driver(self) -> ExaBGPDriver | None:
+        return self._driver
+
+    def configure(self, peers: list[BGPPeer], node: NodeView) -> None:
+        neighbors = []
+        addresses = {}
+        for peer in peers:
+            try:
+                neighbors.append(self._neighbor(peer, node))
+                addresses[peer.name] = str(ipaddress.ip_address(peer.spec.peer_address))
+            except ValueError as exc:
+                log.error("BGPPeer %s cannot be used on node %s: %s", peer.name, node.name, exc)
+        with self._lock:
+            self._addresses = addresses
+            if self._driver is None:
+                driver = ExaBGPDriver(neighbors, self._workdir, netns=self._netns, on_session=self._session_changed)
+                driver.start()  # raises if ExaBGP cannot start: the speaker retries configure later
+                self._driver = driver
+            else:
+                self._driver.reconfigure(neighbors)
+        log.info("BGP neighbors: %s", ", ".join(f"{n.peer_address} (AS{n.peer_asn})" for n in neighbors) or "none")
+
+    def set_desired(self, routes: Mapping[str, frozenset[Route]]) -> None:
+        with self._lock:
+            driver, addresses = self._driver, dict(self._addresses)
+        if driver is None:
+            return
+        # Each prefix goes over a session of its own family (next-hop self): add a BGPPeer per family for dual stack.
+        desired = {
+            address: [
+                Announcement.create(r.prefix, communities=r.communities, local_preference=r.local_pref)
+                for r in routes.get(peer, ())
+                if r.prefix.version == address.version
+            ]
+            for peer, address in ((p, ipaddress.ip_address(a)) for p, a in addresses.items())
+        }
+        driver.set_desired(desired)
+
+    def drain(self, seconds: float) -> None:
+        if self._driver is not None:
+            self._driver.drain(seconds)
+
+    def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.stop()
+
+    def sessions(self) -> Mapping[str, bool]:
+        if self._driver is None:
+            return {}
+        by_address = self._driver.sessions
+        return {name: by_address.get(address, False) for name, address in self._addresses.items()}
+
+    def _neighbor(self, peer: BGPPeer, node: NodeView) -> Neighbor:
+        spec = peer.spec
+        peer_address = ipaddress.ip_address(spec.peer_address)
+        local = spec.source_address or next(
+            (a for a in node.addresses if ipaddress.ip_address(a).version == peer_address.version), None
+        )
+        if local is None:
+            raise ValueError(f"node has no IPv{peer_address.version} address and the peer sets no sourceAddress")
+        router_id = spec.router_id or next((a for a in node.addresses if ipaddress.ip_address(a).version == 4), None)
+        if router_id is None:
+            raise ValueError("no routerID set and the node has no IPv4 address to use as one")
+        return Neighbor(
+            peer_address=peer_address,
+            peer_asn=spec.peer_asn,
+            local_asn=spec.my_asn,
+            local_address=ipaddress.ip_address(local),
+            router_id=ipaddress.IPv4Address(router_id),
+            peer_port=spec.peer_port,
+            hold_time=spec.hold_time,
+            password=self._password_for(peer),
+            multihop=spec.ebgp_multi_hop,
+        )

@@ -1,0 +1,143 @@
+"""The `dnslb` command: parses flags and starts one of the processes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dnslb import __version__
+from dnslb.core.manifests import Document, ManifestError, read_documents
+
+LAB_HELP = "the whole system in network namespaces on this machine, under load and chaos (root)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lab"]:
+        return _run_lab(argv[1:])
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    code: int = args.run(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnslb",
+        description="VIPs for LoadBalancer Services from address pools, announced over BGP, published in DNS.",
+    )
+    parser.add_argument("--version", action="version", version=f"dnslb {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    plan = commands.add_parser(
+        "plan",
+        help="print the VIPs and hostnames dnslb would give these Services (offline)",
+        description=(
+            "Read config resources (AddressPool, BGPPeer, BGPAdvertisement, DNSProvider) and v1 Services "
+            "(single objects or Lists, as `kubectl get -o yaml` prints them) and print, for each Service, its pool, "
+            "VIPs or the reason it gets none, and its hostnames. VIPs already in a Service's status are kept, as the "
+            "controller keeps them. Exit code: 0 all valid, 1 some Service got no VIP, 2 invalid input."
+        ),
+    )
+    plan.add_argument(
+        "-f", "--filename", action="append", required=True, metavar="FILE", help="manifest file, '-' for stdin; repeat"
+    )
+    plan.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    plan.add_argument(
+        "--load-balancer-class",
+        default=None,
+        metavar="CLASS",
+        help="serve Services of this spec.loadBalancerClass (default: only Services without a class)",
+    )
+    plan.set_defaults(run=_run_plan)
+
+    from dnslb.app import controller_main
+
+    controller = commands.add_parser(
+        "controller",
+        help="allocate VIPs to LoadBalancer Services and write their status (runs in the cluster)",
+        description=(
+            "Watch Services and the dnslb.io config resources, give every LoadBalancer Service a VIP from its "
+            "address pools and write it to status.loadBalancer; restores existing VIPs before allocating any."
+        ),
+    )
+    controller_main.add_arguments(controller)
+    controller.set_defaults(run=controller_main.run)
+
+    from dnslb.app import speaker_main
+
+    speaker = commands.add_parser(
+        "speaker",
+        help="announce this node's VIPs over BGP with ExaBGP (runs on every node)",
+        description=(
+            "Watch Services, EndpointSlices, this Node and the BGP config; announce the VIPs this node should carry "
+            "(Cluster: every eligible node; Local: nodes with a ready endpoint) through ExaBGP; withhold a flapping "
+            "node (damping); on SIGTERM withdraw everything, wait --drain-seconds, stop."
+        ),
+    )
+    speaker_main.add_arguments(speaker)
+    speaker.set_defaults(run=speaker_main.run)
+
+    from dnslb.app import rollback as rollback_main
+
+    dns = commands.add_parser("dns", help="DNS maintenance: roll back takeover", description="DNS maintenance.")
+    dns_commands = dns.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    rollback = dns_commands.add_parser(
+        "rollback",
+        help="restore the record sets that takeover replaced, exactly as they were",
+        description=(
+            "Put back the record sets a DNSProvider with takeover replaced (saved in ConfigMap "
+            "dnslb-takeover-<provider>), and remove dnslb's records and ownership at those names. Turn takeover off "
+            "on the DNSProvider first, or the controller takes the names over again."
+        ),
+    )
+    rollback_main.add_arguments(rollback)
+    rollback.set_defaults(run=rollback_main.rollback)
+
+    # The lab lives in its own package (dnslb_lab, with the test kit): `main` hands `dnslb lab ...` to it, so the
+    # processes that run in a cluster never load it. This entry only lists it in `dnslb --help`.
+    commands.add_parser("lab", help=LAB_HELP, add_help=False)
+    return parser
+
+
+def _run_lab(argv: list[str]) -> int:
+    try:
+        from dnslb_lab.main import main as lab_main
+    except ImportError as exc:
+        print(f"dnslb lab: the lab is not installed here ({exc}); install dnslb[lab]", file=sys.stderr)
+        return 2
+    return lab_main(argv)
+
+
+def _read(filenames: Sequence[str]) -> list[Document]:
+    documents: list[Document] = []
+    for name in filenames:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text()
+        documents += read_documents("<stdin>" if name == "-" else name, text)
+    return documents
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from dnslb.app.plan import make_plan, render
+
+    try:
+        documents = _read(args.filename)
+    except (OSError, ManifestError) as exc:
+        print(f"dnslb plan: {exc}", file=sys.stderr)
+        return 2
+    plan = make_plan(documents, args.load_balancer_class)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for error in plan.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(render(plan, args.output))
+    return plan.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Running `dnslb controller`: client, logs, metrics and health, leader election, signals, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+from types import FrameType
+
+from kubernetes.client import CoordinationV1Api
+from prometheus_client import CollectorRegistry
+
+from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.leader import LeaderElector
+from dnslb.adapters.kube.writer import NotLeader
+from dnslb.app.controller import Controller, Settings
+from dnslb.app.ops import parse_bool, serve_ops, setup_logging
+
+log = logging.getLogger("dnslb.controller")
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_format, args.log_level)
+    api = api_client(args.kubeconfig, args.api_server)
+    registry = CollectorRegistry()
+    identity = args.identity or f"{socket.gethostname()}-{os.getpid()}"
+    elector = (
+        LeaderElector(
+            CoordinationV1Api(api), args.namespace, args.lease_name, identity, lease_seconds=args.lease_seconds,
+            renew_deadline=args.lease_seconds * 2 / 3, retry_period=max(0.2, args.lease_seconds / 7),
+        )
+        if args.leader_elect
+        else None
+    )  # fmt: skip
+    settings = Settings(args.namespace, args.load_balancer_class, args.resync_seconds, args.owner_id)
+    controller = Controller(api, settings, registry, may_write=elector.is_leader if elector else lambda: True)
+    leading = threading.Event()
+    lost = threading.Event()
+    stop = threading.Event()
+
+    def ready() -> bool:
+        synced = controller.services.synced.is_set()
+        return synced and (controller.ready.is_set() or not leading.is_set())
+
+    server, _ = serve_ops(args.metrics_addr, registry, {"/healthz": lambda: not lost.is_set(), "/readyz": ready})
+    log.info("dnslb controller %s serving metrics on %s:%d", identity, *server.server_address[:2])
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+        controller.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def on_lead() -> None:
+        controller.metrics.leader.set(1)
+        leading.set()
+
+    def on_lose() -> None:
+        controller.metrics.leader.set(0)
+        lost.set()
+        controller.stop()
+
+    controller.start_informers()
+    if elector is None:
+        leading.set()
+    else:
+        threading.Thread(target=elector.run, args=(stop, on_lead, on_lose), name="leader", daemon=True).start()
+        log.info("waiting to lead on lease %s/%s", args.namespace, args.lease_name)
+        while not leading.wait(0.2):
+            if stop.is_set():
+                return 0
+    try:
+        controller.run()
+    except NotLeader:
+        lost.set()
+    server.shutdown()
+    if lost.is_set():
+        log.error("leadership lost: exiting so a fresh process can rejoin the election")
+        return 1
+    if elector is not None:
+        elector.release()
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
+    parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
+    parser.add_argument("--namespace", default="dnslb-system", help="where the config resources and the Lease live")
+    parser.add_argument(
+        "--load-balancer-class", metavar="CLASS", help="serve Services of this class (default: Services without one)"
+    )
+    parser.add_argument(
+        "--leader-elect", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
+        help="elect a leader on a Lease before writing (default true; --leader-elect=false for one replica)",
+    )  # fmt: skip
+    parser.add_argument("--lease-name", default="dnslb-controller")
+    parser.add_argument("--lease-seconds", type=float, default=15.0, help="lease duration (default 15)")
+    parser.add_argument("--identity", help="this replica's name in the Lease (default: hostname-pid)")
+    parser.add_argument(
+        "--resync-seconds", type=float, default=300.0, help="full reconcile and DNS re-read period (default 300)"
+    )
+    parser.add_argument(
+        "--owner-id", default="dnslb", help="names this cluster in DNS ownership records (DNSProvider.ownerID wins)"
+    )
+    parser.add_argument("--metrics-addr", default=":9090", help="serve /metrics, /healthz, /readyz here (:9090)")
+    parser.add_argument("--log-format", choices=("json", "logfmt", "text"), default="json")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")

@@ -1,0 +1,217 @@
+"""`dnslb plan`: what the controller would do with these manifests, computed offline with the same core.
+
+Services that already carry VIPs in their status (as `kubectl get -o yaml` prints them) are restored first, exactly as
+the controller does at startup; then the rest get addresses, earlier-created first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+import yaml
+
+from dnslb.core.config import Config, is_config, load_config
+from dnslb.core.dns.changes import plan_zone
+from dnslb.core.dns.desired import claims, for_provider, granted
+from dnslb.core.dns.hostnames import service_hostnames
+from dnslb.core.ipam import Allocation, Allocator, PoolUsage, not_handled_because
+from dnslb.core.manifests import Document
+from dnslb.core.model import ServiceKey, ServiceShapeError, ServiceView, service_view
+from dnslb.provider import Zone
+
+Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: ServiceKey
+    status: Status
+    pool: str | None = None
+    ips: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()
+    reason: str = ""
+    field: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def got_no_vip(self) -> bool:
+        return self.status in ("refused", "conflict")
+
+
+@dataclass(frozen=True)
+class DNSChange:
+    provider: str
+    zone: str
+    change: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    services: tuple[ServicePlan, ...]
+    usage: tuple[PoolUsage, ...]
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+    dns: tuple[DNSChange, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """0 all valid; 1 a Service got no VIP; 2 invalid input."""
+        if self.errors:
+            return 2
+        return 1 if any(s.got_no_vip for s in self.services) else 0
+
+
+def make_plan(documents: Iterable[Document], load_balancer_class: str | None = None) -> Plan:
+    documents = list(documents)
+    config, config_errors = load_config(d for d in documents if is_config(d))
+    errors = [str(e) for e in config_errors]
+    notes: list[str] = []
+    services: list[ServiceView] = []
+    namespace_labels: dict[str, Mapping[str, str]] = {}
+    for document in documents:
+        if is_config(document):
+            continue
+        if document.api_version == "v1" and document.kind == "Service":
+            try:
+                services.append(service_view(document.body))
+            except ServiceShapeError as exc:
+                errors.append(f"{document.where}: Service: {exc}")
+        elif document.api_version == "v1" and document.kind == "Namespace":
+            metadata = document.body.get("metadata") or {}
+            namespace_labels[str(metadata.get("name"))] = metadata.get("labels") or {}
+        else:
+            kind = f"{document.api_version or '?'} {document.kind or '?'}"
+            notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
+    allocator = Allocator(config.pools, namespace_labels)
+    plans = _plan_services(allocator, services, load_balancer_class)
+    dns, dns_notes = _plan_dns(config, services, plans, load_balancer_class)
+    return Plan(tuple(plans), tuple(allocator.usage()), tuple(errors), (*notes, *dns_notes), tuple(dns))
+
+
+def _plan_dns(
+    config: Config, services: list[ServiceView], plans: list[ServicePlan], load_balancer_class: str | None
+) -> tuple[list[DNSChange], list[str]]:
+    """The records each DNSProvider would get, planned against empty zones (plan reads no live DNS)."""
+    vips = {p.service: p.ips for p in plans if p.ips}
+    views = [replace(s, ingress_ips=vips[s.key]) for s in services if s.key in vips]
+    found, _ = claims(views, load_balancer_class)
+    changes: list[DNSChange] = []
+    notes: list[str] = []
+    for provider in config.providers:
+        zone_names = provider.spec.zones or provider.spec.domain_filters
+        if not zone_names:
+            notes.append(f"DNSProvider {provider.name} names no zones or domainFilters: plan cannot place its names")
+            continue
+        by_zone, _ = for_provider(found, provider.spec, [Zone(z, z) for z in zone_names])
+        owner = provider.spec.owner_id or "dnslb"
+        for zone, zone_claims in sorted(by_zone.items()):
+            allowed = [c for c in zone_claims if granted(c, provider.spec) is None]
+            zone_plan = plan_zone(allowed, [], owner, policy=provider.spec.policy)
+            changes += [DNSChange(provider.name, zone, str(c)) for c in zone_plan.changes]
+    return changes, notes
+
+
+def _plan_services(
+    allocator: Allocator, services: list[ServiceView], load_balancer_class: str | None
+) -> list[ServicePlan]:
+    ours = [s for s in services if not_handled_because(s, load_balancer_class) is None]
+    restored = allocator.restore(ours)
+    conflicts = {c.service for c in restored if c.holder is not None}
+    restore_notes = {c.service: c.reason for c in restored if c.holder is None}
+    plans: list[ServicePlan] = []
+    for service in sorted(services, key=lambda s: s.order):
+        hostnames, hostname_problems = service_hostnames(service)
+        warnings = tuple(str(p) for p in hostname_problems)
+        ignored = not_handled_because(service, load_balancer_class)
+        if ignored is not None:
+            plans.append(ServicePlan(service.key, "ignored", hostnames=hostnames, reason=ignored, warnings=warnings))
+            continue
+        before = allocator.allocation(service.key)
+        result = allocator.allocate(service)
+        if isinstance(result, Allocation):
+            status: Status = "kept" if before == result else "allocated"
+            note = restore_notes.get(service.key)
+            plans.append(
+                ServicePlan(
+                    service.key,
+                    status,
+                    result.pool,
+                    tuple(str(ip) for ip in result.ips),
+                    hostnames,
+                    warnings=(*warnings, note) if note else warnings,
+                )
+            )
+            continue
+        kept = allocator.allocation(service.key)
+        plans.append(
+            ServicePlan(
+                service.key,
+                "conflict" if service.key in conflicts else "refused",
+                kept.pool if kept else None,
+                tuple(str(ip) for ip in kept.ips) if kept else (),
+                hostnames,
+                result.reason,
+                result.field,
+                warnings,
+            )
+        )
+    return plans
+
+
+def to_data(plan: Plan) -> dict[str, Any]:
+    return {
+        "services": [
+            {
+                "namespace": s.service.namespace,
+                "name": s.service.name,
+                **{k: v for k, v in asdict(s).items() if k != "service"},
+                "ips": list(s.ips),
+                "hostnames": list(s.hostnames),
+                "warnings": list(s.warnings),
+            }
+            for s in plan.services
+        ],
+        "pools": [asdict(u) for u in plan.usage],
+        "dns": [asdict(d) for d in plan.dns],
+        "errors": list(plan.errors),
+        "notes": list(plan.notes),
+    }
+
+
+def render(plan: Plan, output: str) -> str:
+    if output == "json":
+        return json.dumps(to_data(plan), indent=2)
+    if output == "yaml":
+        return yaml.safe_dump(to_data(plan), sort_keys=False).rstrip("\n")
+    return render_table(plan)
+
+
+def render_table(plan: Plan) -> str:
+    rows = [("SERVICE", "POOL", "VIPS", "HOSTNAMES", "STATUS")]
+    for s in plan.services:
+        status = s.status if not s.reason else f"{s.status}: {s.reason}"
+        if s.field:
+            status += f" [{s.field}]"
+        rows.append((str(s.service), s.pool or "-", ",".join(s.ips) or "-", ",".join(s.hostnames) or "-", status))
+        rows += [("", "", "", "", f"warning: {w}") for w in s.warnings]
+    lines = _columns(rows)
+    if plan.usage:
+        lines.append("")
+        lines += _columns(
+            [("POOL", "FAMILY", "IN USE", "SIZE")]
+            + [(u.pool, u.family, str(u.in_use), str(u.size)) for u in plan.usage]
+        )
+    if plan.dns:
+        lines.append("")
+        lines += _columns([("DNS PROVIDER", "ZONE", "CHANGE (against empty zones)")] + [
+            (d.provider, d.zone, d.change) for d in plan.dns
+        ])  # fmt: skip
+    return "\n".join(lines)
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]

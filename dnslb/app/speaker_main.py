@@ -1,0 +1,125 @@
+"""Running `dnslb speaker`: client, ExaBGP, logs, metrics and health, signals, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+
+from kubernetes.client import CoreV1Api
+from prometheus_client import CollectorRegistry
+
+from dnslb.adapters.exabgp.sink import ExaBGPSink
+from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.dnsstate import read_secret
+from dnslb.app.ops import parse_bool, serve_ops, setup_logging
+from dnslb.app.speaker import Speaker, SpeakerSettings
+from dnslb.core.bgp.damping import DampingConfig
+from dnslb.core.config import BGPPeer
+
+log = logging.getLogger("dnslb.speaker")
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_format, args.log_level)
+    if not args.node_name:
+        log.error("--node-name (or NODE_NAME) is required: which node is this?")
+        return 2
+    api = api_client(args.kubeconfig, args.api_server)
+    core = CoreV1Api(api)
+    registry = CollectorRegistry()
+
+    def password_for(peer: BGPPeer) -> str | None:
+        ref = peer.spec.password_secret
+        if ref is None:
+            return None
+        try:
+            return read_secret(core, args.namespace, ref.name)[ref.key]
+        except Exception as exc:
+            log.error("BGPPeer %s: password Secret %s/%s unreadable: %s", peer.name, args.namespace, ref.name, exc)
+            raise ValueError(f"password Secret {ref.name} key {ref.key} unreadable") from exc
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"dnslb-speaker-{args.node_name}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    sink = ExaBGPSink(workdir, password_for, netns=args.netns)
+    damping = (
+        DampingConfig(args.damping_penalty, args.damping_suppress, args.damping_reuse, args.damping_half_life,
+                      args.damping_max_suppress)
+        if args.damping
+        else None
+    )  # fmt: skip
+    settings = SpeakerSettings(
+        node_name=args.node_name,
+        namespace=args.namespace,
+        honour_cordon=not args.ignore_cordon,
+        damping=damping,
+        drain_seconds=args.drain_seconds,
+        load_balancer_class=args.load_balancer_class,
+        health_url=args.health_url or None,
+        health_host=args.health_host,
+        health_interval=args.health_interval,
+    )
+    speaker = Speaker(api, settings, sink, registry)
+    stop = threading.Event()
+    server, _ = serve_ops(
+        args.metrics_addr, registry, {"/healthz": lambda: not stop.is_set(), "/readyz": speaker.ready.is_set}
+    )
+    log.info("dnslb speaker on node %s serving metrics on %s:%d", args.node_name, *server.server_address[:2])
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: draining", signal.Signals(signum).name)
+        stop.set()
+        speaker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    speaker.start_informers()
+    speaker.run()
+    speaker.drain()
+    sink.stop()
+    server.shutdown()
+    log.info("drained and stopped")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--node-name", default=os.environ.get("NODE_NAME"), help="this node's name (default: $NODE_NAME)"
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
+    parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
+    parser.add_argument("--namespace", default="dnslb-system", help="where the config resources and Secrets live")
+    parser.add_argument("--load-balancer-class", metavar="CLASS", help="announce Services of this class only")
+    parser.add_argument("--workdir", help="where ExaBGP's config and sockets go (default: a new temp dir)")
+    parser.add_argument(
+        "--drain-seconds", type=float, default=5.0, help="on SIGTERM: withdraw, wait this long, stop (default 5)"
+    )
+    parser.add_argument("--netns", help="run ExaBGP in this named network namespace (labs and tests; default: ours)")
+    parser.add_argument(
+        "--health-url",
+        default="http://127.0.0.1:10256/healthz",
+        help="the node's data-path probe for pools with healthWithdraw (default kube-proxy's; '' to disable)",
+    )
+    parser.add_argument("--health-host", default="127.0.0.1", help="where healthCheckNodePorts answer (127.0.0.1)")
+    parser.add_argument("--health-interval", type=float, default=2.0, help="seconds between probes (default 2)")
+    parser.add_argument("--ignore-cordon", action="store_true", help="keep announcing from cordoned nodes")
+    parser.add_argument(
+        "--damping", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
+        help="withhold a node that keeps losing Ready (default true)",
+    )  # fmt: skip
+    defaults = DampingConfig()
+    parser.add_argument("--damping-penalty", type=float, default=defaults.penalty, help="added per Ready loss (1000)")
+    parser.add_argument("--damping-suppress", type=float, default=defaults.suppress, help="withdraw above (2500)")
+    parser.add_argument("--damping-reuse", type=float, default=defaults.reuse, help="announce again below (750)")
+    parser.add_argument("--damping-half-life", type=float, default=defaults.half_life, help="seconds (30)")
+    parser.add_argument(
+        "--damping-max-suppress", type=float, default=defaults.max_suppress, help="longest withdrawal, seconds (300)"
+    )
+    parser.add_argument("--metrics-addr", default=":9091", help="serve /metrics, /healthz, /readyz here (:9091)")
+    parser.add_argument("--log-format", choices=("json", "logfmt", "text"), default="json")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")

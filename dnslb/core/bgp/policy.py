@@ -1,0 +1,164 @@
+"""Who announces what: for one node, the routes to send to each of its BGP peers. Pure.
+
+A node announces a Service's VIPs when the node is eligible — Ready, not NetworkUnavailable, not labelled
+`node.kubernetes.io/exclude-from-external-load-balancers`, not cordoned (unless told to ignore that), not damped — and,
+for `externalTrafficPolicy: Local`, only when it runs a ready endpoint of the Service. VIPs of pools with
+`healthWithdraw` also need the node's data path to pass its health check.
+Which peers hear a VIP, with which communities and local preference, comes from the BGPAdvertisements that select
+its pool and this node. A Service's own `dnslb.io/bgp-communities` / `dnslb.io/bgp-local-pref` add to that; a bad
+value there is reported and ignored, never sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from dnslb.core import annotations as ann
+from dnslb.core.config import AddressPool, BGPAdvertisement, BGPPeer, Config, any_selector_matches
+from dnslb.core.config.addresses import IPAddress
+from dnslb.core.config.communities import Community, parse_community
+from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, Problem, ServiceKey, ServiceView
+
+Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, order=True)
+class Route:
+    prefix: Prefix
+    communities: tuple[Community, ...] = ()
+    local_pref: int | None = None
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """What the speaker knows about its own node beyond the Node object.
+
+    `healthy`: the node's data path answers its health check; `unhealthy`: Local Services whose
+    healthCheckNodePort says this node has no local endpoint. Both matter only for pools with `healthWithdraw`."""
+
+    node: NodeView
+    damped: bool = False
+    healthy: bool = True
+    unhealthy: frozenset[ServiceKey] = frozenset()
+
+
+@dataclass(frozen=True)
+class Decision:
+    routes: dict[str, frozenset[Route]]  # peer name → routes
+    announcing: frozenset[ServiceKey]  # Services this node announces
+    ineligible: str | None  # why this node announces nothing, if it does not
+    problems: tuple[tuple[ServiceKey, Problem], ...] = field(default=())
+
+
+def node_ineligible(state: NodeState, honour_cordon: bool = True) -> str | None:
+    node = state.node
+    if not node.ready:
+        return "node is not Ready"
+    if node.network_unavailable:
+        return "node is NetworkUnavailable"
+    if EXCLUDE_FROM_LB in node.labels:
+        return f"node is labelled {EXCLUDE_FROM_LB}"
+    if honour_cordon and node.unschedulable:
+        return "node is cordoned"
+    if state.damped:
+        return "node is damped after flapping"
+    return None
+
+
+def peers_for(node: NodeView, peers: Sequence[BGPPeer]) -> list[BGPPeer]:
+    return [p for p in peers if any_selector_matches(p.spec.node_selectors, node.labels)]
+
+
+def decide(
+    state: NodeState,
+    services: Iterable[ServiceView],
+    endpoints: Iterable[EndpointView],
+    config: Config,
+    *,
+    honour_cordon: bool = True,
+) -> Decision:
+    node = state.node
+    mine = peers_for(node, config.peers)
+    why_not = node_ineligible(state, honour_cordon)
+    if why_not is not None or not mine:
+        return Decision({p.name: frozenset() for p in mine}, frozenset(), why_not or "no BGPPeer selects this node")
+    local_ready = {e.service for e in endpoints if e.node == node.name and e.ready}
+    ranges = [(r, p) for p in config.pools for r in p.spec.ranges()]
+    merged: dict[tuple[str, Prefix], tuple[set[Community], int | None]] = {}
+    announcing: set[ServiceKey] = set()
+    problems: list[tuple[ServiceKey, Problem]] = []
+    for service in services:
+        vips = _vips(service)
+        if not vips or (service.external_traffic_policy == "Local" and service.key not in local_ready):
+            continue
+        extra_communities, extra_pref, service_problems = _service_attributes(service)
+        problems += [(service.key, p) for p in service_problems]
+        for vip in vips:
+            pool = next((p for r, p in ranges if vip in r), None)
+            if pool is None:
+                continue
+            if pool.spec.health_withdraw and (not state.healthy or service.key in state.unhealthy):
+                continue
+            for ad in config.advertisements:
+                if not _selects(ad, pool, node):
+                    continue
+                prefix = ipaddress.ip_network(
+                    (vip, ad.spec.aggregation_length if vip.version == 4 else ad.spec.aggregation_length_v6),
+                    strict=False,
+                )
+                communities = {parse_community(c) for c in ad.spec.communities} | set(extra_communities)
+                pref = extra_pref if extra_pref is not None else ad.spec.local_pref
+                for peer in mine:
+                    if ad.spec.peers and peer.name not in ad.spec.peers:
+                        continue
+                    have_communities, have_pref = merged.get((peer.name, prefix), (set(), None))
+                    best_pref = pref if have_pref is None else (have_pref if pref is None else max(have_pref, pref))
+                    merged[(peer.name, prefix)] = (have_communities | communities, best_pref)
+                    announcing.add(service.key)
+    routes: dict[str, set[Route]] = {p.name: set() for p in mine}
+    for (peer_name, prefix), (communities, pref) in merged.items():
+        routes[peer_name].add(Route(prefix, tuple(sorted(communities)), pref))
+    return Decision({k: frozenset(v) for k, v in routes.items()}, frozenset(announcing), None, tuple(problems))
+
+
+def _vips(service: ServiceView) -> list[IPAddress]:
+    out = []
+    for text in service.ingress_ips:
+        try:
+            out.append(ipaddress.ip_address(text))
+        except ValueError:
+            continue
+    return out
+
+
+def _selects(ad: BGPAdvertisement, pool: AddressPool, node: NodeView) -> bool:
+    """An advertisement with no pool names or selectors covers every pool; otherwise a name or a selector must hit."""
+    spec = ad.spec
+    pool_ok = not (spec.address_pools or spec.address_pool_selectors) or (
+        pool.name in spec.address_pools or any(s.matches(pool.metadata.labels) for s in spec.address_pool_selectors)
+    )
+    return pool_ok and any_selector_matches(spec.node_selectors, node.labels)
+
+
+def _service_attributes(service: ServiceView) -> tuple[list[Community], int | None, list[Problem]]:
+    problems: list[Problem] = []
+    communities: list[Community] = []
+    found = ann.lookup(service.annotations, ann.BGP_COMMUNITIES)
+    if found is not None:
+        name, text = found
+        for part in text.split(","):
+            try:
+                communities.append(parse_community(part.strip()))
+            except ValueError as exc:
+                problems.append(Problem(ann.field(name), f"{exc}; the Service is announced without it"))
+    pref: int | None = None
+    found = ann.lookup(service.annotations, ann.BGP_LOCAL_PREF)
+    if found is not None:
+        name, text = found
+        if text.strip().isdigit() and int(text) <= 0xFFFFFFFF:
+            pref = int(text)
+        else:
+            problems.append(Problem(ann.field(name), f"{text!r} is not a local preference (0-4294967295); ignored"))
+    return communities, pref, problems

@@ -1,0 +1,24 @@
+"""The config resources (AddressPool, BGPPeer, BGPAdvertisement, DNSProvider): models, loading, validation."""
+
+from dnslb.core.config.load import Config, ConfigError, is_config, load_config
+from dnslb.core.config.resources import (
+    AddressPool,
+    BGPAdvertisement,
+    BGPPeer,
+    DNSProvider,
+    LabelSelector,
+    any_selector_matches,
+)
+
+__all__ = [
+    "AddressPool",
+    "BGPAdvertisement",
+    "BGPPeer",
+    "Config",
+    "ConfigError",
+    "DNSProvider",
+    "LabelSelector",
+    "any_selector_matches",
+    "is_config",
+    "load_config",
+]

@@ -1,0 +1,145 @@
+"""The DNS plan for one zone: (claims, current records, owner, policy) → groups of changes. Pure.
+
+Rules:
+- A name is ours when its ownership TXT names our owner ID. Ours we create, update and (policy sync) delete.
+- Records at a claimed name that nobody owns are foreign: left alone, unless the provider has `takeover` on; then
+  they are replaced and handed back in `Group.replaced` so the caller saves them for `dnslb dns rollback`.
+- A name owned by another owner ID is never touched.
+- Deletes only when the caller says the source was read completely (`may_delete`): an empty or failed read of the
+  cluster must never look like "every Service is gone".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from dnslb.core.dns.batch import Group
+from dnslb.core.dns.desired import Claim
+from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, ownership_record, resource_of
+from dnslb.core.model import ServiceKey
+from dnslb.provider import Change, RecordSet
+
+Policy = Literal["sync", "upsert-only", "create-only"]
+ADDRESS_TYPES = ("A", "AAAA")
+MANAGED_TYPES = ("A", "AAAA", "CNAME")  # what may stand at a name we publish, and what takeover replaces
+
+
+@dataclass(frozen=True)
+class Refused:
+    hostname: str
+    service: ServiceKey
+    reason: str
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    groups: tuple[Group, ...]  # one per hostname: its records and its ownership TXT
+    refused: tuple[Refused, ...]
+    replaced: tuple[RecordSet, ...] = ()  # foreign record sets taken over: save them before applying
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for g in self.groups for c in g.changes)
+
+
+def plan_zone(
+    claims: Sequence[Claim],
+    current: Sequence[RecordSet],
+    owner: str,
+    *,
+    policy: Policy = "sync",
+    takeover: bool = False,
+    may_delete: bool = True,
+) -> ZonePlan:
+    at: dict[str, dict[str, RecordSet]] = {}
+    for record in current:
+        at.setdefault(record.name, {})[record.type] = record
+    owners: dict[str, tuple[str, RecordSet]] = {}
+    for record in current:
+        hostname = hostname_of(record.name)
+        found = ownership_of(record)
+        if hostname is not None and found is not None:
+            owners[hostname] = (found.owner, record)
+
+    groups: list[Group] = []
+    refused: list[Refused] = []
+    replaced: list[RecordSet] = []
+    claimed = {c.hostname for c in claims}
+    for claim in sorted(claims, key=lambda c: c.hostname):
+        standing = {t: r for t, r in at.get(claim.hostname, {}).items() if t in MANAGED_TYPES}
+        ownership = owners.get(claim.hostname)
+        wanted_txt = ownership_record(claim.hostname, owner, resource_of(claim.service), claim.ttl)
+        if ownership is not None and ownership[0] != owner:
+            refused.append(Refused(claim.hostname, claim.service, f"owned by another dnslb (owner {ownership[0]})"))
+            continue
+        if ownership is None and standing and not takeover:
+            kinds = "/".join(sorted(standing))
+            reason = f"{kinds} records dnslb does not own stand at this name; set takeover on the DNSProvider"
+            refused.append(Refused(claim.hostname, claim.service, reason))
+            continue
+        changes = _record_changes(claim, standing, policy, ours=ownership is not None)
+        if ownership is None:
+            changes.append(Change("create", wanted_txt))
+        elif ownership[1] != wanted_txt and policy != "create-only":
+            changes.append(Change("update", wanted_txt, ownership[1]))
+        if changes:
+            groups.append(Group(claim.hostname, tuple(changes)))
+            if ownership is None:
+                replaced += sorted(standing.values())
+
+    if policy == "sync" and may_delete:
+        for hostname, (holder, txt) in sorted(owners.items()):
+            if holder != owner or hostname in claimed:
+                continue
+            ours = [r for t, r in sorted(at.get(hostname, {}).items()) if t in ADDRESS_TYPES]
+            groups.append(Group(hostname, (*(Change("delete", r) for r in ours), Change("delete", txt))))
+    return ZonePlan(tuple(groups), tuple(refused), tuple(replaced))
+
+
+def _record_changes(claim: Claim, standing: dict[str, RecordSet], policy: Policy, *, ours: bool) -> list[Change]:
+    wanted = {r.type: r for r in claim.records}
+    changes: list[Change] = []
+    for type_, record in sorted(wanted.items()):
+        have = standing.get(type_)
+        if have is None:
+            changes.append(Change("create", record))
+        elif have != record and (policy != "create-only" or not ours):
+            changes.append(Change("update", record, have))
+    for type_, have in sorted(standing.items()):
+        if type_ in wanted:
+            continue
+        # ours: a family the Service no longer has (policy permitting); foreign (takeover): anything in the way
+        if not ours or policy == "sync":
+            changes.append(Change("delete", have))
+    return changes
+
+
+def plan_rollback(saved: Sequence[RecordSet], current: Sequence[RecordSet], owner: str) -> list[Group]:
+    """Put saved (taken-over) record sets back exactly, removing ours at those names (and our ownership records)."""
+    at: dict[tuple[str, str], RecordSet] = {r.key: r for r in current}
+    by_name: dict[str, list[RecordSet]] = {}
+    for record in saved:
+        by_name.setdefault(record.name, []).append(record)
+    groups = []
+    for hostname, records in sorted(by_name.items()):
+        changes: list[Change] = []
+        old_types = {r.type for r in records}
+        for type_ in MANAGED_TYPES:
+            have = at.get((hostname, type_))
+            if have is not None and type_ not in old_types:
+                changes.append(Change("delete", have))
+        for record in sorted(records):
+            have = at.get(record.key)
+            if have is None:
+                changes.append(Change("create", record))
+            elif have != record:
+                changes.append(Change("update", record, have))
+        txt = at.get((ownership_name(hostname), "TXT"))
+        found = ownership_of(txt) if txt is not None else None
+        if txt is not None and found is not None and found.owner == owner:
+            changes.append(Change("delete", txt))
+        if changes:
+            groups.append(Group(hostname, tuple(changes)))
+    return groups

@@ -1,0 +1,153 @@
+"""What DNS should say: for each Service with VIPs and hostnames, one A/AAAA record set per hostname. Pure.
+
+Only the VIPs in the Service's status are published, never node addresses. Two Services claiming one hostname: the
+earlier-created keeps it, the other is told why. Bad annotations skip that hostname (or Service) with a reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dnslb.core import annotations as ann
+from dnslb.core.config.resources import DNSProviderSpec
+from dnslb.core.dns.hostnames import service_hostnames
+from dnslb.core.ipam.request import not_handled_because
+from dnslb.core.model import ServiceKey, ServiceView
+from dnslb.provider import RecordSet, Zone
+
+DEFAULT_TTL = 300
+MIN_TTL, MAX_TTL = 1, 604_800
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A Service's wish for one hostname."""
+
+    hostname: str
+    service: ServiceKey
+    created: str
+    ttl: int
+    records: tuple[RecordSet, ...]  # A and/or AAAA
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A hostname (or, with hostname "", every hostname of a Service) that will not be published, and why."""
+
+    service: ServiceKey
+    hostname: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        subject = f"{self.hostname}: " if self.hostname else ""
+        return f"{subject}{self.reason}" + (f" [{self.field}]" if self.field else "")
+
+
+def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> tuple[list[Claim], list[Skipped]]:
+    """Every hostname claimed by a Service of ours that has VIPs, earlier-created Services winning duplicates."""
+    found: list[Claim] = []
+    skipped: list[Skipped] = []
+    for service in sorted(services, key=lambda s: s.order):
+        if not_handled_because(service, load_balancer_class) is not None:
+            continue
+        hostnames, problems = service_hostnames(service)
+        skipped += [Skipped(service.key, "", p.field, p.message) for p in problems]
+        if not hostnames:
+            continue
+        ttl, ttl_problem = _ttl(service)
+        if ttl_problem is not None:
+            skipped.append(ttl_problem)
+            continue
+        records_for = _records_of(service, ttl)
+        if records_for is None:
+            continue  # no VIP yet: nothing to publish
+        for hostname in hostnames:
+            found.append(Claim(hostname, service.key, service.created, ttl, records_for(hostname)))
+    winners: dict[str, Claim] = {}
+    for claim in found:
+        holder = winners.setdefault(claim.hostname, claim)
+        if holder is not claim:
+            field = ann.field(ann.HOSTNAME[0])
+            reason = f"hostname is already claimed by the earlier Service {holder.service}"
+            skipped.append(Skipped(claim.service, claim.hostname, field, reason))
+    return list(winners.values()), skipped
+
+
+def for_provider(
+    all_claims: Sequence[Claim], spec: DNSProviderSpec, zones: Sequence[Zone]
+) -> tuple[dict[str, list[Claim]], list[Claim]]:
+    """Claims by the zone (of `zones`, allowed by the spec's zones/domainFilters) that holds them; and the claims
+    this provider does not serve. Namespace grants are applied by `granted`."""
+    allowed_roots = (*spec.zones, *spec.domain_filters)
+    by_zone: dict[str, list[Claim]] = {}
+    outside: list[Claim] = []
+    for claim in all_claims:
+        if allowed_roots and not any(_within(claim.hostname, root) for root in allowed_roots):
+            outside.append(claim)
+            continue
+        zone = max((z for z in zones if _within(claim.hostname, z.name)), key=lambda z: len(z.name), default=None)
+        if zone is None:
+            outside.append(claim)
+        else:
+            by_zone.setdefault(zone.name, []).append(claim)
+    return by_zone, outside
+
+
+def granted(claim: Claim, spec: DNSProviderSpec) -> str | None:
+    """Why the claim's namespace may not use its hostname under the provider's allowedNamespaces, or None."""
+    for grant in spec.allowed_namespaces:
+        if _within(claim.hostname, grant.domain) and claim.service.namespace not in grant.namespaces:
+            return f"namespace {claim.service.namespace} may not publish names under {grant.domain}"
+    return None
+
+
+def _within(hostname: str, domain: str) -> bool:
+    name = hostname[2:] if hostname.startswith("*.") else hostname
+    return name == domain or name.endswith("." + domain) or hostname.endswith("." + domain)
+
+
+def _ttl(service: ServiceView) -> tuple[int, Skipped | None]:
+    found = ann.lookup(service.annotations, ann.TTL)
+    if found is None:
+        return DEFAULT_TTL, None
+    name, text = found
+    try:
+        ttl = int(text.strip())
+    except ValueError:
+        return 0, Skipped(service.key, "", ann.field(name), f"TTL '{text}' is not a whole number of seconds")
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        reason = f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds"
+        return 0, Skipped(service.key, "", ann.field(name), reason)
+    return ttl, None
+
+
+def _records_of(service: ServiceView, ttl: int) -> _RecordsFor | None:
+    v4: list[str] = []
+    v6: list[str] = []
+    for text in service.ingress_ips:
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        (v4 if ip.version == 4 else v6).append(str(ip))
+    if not v4 and not v6:
+        return None
+    return _RecordsFor(ttl, tuple(v4), tuple(v6))
+
+
+@dataclass(frozen=True)
+class _RecordsFor:
+    ttl: int
+    v4: tuple[str, ...]
+    v6: tuple[str, ...]
+
+    def __call__(self, hostname: str) -> tuple[RecordSet, ...]:
+        out = []
+        if self.v4:
+            out.append(RecordSet.of(hostname, "A", self.ttl, self.v4))
+        if self.v6:
+            out.append(RecordSet.of(hostname, "AAAA", self.ttl, self.v6))
+        return tuple(out)

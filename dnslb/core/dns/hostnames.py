@@ -1,0 +1,51 @@
+"""Hostnames a Service asks for, from its annotations, checked against RFC 1123."""
+
+from __future__ import annotations
+
+import re
+
+from dnslb.core import annotations as ann
+from dnslb.core.model import Problem, ServiceView
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def hostname_problem(name: str) -> str | None:
+    """Why `name` (lowercase, no trailing dot) is not a valid hostname, or None."""
+    if not name:
+        return "is empty"
+    if len(name) > 253:
+        return f"'{name[:40]}…' is longer than 253 characters"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return f"'{name}' is not fully qualified"
+    for i, label in enumerate(labels):
+        if label == "*" and i == 0:
+            continue
+        if label == "*" or "*" in label:
+            return f"'{name}' has a wildcard that is not the whole leftmost label"
+        if len(label) > 63:
+            return f"'{name}' has a label longer than 63 characters"
+        if not _LABEL.fullmatch(label):
+            return f"'{name}' has an invalid label '{label}' (letters, digits and inner '-' only)"
+    return None
+
+
+def service_hostnames(service: ServiceView) -> tuple[tuple[str, ...], tuple[Problem, ...]]:
+    """Valid hostnames (lowercased, without trailing dot, in annotation order) and one Problem per invalid one."""
+    found = ann.lookup(service.annotations, ann.HOSTNAME)
+    if found is None:
+        return (), ()
+    field = ann.field(found[0])
+    names: list[str] = []
+    problems: list[Problem] = []
+    for raw in found[1].split(","):
+        name = raw.strip().lower().removesuffix(".")
+        if not raw.strip():
+            continue
+        problem = hostname_problem(name)
+        if problem is not None:
+            problems.append(Problem(field, problem))
+        elif name not in names:
+            names.append(name)
+    return tuple(names), tuple(problems)

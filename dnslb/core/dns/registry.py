@@ -1,0 +1,64 @@
+"""Ownership records: a TXT record beside each name dnslb manages, saying which owner and which Service it is for.
+
+The TXT lives at `_dnslb.<hostname>` (a leading `*` label becomes `_wildcard`), not at the hostname itself, so it
+never mixes with TXT records the operator keeps at that name (SPF, site verification, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnslb.core.model import ServiceKey
+from dnslb.provider import RecordSet
+
+PREFIX = "_dnslb."
+HERITAGE = "heritage=dnslb"
+
+
+@dataclass(frozen=True)
+class Ownership:
+    owner: str
+    resource: str  # "service/<namespace>/<name>"
+
+
+def ownership_name(hostname: str) -> str:
+    if hostname.startswith("*."):
+        return f"{PREFIX}_wildcard.{hostname[2:]}"
+    return PREFIX + hostname
+
+
+def hostname_of(name: str) -> str | None:
+    """The hostname an ownership record's name stands for, or None if `name` is no ownership name."""
+    if not name.startswith(PREFIX):
+        return None
+    rest = name[len(PREFIX) :]
+    return "*." + rest[len("_wildcard.") :] if rest.startswith("_wildcard.") else rest
+
+
+def resource_of(service: ServiceKey) -> str:
+    return f"service/{service.namespace}/{service.name}"
+
+
+def ownership_text(owner: str, resource: str) -> str:
+    return f"{HERITAGE},dnslb/owner={owner},dnslb/resource={resource}"
+
+
+def ownership_record(hostname: str, owner: str, resource: str, ttl: int) -> RecordSet:
+    return RecordSet.of(ownership_name(hostname), "TXT", ttl, [ownership_text(owner, resource)])
+
+
+def parse_ownership(text: str) -> Ownership | None:
+    fields = dict(part.partition("=")[::2] for part in text.split(","))
+    if f"heritage={fields.get('heritage')}" != HERITAGE or "dnslb/owner" not in fields:
+        return None
+    return Ownership(fields["dnslb/owner"], fields.get("dnslb/resource", ""))
+
+
+def ownership_of(record: RecordSet) -> Ownership | None:
+    if record.type != "TXT":
+        return None
+    for value in record.values:
+        found = parse_ownership(value)
+        if found is not None:
+            return found
+    return None

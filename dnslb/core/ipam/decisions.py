@@ -1,0 +1,149 @@
+"""The controller's VIP decisions, without I/O: Service views and config in, actions for the adapters out.
+
+Kubernetes adapters feed this from informer caches and carry out its actions (status writes, Events); it never
+talks to the API itself, so every rule here is tested with plain values.
+
+Startup is `start(all services)`: every VIP already in a status is restored before any Service gets a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from dnslb.core import annotations as ann
+from dnslb.core.config import AddressPool
+from dnslb.core.ipam.allocator import Allocation, Allocator, Refusal
+from dnslb.core.ipam.request import not_handled_because
+from dnslb.core.model import ServiceKey, ServiceView
+
+
+@dataclass(frozen=True)
+class WriteStatus:
+    """Set status.loadBalancer.ingress to `ips` (ipMode VIP) and the pool annotation to `pool`."""
+
+    service: ServiceKey
+    ips: tuple[str, ...]
+    pool: str | None
+
+
+@dataclass(frozen=True)
+class ClearStatus:
+    """Remove our VIPs from a Service that is no longer ours (type or class changed)."""
+
+    service: ServiceKey
+
+
+@dataclass(frozen=True)
+class Event:
+    service: ServiceKey
+    type: str  # Normal | Warning
+    reason: str  # IPAllocated | AllocationFailed | IPConflict | IPNotInPool | IPReleased
+    message: str
+
+
+Action = WriteStatus | ClearStatus | Event
+
+
+class VIPDecisions:
+    def __init__(
+        self,
+        pools: Iterable[AddressPool],
+        load_balancer_class: str | None = None,
+        lookup: Callable[[ServiceKey], ServiceView | None] = lambda key: None,
+    ) -> None:
+        self._pools = tuple(pools)
+        self._class = load_balancer_class
+        self._lookup = lookup
+        self._allocator = Allocator(self._pools)
+        self._last_refusal: dict[ServiceKey, str] = {}
+
+    @property
+    def allocator(self) -> Allocator:
+        return self._allocator
+
+    def start(self, services: Iterable[ServiceView]) -> list[Action]:
+        """Restore every VIP in status, then decide for every Service. Call once, with the whole synced cache."""
+        services = list(services)
+        ours = [s for s in services if not_handled_because(s, self._class) is None]
+        # Conflicts among restored VIPs surface below, as the loser's refusal; only strays are reported here.
+        actions: list[Action] = [
+            Event(c.service, "Warning", "IPNotInPool", c.reason)
+            for c in self._allocator.restore(ours)
+            if c.holder is None
+        ]
+        for service in sorted(services, key=lambda s: s.order):
+            actions += self.service_changed(service)
+        return actions
+
+    def service_changed(self, service: ServiceView) -> list[Action]:
+        key = service.key
+        if not_handled_because(service, self._class) is not None:
+            released = self._allocator.release(key)
+            self._last_refusal.pop(key, None)
+            if released is None:
+                return []
+            actions: list[Action] = [Event(key, "Normal", "IPReleased", f"released {_ips(released)}: no longer ours")]
+            ours = {str(ip) for ip in released.ips}
+            if ours & set(service.ingress_ips):
+                actions.append(ClearStatus(key))
+            return actions + self._retry_conflicted()
+        before = self._allocator.allocation(key)
+        result = self._allocator.allocate(service)
+        if isinstance(result, Refusal):
+            return self._refused(service, result)
+        self._last_refusal.pop(key, None)
+        actions = []
+        if result != before:
+            actions.append(Event(key, "Normal", "IPAllocated", f"assigned {_ips(result)} from pool {result.pool}"))
+        if _status_of(service) != _desired(result):
+            actions.append(WriteStatus(key, *_desired(result)))
+        if before is not None and result != before:
+            actions += self._retry_conflicted()
+        return actions
+
+    def service_deleted(self, key: ServiceKey) -> list[Action]:
+        self._last_refusal.pop(key, None)
+        if self._allocator.release(key) is None:
+            return []
+        return self._retry_conflicted()
+
+    def pools_changed(self, pools: Iterable[AddressPool], services: Iterable[ServiceView]) -> list[Action]:
+        """A valid new pool set: rebuild, restoring what is held now (not the cache, which may lag our writes)."""
+        held = {a.service: a for a in self._allocator.allocations()}
+        self._pools = tuple(pools)
+        self._allocator = Allocator(self._pools)
+        views = [replace(s, ingress_ips=_desired(held[s.key])[0]) if s.key in held else s for s in services]
+        self._last_refusal.clear()
+        return self.start(views)
+
+    def _refused(self, service: ServiceView, refusal: Refusal) -> list[Action]:
+        message = refusal.reason if refusal.field is None else f"{refusal.field}: {refusal.reason}"
+        kept = self._allocator.allocation(service.key)
+        if kept is not None:
+            message += f"; keeps {_ips(kept)}"
+        if self._last_refusal.get(service.key) == message:
+            return []
+        self._last_refusal[service.key] = message
+        reason = "IPConflict" if service.key in self._allocator.conflicted() else "AllocationFailed"
+        return [Event(service.key, "Warning", reason, message)]
+
+    def _retry_conflicted(self) -> list[Action]:
+        actions: list[Action] = []
+        for key in self._allocator.conflicted():
+            view = self._lookup(key)
+            if view is not None:
+                actions += self.service_changed(view)
+        return actions
+
+
+def _ips(allocation: Allocation) -> str:
+    return ", ".join(str(ip) for ip in allocation.ips)
+
+
+def _desired(allocation: Allocation) -> tuple[tuple[str, ...], str | None]:
+    return tuple(str(ip) for ip in allocation.ips), allocation.pool
+
+
+def _status_of(service: ServiceView) -> tuple[tuple[str, ...], str | None]:
+    return service.ingress_ips, service.annotations.get(ann.ALLOCATED_FROM_POOL)

@@ -1,0 +1,110 @@
+"""What a Service asks of IPAM, read from its spec and annotations. Bad input becomes a Problem, never an exception."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from dnslb.core import annotations as ann
+from dnslb.core.config.addresses import IPAddress
+from dnslb.core.model import Port, Problem, ServiceKey, ServiceView
+
+FAMILY = {"IPv4": 4, "IPv6": 6}
+FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
+
+
+@dataclass(frozen=True)
+class Request:
+    key: ServiceKey
+    service_labels: tuple[tuple[str, str], ...]
+    families: tuple[int, ...]
+    policy: str
+    pool: str | None = None
+    pool_field: str | None = None
+    requested: tuple[IPAddress, ...] = ()
+    requested_field: str | None = None
+    sharing_key: str = ""
+    backend: str = ""
+    ports: frozenset[Port] = frozenset()
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.service_labels)
+
+
+def not_handled_because(service: ServiceView, load_balancer_class: str | None) -> str | None:
+    """Why dnslb leaves this Service alone, or None when it is ours to serve."""
+    if service.type != "LoadBalancer":
+        return f"type is {service.type}"
+    if service.load_balancer_class != load_balancer_class:
+        if service.load_balancer_class is None:
+            return f"no loadBalancerClass; this dnslb serves class {load_balancer_class}"
+        return f"loadBalancerClass {service.load_balancer_class} belongs to another load balancer"
+    return None
+
+
+def request_for(service: ServiceView) -> Request:
+    problems: list[Problem] = []
+    families = _families(service)
+    pool = ann.lookup(service.annotations, ann.ADDRESS_POOL)
+    if pool is not None and not pool[1].strip():
+        problems.append(Problem(ann.field(pool[0]), "is empty; name an AddressPool or drop the annotation"))
+    sharing = ann.lookup(service.annotations, ann.ALLOW_SHARED_IP)
+    requested, requested_field = _requested(service, families, problems)
+    backend = ""
+    if service.external_traffic_policy == "Local":
+        # Local traffic only reaches pods on the announcing node, so sharers must select the same pods.
+        backend = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items())) or "<no selector>"
+    return Request(
+        key=service.key,
+        service_labels=tuple(sorted(service.labels.items())),
+        families=families,
+        policy=service.ip_family_policy,
+        pool=pool[1].strip() if pool and pool[1].strip() else None,
+        pool_field=ann.field(pool[0]) if pool else None,
+        requested=requested,
+        requested_field=requested_field,
+        sharing_key=sharing[1].strip() if sharing else "",
+        backend=backend,
+        ports=frozenset(service.ports),
+        problems=tuple(problems),
+    )
+
+
+def _families(service: ServiceView) -> tuple[int, ...]:
+    families = tuple(FAMILY[f] for f in service.ip_families if f in FAMILY) or (4,)
+    # PreferDualStack lists one family on a single-stack cluster: a VIP of the other family would not be served.
+    return families[:1] if service.ip_family_policy == "SingleStack" else families
+
+
+def _requested(
+    service: ServiceView, families: tuple[int, ...], problems: list[Problem]
+) -> tuple[tuple[IPAddress, ...], str | None]:
+    found = ann.lookup(service.annotations, ann.LOAD_BALANCER_IPS)
+    spec_ip = service.load_balancer_ip
+    if found is None and spec_ip is None:
+        return (), None
+    if found is not None:
+        field, text = ann.field(found[0]), found[1]
+        if spec_ip is not None and spec_ip.strip() != text.strip():
+            problems.append(Problem("spec.loadBalancerIP", f"'{spec_ip}' differs from {field} '{text}'; keep one"))
+            return (), field
+    else:
+        field, text = "spec.loadBalancerIP", spec_ip or ""
+    ips: list[IPAddress] = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            ips.append(ipaddress.ip_address(part))
+        except ValueError:
+            problems.append(Problem(field, f"'{part}' is not an IP address"))
+            return (), field
+    versions = [ip.version for ip in ips]
+    if len(set(versions)) != len(versions):
+        problems.append(Problem(field, f"'{text}' asks for two {FAMILY_NAME[versions[0]]} addresses; one per family"))
+    elif any(v not in families for v in versions):
+        allowed = ", ".join(FAMILY_NAME[f] for f in families)
+        problems.append(Problem(field, f"'{text}' is not of the Service's IP families ({allowed})"))
+    elif service.ip_family_policy == "RequireDualStack" and len(ips) == 1:
+        problems.append(Problem(field, f"'{text}': RequireDualStack needs one IPv4 and one IPv6 address"))
+    return tuple(ips), field

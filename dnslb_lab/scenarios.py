@@ -1,0 +1,308 @@
+"""The lab's scenarios: what happens to the cluster, phase by phase, while the load runs.
+
+Each scenario is a function of the running `Lab`, a `Timeline` that records phases, chaos events and convergence
+times (what the report shows), and the length of one phase. The node-down one replays the seed's production test.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from dnslb_lab import cluster
+from dnslb_lab.lab import Lab
+from dnslb_lab.report import Convergence, Event, Phase
+
+_WITHDRAW_GRACE = 10.0  # beyond the hold time: how long a withdrawal may take before it counts as not reached
+
+
+@dataclass
+class Timeline:
+    """Phases (contiguous), events and convergence measurements, on the wall clock the load generator uses."""
+
+    phases: list[Phase] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    convergences: list[Convergence] = field(default_factory=list)
+    say: Callable[[str], None] = print
+    _current: tuple[str, float] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def phase(self, name: str) -> None:
+        now = time.time()
+        with self._lock:
+            if self._current is not None:
+                self.phases.append(Phase(self._current[0], self._current[1], now))
+            self._current = (name, now)
+        self.say(f"phase: {name}")
+
+    def current(self) -> str:
+        with self._lock:
+            return self._current[0] if self._current else ""
+
+    def finish(self) -> None:
+        with self._lock:
+            if self._current is not None:
+                self.phases.append(Phase(self._current[0], self._current[1], time.time()))
+                self._current = None
+
+    def event(self, label: str) -> None:
+        self.events.append(Event(time.time(), label))
+        self.say(f"event: {label}")
+
+    def converged(self, name: str, seconds: float | None, detail: str = "") -> None:
+        self.convergences.append(Convergence(name, seconds, detail))
+        shown = f"{seconds:.2f} s" if seconds is not None else f"not reached {detail}".strip()
+        self.say(f"measured: {name}: {shown}")
+
+
+Scenario = Callable[[Lab, Timeline, float], None]
+
+
+def hold(seconds: float, since: float) -> None:
+    """Sleep until `seconds` have passed since the monotonic time `since`."""
+    remaining = since + seconds - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def _measure(
+    lab: Lab, timeline: Timeline, name: str, condition: Callable[[], bool], *, since: float, limit: float
+) -> None:
+    """Record how long after `since` (monotonic) `condition` became true, polling at most `limit` seconds."""
+    at = lab.wait(condition, limit)
+    timeline.converged(name, None if at is None else at - since, "" if at is not None else f"within {limit:g}s")
+
+
+def _with(lab: Lab, name: str, vip: IPv4Address) -> Callable[[], bool]:
+    """True once the router has a path for `vip` from node `name`."""
+    return lambda: name in lab.paths(vip)
+
+
+def _without(lab: Lab, name: str, vip: IPv4Address) -> Callable[[], bool]:
+    return lambda: name not in lab.paths(vip)
+
+
+def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str = "") -> None:
+    """The node dies: its link goes dark, BGP's hold timer withdraws its paths; the node lifecycle controller marks
+    it NotReady after a grace period; a database on it is rescheduled to another node."""
+    start = time.monotonic()
+    lab.cut(name)  # before the phase opens: a request started in this phase can never reach the dead node
+    timeline.phase(f"{world}{name} down")
+    timeline.event(f"{name} link cut")
+    vip = lab.vips[cluster.INGRESS.name]
+    limit = lab.options.hold_time + _WITHDRAW_GRACE
+    _measure(
+        lab,
+        timeline,
+        f"{world}{name} down → path withdrawn in BIRD",
+        _without(lab, name, vip),
+        since=start,
+        limit=limit,
+    )
+    hold(min(phase / 3, 5.0), start)
+    lab.set_ready(name, False)
+    timeline.event(f"{name} NotReady")
+    if lab.database_node == name:
+        survivor = next(n for n, parts in lab.nodes.items() if not parts.down)
+        moved = time.monotonic()
+        lab.start_database(survivor)
+        timeline.event(f"database rescheduled to {survivor}")
+        db_vip = lab.vips[cluster.DATABASE.name]
+        _measure(
+            lab,
+            timeline,
+            f"database on {survivor} → its path in BIRD",
+            lab.paths_are(db_vip, {survivor}),
+            since=moved,
+            limit=30.0,
+        )
+    hold(phase, start)
+
+
+def node_back(lab: Lab, timeline: Timeline, name: str, phase: float, world: str = "") -> None:
+    start = time.monotonic()
+    timeline.phase(f"{world}{name} back")
+    lab.restore(name)
+    lab.set_ready(name, True)
+    timeline.event(f"{name} link up, Ready")
+    vip = lab.vips[cluster.INGRESS.name]
+    _measure(lab, timeline, f"{world}{name} back → path in BIRD", _with(lab, name, vip), since=start, limit=30.0)
+    hold(phase, start)
+
+
+def baseline(timeline: Timeline, phase: float, name: str = "baseline") -> None:
+    start = time.monotonic()
+    timeline.phase(name)
+    hold(phase, start)
+
+
+def run_node_down(lab: Lab, timeline: Timeline, phase: float) -> None:
+    """The production test: each node taken down in turn, then brought back."""
+    baseline(timeline, phase)
+    for name in list(lab.nodes):
+        node_down(lab, timeline, name, phase)
+        node_back(lab, timeline, name, phase)
+
+
+def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
+    """Each node drained in turn (SIGTERM to its speaker, as a rolling update or `kubectl drain` does), then its
+    speaker started again."""
+    baseline(timeline, phase)
+    vip = lab.vips[cluster.INGRESS.name]
+    for name in list(lab.nodes):
+        start = time.monotonic()
+        timeline.phase(f"{name} drained")
+        if lab.database_node == name:  # the drain evicts the database first, as `kubectl drain` would
+            survivor = next(n for n in lab.nodes if n != name)
+            lab.start_database(survivor)
+            timeline.event(f"database evicted to {survivor}")
+            db_vip = lab.vips[cluster.DATABASE.name]
+            _measure(lab, timeline, f"database on {survivor} → its path in BIRD", lab.paths_are(db_vip, {survivor}),
+                     since=start, limit=30.0)  # fmt: skip
+            start = time.monotonic()
+        speaker = lab.nodes[name].speaker
+        assert speaker is not None
+        speaker.send_signal(signal.SIGTERM)
+        timeline.event(f"{name} speaker SIGTERM")
+        _measure(
+            lab, timeline, f"{name} drain → path withdrawn in BIRD", _without(lab, name, vip), since=start, limit=15
+        )
+        lab.stop_speaker(name)
+        hold(phase, start)
+        start = time.monotonic()
+        timeline.phase(f"{name} speaker back")
+        lab.start_speaker(name)
+        timeline.event(f"{name} speaker started")
+        _measure(
+            lab,
+            timeline,
+            f"{name} speaker start → path in BIRD",
+            _with(lab, name, vip),
+            since=start,
+            limit=30,
+        )
+        hold(phase, start)
+
+
+def run_flapping(lab: Lab, timeline: Timeline, phase: float) -> None:
+    """One node heavily loaded (rate-limited uplink, slow app) while its Ready condition toggles: first with the
+    speaker's damping off, then on, so the two halves compare side by side."""
+    name = list(lab.nodes)[-1]
+    vip = lab.vips[cluster.INGRESS.name]
+    baseline(timeline, phase)
+    start = time.monotonic()
+    timeline.phase(f"{name} slow")
+    lab.set_slow(name, True)
+    timeline.event(f"{name} slow (tbf 2mbit, +200 ms)")
+    hold(phase, start)
+    for damping in (False, True):
+        label = "damped" if damping else "no damping"
+        start = time.monotonic()
+        timeline.phase(f"restart {name} speaker, {label}")
+        lab.stop_speaker(name)
+        lab.set_ready(name, True)
+        lab.start_speaker(name, damping=damping)
+        lab.wait(_with(lab, name, vip), 30.0)
+        hold(min(phase / 2, 3.0), start)
+        start = time.monotonic()
+        timeline.phase(f"flapping, {label}")
+        timeline.event(f"{name} Ready flaps ({label})")
+        churn = _flap(lab, name, vip, phase, start)
+        timeline.converged(
+            f"flapping, {label}: {name} in ECMP",
+            churn.announced,
+            f"of {churn.seconds:.1f} s; {churn.losses} Ready losses, {churn.path_changes} path changes at the router",
+        )
+        lab.set_ready(name, True)
+    start = time.monotonic()
+    timeline.phase("recovered")
+    lab.set_slow(name, False)
+    lab.stop_speaker(name)
+    lab.start_speaker(name)
+    timeline.event(f"{name} fast and steady again")
+    hold(phase, start)
+
+
+@dataclass(frozen=True)
+class Churn:
+    """What the router saw of a flapping node: how long its path was in the ECMP set, how often it changed."""
+
+    seconds: float
+    announced: float
+    losses: int
+    path_changes: int
+
+
+def _flap(lab: Lab, name: str, vip: IPv4Address, phase: float, start: float) -> Churn:
+    """Toggle the node's Ready every second for the phase while watching its path at the router."""
+    losses = int(phase // 2)
+
+    def toggle() -> None:
+        for index in range(losses):
+            lab.set_ready(name, False)
+            hold(2 * index + 1.0, start)
+            lab.set_ready(name, True)
+            hold(2 * index + 2.0, start)
+
+    thread = threading.Thread(target=toggle, name="flap", daemon=True)
+    thread.start()
+    announced, changes = 0.0, 0
+    last, was_in = time.monotonic(), name in lab.paths(vip)
+    while thread.is_alive():
+        time.sleep(0.05)
+        now, is_in = time.monotonic(), name in lab.paths(vip)
+        announced += (now - last) if was_in else 0.0
+        changes += is_in != was_in
+        last, was_in = now, is_in
+    return Churn(time.monotonic() - start, announced, losses, changes)
+
+
+def run_migrate(lab: Lab, timeline: Timeline, phase: float) -> None:
+    """From the old world (web's names as A records listing every node, NodePort style) to dnslb with takeover, a
+    node failure in each world, and the rollback to the old records."""
+    first = next(iter(lab.nodes))
+    host = cluster.WEB_HOSTS[0]
+    legacy = lab.legacy_answer()
+    vip = str(lab.vips[cluster.INGRESS.name])
+    baseline(timeline, phase, "old world: all-nodes A record")
+    node_down(lab, timeline, first, phase, "old world: ")
+    node_back(lab, timeline, first, phase, "old world: ")
+    start = time.monotonic()
+    timeline.phase("dnslb: takeover")
+    lab.kubectl_patch_provider({"takeover": True})
+    timeline.event("DNSProvider takeover: true")
+    _measure(lab, timeline, f"takeover → {host} answers the VIP", lab.answers(host, (vip,)), since=start, limit=60.0)
+    hold(phase, start)
+    node_down(lab, timeline, first, phase, "dnslb: ")
+    node_back(lab, timeline, first, phase, "dnslb: ")
+    start = time.monotonic()
+    timeline.phase("rollback")
+    lab.kubectl_patch_provider({"takeover": False})
+    result = lab.dnslb("dns", "rollback", "--provider", cluster.DNS_PROVIDER)
+    timeline.event("dnslb dns rollback" + ("" if result.returncode == 0 else f" failed: {result.stderr.strip()}"))
+    _measure(
+        lab, timeline, f"rollback → {host} answers every node again", lab.answers(host, legacy), since=start, limit=30.0
+    )
+    hold(phase, start)
+
+
+SCENARIOS: dict[str, tuple[Scenario, str]] = {
+    "node-down": (run_node_down, "nodes taken down one by one and brought back (the production test)"),
+    "drain": (run_drain, "each node drained in turn: SIGTERM to its speaker, then started again"),
+    "flapping": (run_flapping, "one slow node whose Ready flaps, without and with damping, side by side"),
+    "migrate": (run_migrate, "all-nodes A record → dnslb with takeover → rollback, a node failure in each world"),
+}
+
+
+def phase_count(scenario: str, nodes: int) -> int:
+    """How many phases the scenario has, to split a total duration over them."""
+    return {
+        "node-down": 1 + 2 * nodes,
+        "drain": 1 + 2 * nodes,
+        "flapping": 2 + 2 * 2 + 1,
+        "migrate": 1 + 2 + 1 + 2 + 1,
+    }[scenario]

@@ -1,0 +1,145 @@
+"""The double as a child process (`python -m dnslb_testkit.kubeapi`), driven over its `/_test` endpoints,
+so a test can SIGKILL the process under test while the API lives on (or the other way round)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import kubernetes.client
+
+from dnslb_testkit.kubeapi.api import client_configuration_for
+from dnslb_testkit.kubeapi.errors import ApiError
+
+_READY_TIMEOUT = 20.0
+_STOP_TIMEOUT = 10.0
+_CONTROL_TIMEOUT = 15.0
+
+
+class KubeAPIProcess:
+    """Same fault hooks and counters as `KubeAPI`, for a double running in a child process."""
+
+    def __init__(self, *, history_limit: int = 10000, bookmark_interval: float = 1.0) -> None:
+        self._arguments = ["--history-limit", str(history_limit), "--bookmark-interval", str(bookmark_interval)]
+        self._process: subprocess.Popen[str] | None = None
+        self._url = ""
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self._process is not None:
+            raise RuntimeError("already started")
+        command = [sys.executable, "-m", "dnslb_testkit.kubeapi", "--host", host, "--port", str(port)]
+        process = subprocess.Popen(
+            command + self._arguments, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        self._process = process
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(process.stdout.readline() if process.stdout else ""))
+        reader.start()
+        reader.join(_READY_TIMEOUT)
+        url = line[0].strip() if line else ""
+        if not url.startswith("http"):
+            self.stop()
+            raise RuntimeError(f"kubeapi process did not report its URL (got {url!r})")
+        self._url = url
+        return url
+
+    def stop(self) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(_STOP_TIMEOUT)
+        if process.stdout:
+            process.stdout.close()
+        self._process = None
+
+    def __enter__(self) -> KubeAPIProcess:
+        if self._process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def client_configuration(self) -> kubernetes.client.Configuration:
+        if not self._url:
+            raise RuntimeError("start() the process first")
+        return client_configuration_for(self._url)
+
+    def api_client(self) -> kubernetes.client.ApiClient:
+        return kubernetes.client.ApiClient(self.client_configuration())
+
+    def _control(self, action: str, method: str = "POST", body: bytes = b"", **query: Any) -> Any:
+        url = f"{self._url}/_test/{action}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = body if method == "POST" else None
+        request = urllib.request.Request(url, method=method, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=_CONTROL_TIMEOUT) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as failure:
+            status = json.loads(failure.read() or b"{}")
+            raise ApiError(
+                failure.code,
+                status.get("reason", ""),
+                status.get("message", str(failure)),
+                details=status.get("details"),
+            ) from None
+
+    def seed(self, objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._control("seed", body=json.dumps([dict(o) for o in objects]).encode())[
+            "items"
+        ]
+        return items
+
+    def drop_watches(self) -> None:
+        self._control("drop-watches")
+
+    def compact(self) -> None:
+        self._control("compact")
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        self._control("fail-next", n=n, status=status)
+
+    def set_latency(self, seconds: float) -> None:
+        self._control("latency", seconds=seconds)
+
+    def request_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = self._control("requests", method="GET")
+        return counts
+
+    def count_requests(self, resource: str, *verbs: str) -> int:
+        return sum(
+            n
+            for key, n in self.request_counts().items()
+            if key.partition(" ")[2] == resource and (not verbs or key.partition(" ")[0] in verbs)
+        )
+
+    def reset_request_counts(self) -> None:
+        self._control("reset-requests")
