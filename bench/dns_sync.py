@@ -32,9 +32,9 @@ from dnslb.adapters.dnssync.plugins import create
 from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.core.config.resources import DNSProvider, DNSProviderSpec
 from dnslb.core.dns.batch import minimum_requests
-from dnslb.core.dns.changes import plan_zone
+from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 from dnslb.provider import Change, Cost, Limits, Provider, RecordSet, Zone
 from dnslb_testkit.kubeapi import KubeAPIProcess
 from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
@@ -83,7 +83,7 @@ class Counting:
 
 def claims_for(count: int) -> list[Claim]:
     return [
-        Claim(f"h{i}.{ZONE}", ServiceKey(f"ns{i % 50}", f"svc{i}"), "", 300,
+        Claim(f"h{i}.{ZONE}", ObjectKey(f"ns{i % 50}", f"svc{i}"), "", 300,
               (RecordSet.of(f"h{i}.{ZONE}", "A", 300, [f"10.{i // 62500}.{i // 250 % 250}.{i % 250 + 1}"]),))
         for i in range(count)
     ]  # fmt: skip
@@ -99,7 +99,7 @@ def first_sync(name: str, provider: Provider) -> list[dict[str, Any]]:
     notices = sync.sync(wanted, may_delete=True)
     elapsed = time.perf_counter() - start
     assert not notices, notices[:3]
-    groups = plan_zone(wanted, [], "bench").groups
+    groups = zone_changes(wanted, [], "bench").groups
     fewest = minimum_requests(groups, provider.limits, provider.cost)
     return [
         figure(f"dns.first_sync_requests.{name}", counting.calls["apply"], "requests", hostnames=HOSTNAMES,

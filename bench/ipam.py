@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench._report import figure, save
 from dnslb.core.config import AddressPool
 from dnslb.core.ipam import Allocation, Allocator
-from dnslb.core.model import Port, ServiceKey, ServiceView
+from dnslb.core.model import ObjectKey, Port, ServiceView
 
 
 def pool(name: str, *addresses: str) -> AddressPool:
@@ -31,7 +31,7 @@ def pool(name: str, *addresses: str) -> AddressPool:
 def services(count: int, families: tuple[str, ...] = ("IPv4",)) -> list[ServiceView]:
     return [
         ServiceView(
-            key=ServiceKey(f"ns{i % 50}", f"svc{i}"),
+            key=ObjectKey(f"ns{i % 50}", f"svc{i}"),
             created=f"2026-01-01T00:00:{i:08d}Z",
             type="LoadBalancer",
             ip_families=families,

@@ -55,8 +55,8 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class Event:
-    """A chaos event or an observation at one instant, e.g. "cut node1 link"."""
+class Mark:
+    """A mark on the timeline: a chaos step or an observation at one instant, e.g. "cut node1 link"."""
 
     t: float
     label: str
@@ -150,7 +150,7 @@ class Report:
     phases: tuple[PhaseReport, ...]
     overall: PhaseReport
     convergences: tuple[Convergence, ...] = ()
-    events: tuple[Event, ...] = ()
+    events: tuple[Mark, ...] = ()
     meta: dict[str, MetaValue] = field(default_factory=dict)
 
     @property
@@ -285,7 +285,7 @@ def build_report(  # noqa: PLR0917 (the orchestrator's positional call is the ag
     scenario: str,
     samples: Sequence[Sample],
     phases: Sequence[Phase],
-    events: Sequence[Event] = (),
+    events: Sequence[Mark] = (),
     convergences: Sequence[Convergence] = (),
     meta: Mapping[str, MetaValue] | None = None,
     *,

@@ -15,7 +15,7 @@ from ipaddress import IPv4Address
 
 from dnslb_lab import cluster
 from dnslb_lab.lab import Lab
-from dnslb_lab.report import Convergence, Event, Phase
+from dnslb_lab.report import Convergence, Mark, Phase
 
 _WITHDRAW_GRACE = 10.0  # beyond the hold time: how long a withdrawal may take before it counts as not reached
 
@@ -25,7 +25,7 @@ class Timeline:
     """Phases (contiguous), events and convergence measurements, on the wall clock the load generator uses."""
 
     phases: list[Phase] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[Mark] = field(default_factory=list)
     convergences: list[Convergence] = field(default_factory=list)
     say: Callable[[str], None] = print
     _current: tuple[str, float] | None = None
@@ -50,7 +50,7 @@ class Timeline:
                 self._current = None
 
     def event(self, label: str) -> None:
-        self.events.append(Event(time.time(), label))
+        self.events.append(Mark(time.time(), label))
         self.say(f"event: {label}")
 
     def converged(self, name: str, seconds: float | None, detail: str = "") -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class HealthProber:
         self,
         node_url: str | None,
         host: str,
-        targets: Callable[[], Iterable[tuple[ServiceKey, int]]],
+        targets: Callable[[], Iterable[tuple[ObjectKey, int]]],
         on_change: Callable[[], None],
         *,
         interval: float = 2.0,
@@ -34,7 +34,7 @@ class HealthProber:
         self._interval = interval
         self._client = httpx.Client(timeout=timeout, trust_env=False)
         self.healthy = True
-        self.unhealthy: frozenset[ServiceKey] = frozenset()
+        self.unhealthy: frozenset[ObjectKey] = frozenset()
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

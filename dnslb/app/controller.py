@@ -29,7 +29,7 @@ from dnslb.core.config import AddressPool, Config, ConfigError, DNSProvider, loa
 from dnslb.core.config.resources import API_VERSION, GROUP, KINDS, VERSION
 from dnslb.core.ipam.decisions import Action, Event, VIPDecisions
 from dnslb.core.manifests import Document
-from dnslb.core.model import ServiceKey, ServiceShapeError, ServiceView, service_fields, service_view
+from dnslb.core.model import ObjectKey, ServiceShapeError, ServiceView, service_fields, service_view
 from dnslb.provider import Provider
 
 log = logging.getLogger(__name__)
@@ -206,9 +206,9 @@ class Controller:
                 if config.providers != self._providers:
                     self._providers = config.providers
                     self.dns.configure(self._providers)
-            views = {key: self._view(ServiceKey(*key)) for key in dirty}
+            views = {key: self._view(ObjectKey(*key)) for key in dirty}
             for key in sorted(k for k, v in views.items() if v is None):  # deletions first: they free addresses
-                actions += self._decisions.service_deleted(ServiceKey(*key))
+                actions += self._decisions.service_deleted(ObjectKey(*key))
             for view in sorted((v for v in views.values() if v is not None), key=lambda v: v.order):
                 actions += self._decisions.service_changed(view)
             self._apply(actions)
@@ -236,7 +236,7 @@ class Controller:
         if notice.service is not None:
             kind, key, reason = "Service", notice.service, "DNSNotPublished"
         else:
-            kind, key, reason = "DNSProvider", ServiceKey(self.settings.namespace, provider), "DNSProviderFailed"
+            kind, key, reason = "DNSProvider", ObjectKey(self.settings.namespace, provider), "DNSProviderFailed"
         slot = (kind, str(key), notice.hostname)
         message = f"{notice.hostname}: {notice.reason}" if notice.hostname and notice.service else notice.reason
         if self._dns_said.get(slot) == message:
@@ -253,7 +253,7 @@ class Controller:
             self.metrics.pool_size.labels(usage.pool, usage.family).set(usage.size)
             self.metrics.pool_in_use.labels(usage.pool, usage.family).set(usage.in_use)
 
-    def _view(self, key: ServiceKey) -> ServiceView | None:
+    def _view(self, key: ObjectKey) -> ServiceView | None:
         obj = self.services.get(_key_of(key))
         if obj is None:
             return None
@@ -309,7 +309,7 @@ class Controller:
             if self._reported.get(ident) == message:
                 continue
             kind, namespace, name = ident
-            key = ServiceKey(namespace, name)
+            key = ObjectKey(namespace, name)
             generation = (obj.get("metadata") or {}).get("generation")
             try:
                 self.writer.condition(KINDS[kind].PLURAL, key, generation, not problems, message)
@@ -334,7 +334,7 @@ def _ident(error: ConfigError) -> tuple[str, str, str]:
     return (kind, namespace, name)
 
 
-def _key_of(key: ServiceKey) -> Key:
+def _key_of(key: ObjectKey) -> Key:
     return (key.namespace, key.name)
 
 

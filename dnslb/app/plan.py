@@ -14,12 +14,12 @@ from typing import Any, Literal
 import yaml
 
 from dnslb.core.config import Config, is_config, load_config
-from dnslb.core.dns.changes import plan_zone
+from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import claims, for_provider, granted
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam import Allocation, Allocator, PoolUsage, not_handled_because
 from dnslb.core.manifests import Document
-from dnslb.core.model import ServiceKey, ServiceShapeError, ServiceView, service_view
+from dnslb.core.model import ObjectKey, ServiceShapeError, ServiceView, service_view
 from dnslb.provider import Zone
 
 Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
@@ -27,7 +27,7 @@ Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
 
 @dataclass(frozen=True)
 class ServicePlan:
-    service: ServiceKey
+    service: ObjectKey
     status: Status
     pool: str | None = None
     ips: tuple[str, ...] = ()
@@ -109,7 +109,7 @@ def _plan_dns(
         owner = provider.spec.owner_id or "dnslb"
         for zone, zone_claims in sorted(by_zone.items()):
             allowed = [c for c in zone_claims if granted(c, provider.spec) is None]
-            zone_plan = plan_zone(allowed, [], owner, policy=provider.spec.policy)
+            zone_plan = zone_changes(allowed, [], owner, policy=provider.spec.policy)
             changes += [DNSChange(provider.name, zone, str(c)) for c in zone_plan.changes]
     return changes, notes
 

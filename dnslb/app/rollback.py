@@ -14,7 +14,7 @@ from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.core.config import load_config
 from dnslb.core.config.resources import API_VERSION, GROUP, VERSION
 from dnslb.core.dns.batch import pack
-from dnslb.core.dns.changes import plan_rollback
+from dnslb.core.dns.changes import rollback_changes
 from dnslb.core.manifests import Document
 from dnslb.provider import ProviderError
 
@@ -63,7 +63,7 @@ def rollback(args: argparse.Namespace) -> int:
             if not chosen or zone_name not in zones:
                 continue
             zone = zones[zone_name]
-            groups = plan_rollback(chosen, provider.records(zone), owner)
+            groups = rollback_changes(chosen, provider.records(zone), owner)
             batches, oversized = pack(groups, provider.limits, provider.cost)
             for too_big in oversized:
                 print(f"cannot restore {too_big.group.name}: {too_big.reason}", file=sys.stderr)

@@ -22,13 +22,14 @@ from dnslb.adapters.health import HealthProber
 from dnslb.adapters.kube.informer import Informer, Key, Obj
 from dnslb.adapters.kube.writer import NotLeader, Writer
 from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
-from dnslb.core.bgp.policy import Decision, NodeState, Route, decide
+from dnslb.core.bgp.policy import Decision, NodeState, decide
+from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer, Config, load_config
 from dnslb.core.config.resources import API_VERSION, GROUP, KINDS, VERSION
 from dnslb.core.manifests import Document
 from dnslb.core.model import (
     NodeView,
-    ServiceKey,
+    ObjectKey,
     ServiceShapeError,
     ServiceView,
     endpoint_views,
@@ -126,7 +127,7 @@ class Speaker:
         self._damping = DampingState()
         self._was_ready: bool | None = None
         self._peers: tuple[BGPPeer, ...] | None = None
-        self._announcing: frozenset[ServiceKey] = frozenset()
+        self._announcing: frozenset[ObjectKey] = frozenset()
         self._said: dict[tuple[str, str], str] = {}
         self.last: Decision | None = None
         # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
@@ -205,7 +206,7 @@ class Speaker:
             threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
         threading.Thread(target=self.health.run, args=(self._stop,), name="health", daemon=True).start()
 
-    def _health_targets(self) -> list[tuple[ServiceKey, int]]:
+    def _health_targets(self) -> list[tuple[ObjectKey, int]]:
         """Local Services with a healthCheckNodePort, when some pool withdraws on failed health checks."""
         if not any(p.spec.health_withdraw for p in self._config().pools):
             return []
@@ -348,7 +349,7 @@ class Speaker:
         else:
             reason, message = "NodeReinstated", f"stable again (penalty {state.penalty:.0f}); announcing VIPs again"
         type_ = "Warning" if state.suppressed else "Normal"
-        node = ServiceKey("", self.settings.node_name)
+        node = ObjectKey("", self.settings.node_name)
         self._say("Node", node, ("node", "damping"), reason=reason, message=message, type_=type_)
 
     def _report(self, node: NodeView, decision: Decision) -> None:
@@ -373,7 +374,7 @@ class Speaker:
             slot = (str(key), problem.field)
             self._say("Service", key, slot, reason="InvalidBGPAttribute", message=str(problem), type_="Warning")
 
-    def _say(self, kind: str, key: ServiceKey, slot: tuple[str, str], *, reason: str, message: str, type_: str) -> None:
+    def _say(self, kind: str, key: ObjectKey, slot: tuple[str, str], *, reason: str, message: str, type_: str) -> None:
         if self._said.get(slot) == f"{reason}:{message}":
             return
         self._said[slot] = f"{reason}:{message}"

@@ -12,7 +12,7 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, order=True)
-class ServiceKey:
+class ObjectKey:
     namespace: str
     name: str
 
@@ -44,7 +44,7 @@ class Problem:
 class ServiceView:
     """The fields of a v1 Service that dnslb reads, with the API server's defaults applied."""
 
-    key: ServiceKey
+    key: ObjectKey
     uid: str = ""
     created: str = ""
     type: str = "ClusterIP"
@@ -83,7 +83,7 @@ def service_view(obj: Mapping[str, Any]) -> ServiceView:
     policy = spec.get("ipFamilyPolicy") or "SingleStack"
     families = tuple(spec.get("ipFamilies") or (("IPv4", "IPv6") if policy == "RequireDualStack" else ("IPv4",)))
     return ServiceView(
-        key=ServiceKey(str(namespace), name),
+        key=ObjectKey(str(namespace), name),
         uid=str(metadata.get("uid") or ""),
         created=_timestamp(metadata.get("creationTimestamp")),
         type=str(spec.get("type") or "ClusterIP"),
@@ -193,7 +193,7 @@ def node_view(obj: Mapping[str, Any]) -> NodeView:
 class EndpointView:
     """One endpoint of a Service, from an EndpointSlice: where it runs and whether it takes traffic."""
 
-    service: ServiceKey
+    service: ObjectKey
     node: str
     ready: bool
 
@@ -204,7 +204,7 @@ def endpoint_views(obj: Mapping[str, Any]) -> list[EndpointView]:
     service = (metadata.get("labels") or {}).get("kubernetes.io/service-name")
     if not service:
         return []
-    key = ServiceKey(str(metadata.get("namespace") or "default"), str(service))
+    key = ObjectKey(str(metadata.get("namespace") or "default"), str(service))
     views = []
     for endpoint in obj.get("endpoints") or []:
         if not isinstance(endpoint, Mapping) or not endpoint.get("nodeName"):

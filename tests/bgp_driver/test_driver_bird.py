@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from dnslb.adapters.exabgp.driver import Backoff, CommandResult, ExaBGPDriver, ExaBGPStartError, Neighbor
-from dnslb.core.bgp.routes import Announcement, PeerAddress
+from dnslb.core.bgp.routes import PeerAddress, Route
 from dnslb.core.config.communities import Community, parse_community
 
 BIRD = "/usr/sbin/bird"
@@ -296,8 +296,8 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT)
     return time.monotonic() - began
 
 
-def route(text: str, *communities: str, local_preference: int | None = None) -> Announcement:
-    return Announcement.create(
+def route(text: str, *communities: str, local_preference: int | None = None) -> Route:
+    return Route.create(
         ip_network(text), communities=[parse_community(c) for c in communities], local_preference=local_preference
     )
 
@@ -401,7 +401,7 @@ def test_drain_withdraws_before_it_stops_exabgp(
     bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
 ) -> None:
     driver = driver_factory([neighbor(bird)])
-    driver.set_desired({route("10.100.0.1/32"), Announcement(ip_network("2001:db8:100::1/128"), LOOPBACK6)})
+    driver.set_desired({route("10.100.0.1/32"), Route(ip_network("2001:db8:100::1/128"), LOOPBACK6)})
     wait_for(lambda: len(bird.routes()) == 2, "the routes in BIRD")
 
     draining = threading.Thread(target=driver.drain, args=(1.5,))
@@ -427,7 +427,7 @@ def test_an_injection_attempt_is_refused_and_bird_never_sees_a_default_route(
         parse_community(injection)
     forged = Community((), injection)  # built by hand, past the parser
     with pytest.raises(ValueError):
-        Announcement(ip_network("10.100.0.2/32"), communities=(forged,))
+        Route(ip_network("10.100.0.2/32"), communities=(forged,))
     with pytest.raises(TypeError):
         driver.set_desired({"10.100.0.2/32\nannounce route 0.0.0.0/0 next-hop self"})  # type: ignore[arg-type]
 
@@ -446,7 +446,7 @@ def test_ipv6_over_an_ipv6_session_on_loopback(
     driver = driver_factory([neighbor(bird, session)])
     assert driver.wait_established(TIMEOUT), driver.output()
     vip6 = route("2001:db8:100::1/128", "65000:6")  # next-hop self: the session's own ::1
-    vip4 = Announcement(ip_network("10.100.0.1/32"), SPEAKER)  # IPv4 over this session needs its next hop spelled out
+    vip4 = Route(ip_network("10.100.0.1/32"), SPEAKER)  # IPv4 over this session needs its next hop spelled out
     driver.set_desired({vip6, vip4})
 
     wait_for(lambda: {"2001:db8:100::1/128", "10.100.0.1/32"} <= set(bird.routes()), "both routes in BIRD")
@@ -463,8 +463,8 @@ def test_ipv6_nlri_over_an_ipv4_session_needs_an_explicit_next_hop(
 ) -> None:
     commands = Commands()
     driver = driver_factory([neighbor(bird)], on_command=commands)
-    explicit = Announcement(ip_network("2001:db8:100::1/128"), LOOPBACK6)
-    implicit = Announcement(ip_network("2001:db8:100::2/128"))  # next-hop self: no IPv6 address on this session
+    explicit = Route(ip_network("2001:db8:100::1/128"), LOOPBACK6)
+    implicit = Route(ip_network("2001:db8:100::2/128"))  # next-hop self: no IPv6 address on this session
     driver.set_desired({explicit, implicit})
 
     wait_for(lambda: "2001:db8:100::1/128" in bird.routes(), "the IPv6 route over the IPv4 session")
@@ -514,7 +514,7 @@ def test_routes_per_neighbor(
     first, second = BirdSession("router_a", ROUTER, SPEAKER), BirdSession("router_b", ROUTER_B, SPEAKER_B)
     bird = bird_factory(first, second)
     driver = driver_factory([neighbor(bird, first), neighbor(bird, second)])
-    desired: dict[PeerAddress, list[Announcement]] = {
+    desired: dict[PeerAddress, list[Route]] = {
         ROUTER: [route("10.100.0.1/32")],
         ROUTER_B: [route("10.100.0.2/32", "65000:2")],
     }

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from dnslb.core.bgp.routes import Announcement, Change, by_prefix, plan
+from dnslb.core.bgp.routes import Route, Update, by_prefix, updates
 from dnslb.core.config.communities import Community, parse_community
 
 VIP = ip_network("192.0.2.10/32")
@@ -28,7 +28,7 @@ def community(text: str) -> Community:
 
 
 def test_announce_line_carries_every_attribute() -> None:
-    route = Announcement.create(
+    route = Route.create(
         VIP,
         communities=[community("65000:100"), community("no-export"), community("large:65000:1:2")],
         local_preference=250,
@@ -41,21 +41,21 @@ def test_announce_line_carries_every_attribute() -> None:
 
 
 def test_lines_for_one_neighbor_and_for_ipv6() -> None:
-    route = Announcement(VIP6, next_hop=IPv6Address("2001:db8::1"))
+    route = Route(VIP6, next_hop=IPv6Address("2001:db8::1"))
     assert route.announce_line(PEER6) == "neighbor ::1 announce route 2001:db8::10/128 next-hop 2001:db8::1"
     assert route.withdraw_line(PEER) == "neighbor 127.0.0.2 withdraw route 2001:db8::10/128"
 
 
 def test_attributes_are_canonical_so_equal_routes_compare_equal() -> None:
-    a = Announcement.create(VIP, communities=[community("65000:2"), community("no-export"), community("65000:2")])
-    b = Announcement.create(VIP, communities=[community("65535:65281"), community("65000:2")])
+    a = Route.create(VIP, communities=[community("65000:2"), community("no-export"), community("65000:2")])
+    b = Route.create(VIP, communities=[community("65535:65281"), community("65000:2")])
     assert a == b
     assert a.communities == (Community((65000, 2)), Community((65535, 65281)))
     assert hash(a) == hash(b)
 
 
 def test_create_sorts_large_communities_into_their_field() -> None:
-    route = Announcement.create(VIP, communities=[community("large:1:2:3"), community("1:2")])
+    route = Route.create(VIP, communities=[community("large:1:2:3"), community("1:2")])
     assert route.communities == (Community((1, 2)),)
     assert route.large_communities == (Community((1, 2, 3)),)
 
@@ -95,7 +95,7 @@ def test_create_sorts_large_communities_into_their_field() -> None:
 def test_invalid_fields_are_refused_at_construction(fields: dict[str, Any], error: type[Exception]) -> None:
     arguments: dict[str, Any] = {"prefix": VIP, **fields}
     with pytest.raises(error):
-        Announcement(**arguments)
+        Route(**arguments)
 
 
 def test_an_ipv6_next_hop_with_a_scope_id_is_refused() -> None:
@@ -103,9 +103,9 @@ def test_an_ipv6_next_hop_with_a_scope_id_is_refused() -> None:
     sneaky = IPv6Address("fe80::1%x\nannounce route 0.0.0.0 next-hop self")
     assert "\n" in str(sneaky)
     with pytest.raises(ValueError, match="scope id"):
-        Announcement(VIP6, next_hop=sneaky)
+        Route(VIP6, next_hop=sneaky)
     with pytest.raises(ValueError, match="scope id"):
-        Announcement(VIP).announce_line(sneaky)
+        Route(VIP).announce_line(sneaky)
 
 
 def test_the_injection_from_the_brief_never_becomes_a_community() -> None:
@@ -117,28 +117,28 @@ def test_the_injection_from_the_brief_never_becomes_a_community() -> None:
 
 
 def test_plan_sends_only_the_difference_withdrawals_first() -> None:
-    a = Announcement(ip_network("192.0.2.1/32"))
-    b = Announcement(ip_network("192.0.2.2/32"))
-    b_changed = Announcement(ip_network("192.0.2.2/32"), local_preference=300)
-    c = Announcement(ip_network("192.0.2.3/32"))
-    assert plan({PEER: [a, b]}, {PEER: [a, b]}) == []
-    assert plan({PEER: [a, b_changed]}, {PEER: [a, b, c]}) == [
-        Change("withdraw", c, PEER),
-        Change("announce", b_changed, PEER),  # replaces b in place: no withdrawal, no gap
+    a = Route(ip_network("192.0.2.1/32"))
+    b = Route(ip_network("192.0.2.2/32"))
+    b_changed = Route(ip_network("192.0.2.2/32"), local_preference=300)
+    c = Route(ip_network("192.0.2.3/32"))
+    assert updates({PEER: [a, b]}, {PEER: [a, b]}) == []
+    assert updates({PEER: [a, b_changed]}, {PEER: [a, b, c]}) == [
+        Update("withdraw", c, PEER),
+        Update("announce", b_changed, PEER),  # replaces b in place: no withdrawal, no gap
     ]
-    assert plan({}, {PEER: [a]}) == [Change("withdraw", a, PEER)]
+    assert updates({}, {PEER: [a]}) == [Update("withdraw", a, PEER)]
 
 
 def test_plan_is_per_neighbor() -> None:
-    a = Announcement(ip_network("192.0.2.1/32"))
-    changes = plan({PEER: [a], PEER6: [a]}, {PEER: [a]})
-    assert changes == [Change("announce", a, PEER6)]
+    a = Route(ip_network("192.0.2.1/32"))
+    changes = updates({PEER: [a], PEER6: [a]}, {PEER: [a]})
+    assert changes == [Update("announce", a, PEER6)]
     assert changes[0].line() == "neighbor ::1 announce route 192.0.2.1/32 next-hop self"
 
 
 def test_two_routes_for_one_prefix_are_refused() -> None:
     with pytest.raises(ValueError, match="two different routes"):
-        by_prefix([Announcement(VIP), Announcement(VIP, local_preference=1)])
+        by_prefix([Route(VIP), Route(VIP, local_preference=1)])
     with pytest.raises(TypeError):
         by_prefix(["192.0.2.10/32"])  # type: ignore[list-item]
 
@@ -148,7 +148,7 @@ def test_two_routes_for_one_prefix_are_refused() -> None:
 INJECTION = "65000:1\nannounce route 0.0.0.0/0 next-hop self"
 
 
-def _assert_one_clean_command(route: Announcement) -> None:
+def _assert_one_clean_command(route: Route) -> None:
     for line in (route.announce_line(), route.withdraw_line(), route.announce_line(PEER6)):
         assert line.isascii() and line.isprintable()
         assert "\n" not in line and "\r" not in line
@@ -161,7 +161,7 @@ def _assert_one_clean_command(route: Announcement) -> None:
 def test_strings_from_config_either_fail_or_yield_one_clean_command(texts: list[str], prefix: str) -> None:
     try:
         communities = [parse_community(t) for t in texts]
-        route = Announcement.create(ip_network(prefix), communities=communities)
+        route = Route.create(ip_network(prefix), communities=communities)
     except (ValueError, TypeError):
         return
     _assert_one_clean_command(route)
@@ -180,7 +180,7 @@ def test_hand_built_communities_either_fail_or_yield_one_clean_command(
     forged = Community(tuple(parts), well_known)
     try:
         standard, big = ((), (forged,)) if large else ((forged,), ())
-        route = Announcement(VIP, communities=standard, large_communities=big)
+        route = Route(VIP, communities=standard, large_communities=big)
     except (ValueError, TypeError):
         return
     _assert_one_clean_command(route)
@@ -193,4 +193,4 @@ def test_scoped_ipv6_prefixes_never_pass(scope: str) -> None:
     except ValueError:
         return
     with pytest.raises(ValueError, match="scope id"):
-        Announcement(network)
+        Route(network)

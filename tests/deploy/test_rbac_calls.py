@@ -30,7 +30,7 @@ import pytest
 from dnslb.adapters.kube.client import api_client as real_api_client
 from dnslb.app import cli, controller_main, speaker_main
 from dnslb.app import rollback as dns_main
-from dnslb.core.bgp.policy import Route
+from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer
 from dnslb.core.model import NodeView
 from dnslb_testkit.kubeapi import KubeAPI

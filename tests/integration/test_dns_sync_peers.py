@@ -11,9 +11,9 @@ import pytest
 from dnslb.adapters.dnssync.plugins import create
 from dnslb.adapters.dnssync.sync import Notice, ProviderSync
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.dns.changes import plan_rollback
+from dnslb.core.dns.changes import rollback_changes
 from dnslb.core.dns.desired import Claim, claims
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 from dnslb.provider import Change, Provider, RecordSet, Zone
 from dnslb_route53 import Route53Provider
 from dnslb_testkit.servers.powerdns import PowerDNSServer
@@ -83,12 +83,12 @@ def test_takeover_and_rollback_on_route53(moto: MotoServer) -> None:
     before = provider.records(zone)
     sync, _, saved = syncer(provider, takeover=True)
     vip = Claim(
-        f"web.{ZONE}", ServiceKey("default", "web"), "", 300, (RecordSet.of(f"web.{ZONE}", "A", 300, ["10.0.0.1"]),)
+        f"web.{ZONE}", ObjectKey("default", "web"), "", 300, (RecordSet.of(f"web.{ZONE}", "A", 300, ["10.0.0.1"]),)
     )
     assert sync.sync([vip], may_delete=True) == []
     assert {r.key: r for r in provider.records(zone)}[(f"web.{ZONE}", "A")].values == ("10.0.0.1",)
     assert saved[ZONE] == [nodes]
-    rollback = plan_rollback(saved[ZONE], provider.records(zone), "cluster-a")
+    rollback = rollback_changes(saved[ZONE], provider.records(zone), "cluster-a")
     provider.apply(zone, [c for g in rollback for c in g.changes])
     assert provider.records(zone) == before
 
@@ -103,7 +103,7 @@ def test_a_poisoned_record_among_1000_lets_the_other_999_land() -> None:
             return "10.0.0.256" if i == 500 else f"10.1.{i // 250}.{i % 250}"  # one value PowerDNS refuses
 
         wanted = [
-            Claim(f"h{i}.{ZONE}", ServiceKey("default", f"s{i}"), "", 300,
+            Claim(f"h{i}.{ZONE}", ObjectKey("default", f"s{i}"), "", 300,
                   (RecordSet.of(f"h{i}.{ZONE}", "A", 300, [address(i)]),))
             for i in range(1000)
         ]  # fmt: skip

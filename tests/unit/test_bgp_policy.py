@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
-from dnslb.core.bgp.policy import NodeState, Route, decide
+from dnslb.core.bgp.policy import NodeState, decide
+from dnslb.core.bgp.routes import Route
 from dnslb.core.config import load_config
 from dnslb.core.config.communities import parse_community
 from dnslb.core.manifests import read_documents
-from dnslb.core.model import EndpointView, NodeView, ServiceKey
+from dnslb.core.model import EndpointView, NodeView, ObjectKey
 from tests.builders import make_service
 
 CONFIG = """
@@ -60,6 +61,10 @@ def vip_service(name: str, *ips: str, **spec: Any) -> Any:
     return make_service(name, ingress=ips, **spec)
 
 
+def communities_of(route: Route) -> set[str]:
+    return {str(c) for c in (*route.communities, *route.large_communities)}
+
+
 def prefixes(routes: frozenset[Route]) -> list[str]:
     return sorted(str(r.prefix) for r in routes)
 
@@ -68,9 +73,9 @@ def test_cluster_services_are_announced_with_the_advertisement_attributes() -> N
     decision = decide(node(), [vip_service("web", "10.0.0.5", "fd00::5")], [], config)
     assert prefixes(decision.routes["edge"]) == ["10.0.0.5/32", "fd00::5/128"]
     route = next(iter(r for r in decision.routes["edge"] if r.prefix.version == 4))
-    assert route.communities == (parse_community("64512:100"),) and route.local_pref == 100
+    assert route.communities == (parse_community("64512:100"),) and route.local_preference == 100
     assert "backup" not in decision.routes  # its nodeSelectors do not pick n1
-    assert decision.announcing == {ServiceKey("default", "web")}
+    assert decision.announcing == {ObjectKey("default", "web")}
 
 
 def test_aggregation_and_peer_restriction() -> None:
@@ -117,10 +122,10 @@ def test_service_attributes_and_injection_attempts() -> None:
         "dnslb.io/bgp-local-pref": "1\nwithdraw route 10.0.0.5/32"})  # fmt: skip
     decision = decide(node(), [good, evil], [], config)
     by_prefix = {str(r.prefix): r for r in decision.routes["edge"]}
-    assert by_prefix["10.0.0.5/32"].local_pref == 300
-    assert {str(c) for c in by_prefix["10.0.0.5/32"].communities} == {"64512:100", "65000:1", "large:1:2:3"}
-    assert by_prefix["10.0.0.6/32"].local_pref == 100  # announced on the advertisement's terms only
-    assert {str(c) for c in by_prefix["10.0.0.6/32"].communities} == {"64512:100"}
+    assert by_prefix["10.0.0.5/32"].local_preference == 300
+    assert communities_of(by_prefix["10.0.0.5/32"]) == {"64512:100", "65000:1", "large:1:2:3"}
+    assert by_prefix["10.0.0.6/32"].local_preference == 100  # announced on the advertisement's terms only
+    assert communities_of(by_prefix["10.0.0.6/32"]) == {"64512:100"}
     assert sorted(p.field for k, p in decision.problems) == [
         "metadata.annotations[dnslb.io/bgp-communities]",
         "metadata.annotations[dnslb.io/bgp-local-pref]",

@@ -6,14 +6,14 @@ import dataclasses
 from collections.abc import Sequence
 
 from dnslb.core.ipam.decisions import Action, ClearStatus, Event, VIPDecisions, WriteStatus
-from dnslb.core.model import ServiceKey, ServiceView
+from dnslb.core.model import ObjectKey, ServiceView
 from tests.builders import make_pool, make_service
 
 POOL = make_pool("p", "10.0.0.0/29")
 
 
-def key(name: str) -> ServiceKey:
-    return ServiceKey("default", name)
+def key(name: str) -> ObjectKey:
+    return ObjectKey("default", name)
 
 
 def events(actions: Sequence[Action], reason: str) -> list[Event]:
@@ -58,7 +58,7 @@ def test_refusals_are_one_event_per_distinct_reason_and_keep_the_vip() -> None:
 
 
 def test_type_change_releases_and_clears_and_a_conflicted_service_gets_its_ip_back() -> None:
-    views: dict[ServiceKey, ServiceView] = {}
+    views: dict[ObjectKey, ServiceView] = {}
     decisions = VIPDecisions([POOL], lookup=views.get)
     winner = make_service("winner", created="2026-01-01T00:00:00Z", ingress=("10.0.0.5",))
     loser = make_service("loser", created="2026-01-02T00:00:00Z", ingress=("10.0.0.5",))

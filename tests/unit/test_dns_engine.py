@@ -8,19 +8,19 @@ import pytest
 
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.batch import Group, minimum_requests, pack
-from dnslb.core.dns.changes import plan_rollback, plan_zone
+from dnslb.core.dns.changes import rollback_changes, zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 from dnslb.provider import Change, Cost, Limits, RecordSet, Zone, default_cost
 from dnslb_inmemory import InMemoryProvider
 from tests.builders import make_service
 
 ZONE = Zone("example.test", "example.test")
-WEB = ServiceKey("default", "web")
+WEB = ObjectKey("default", "web")
 
 
-def claim(hostname: str = "web.example.test", *ips: str, service: ServiceKey = WEB, ttl: int = 300) -> Claim:
+def claim(hostname: str = "web.example.test", *ips: str, service: ObjectKey = WEB, ttl: int = 300) -> Claim:
     v4 = [i for i in ips or ("10.0.0.1",) if ":" not in i]
     v6 = [i for i in ips if ":" in i]
     records = []
@@ -39,14 +39,14 @@ def zone_with(*records: RecordSet) -> InMemoryProvider:
 
 
 def converge(provider: InMemoryProvider, wanted: list[Claim], **options: Any) -> list[Change]:
-    plan = plan_zone(wanted, provider.records(ZONE), "cluster-a", **options)
+    plan = zone_changes(wanted, provider.records(ZONE), "cluster-a", **options)
     if plan.changes:
         provider.apply(ZONE, plan.changes)
     return list(plan.changes)
 
 
 def test_a_new_name_gets_its_records_and_ownership_in_one_group() -> None:
-    plan = plan_zone([claim()], [], "cluster-a")
+    plan = zone_changes([claim()], [], "cluster-a")
     assert [[str(c) for c in g.changes] for g in plan.groups] == [
         [
             "create web.example.test 300 A 10.0.0.1",
@@ -83,14 +83,14 @@ def test_create_only_never_changes_what_exists() -> None:
 
 def test_foreign_records_are_left_alone_without_takeover() -> None:
     nodes = RecordSet.of("web.example.test", "A", 60, [f"192.0.2.{i}" for i in range(1, 101)])
-    plan = plan_zone([claim()], [nodes], "cluster-a")
+    plan = zone_changes([claim()], [nodes], "cluster-a")
     assert plan.groups == ()
     assert "set takeover on the DNSProvider" in plan.refused[0].reason
 
 
 def test_another_owner_is_never_touched() -> None:
     theirs = ownership_record("web.example.test", "cluster-b", "service/x/y", 300)
-    plan = plan_zone([claim()], [theirs], "cluster-a", takeover=True)
+    plan = zone_changes([claim()], [theirs], "cluster-a", takeover=True)
     assert plan.groups == () and plan.refused[0].reason == "owned by another dnslb (owner cluster-b)"
 
 
@@ -100,13 +100,13 @@ def test_takeover_replaces_the_all_nodes_record_and_rollback_restores_it_exactly
     other = RecordSet.of("mail.example.test", "A", 60, ["192.0.2.250"])
     provider = zone_with(nodes, alias, other)
     before = provider.records(ZONE)
-    plan = plan_zone([claim(), claim("www.example.test")], before, "cluster-a", takeover=True)
+    plan = zone_changes([claim(), claim("www.example.test")], before, "cluster-a", takeover=True)
     assert sorted(plan.replaced) == sorted([nodes, alias])
     provider.apply(ZONE, plan.changes)
     after = {r.key: r for r in provider.records(ZONE)}
     assert after[("web.example.test", "A")].values == ("10.0.0.1",)
     assert ("www.example.test", "CNAME") not in after and after[("www.example.test", "A")].values == ("10.0.0.1",)
-    rollback = plan_rollback(plan.replaced, provider.records(ZONE), "cluster-a")
+    rollback = rollback_changes(plan.replaced, provider.records(ZONE), "cluster-a")
     provider.apply(ZONE, [c for g in rollback for c in g.changes])
     assert provider.records(ZONE) == before
 
@@ -151,8 +151,8 @@ def test_zones_filters_and_namespace_grants() -> None:
     zones = [Zone("example.test"), Zone("db.example.test"), Zone("other.test")]
     wanted = [
         claim("web.example.test"),
-        claim("pg.db.example.test", service=ServiceKey("data", "pg")),
-        claim("sneaky.db.example.test", service=ServiceKey("web", "x")),
+        claim("pg.db.example.test", service=ObjectKey("data", "pg")),
+        claim("sneaky.db.example.test", service=ObjectKey("web", "x")),
         claim("x.other.test"),
         claim("*.apps.example.test"),
     ]

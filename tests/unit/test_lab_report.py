@@ -11,7 +11,7 @@ from matplotlib.image import imread
 from dnslb_lab.plot import plot_report
 from dnslb_lab.report import (
     Convergence,
-    Event,
+    Mark,
     Phase,
     Report,
     Sample,
@@ -48,7 +48,7 @@ def scenario_report() -> tuple[Report, list[Sample]]:
         "nodes-one-by-one",
         samples,
         [phase("baseline", 0, 10), phase("node1 down", 10, 20)],
-        [Event(T0 + 10, "cut node1 link"), Event(T0 + 13.02, "node1 path withdrawn")],
+        [Mark(T0 + 10, "cut node1 link"), Mark(T0 + 13.02, "node1 path withdrawn")],
         [Convergence("node1 down → path withdrawn in BIRD", 3.02), Convergence("node1 back", None, "timeout 30 s")],
         {"users": 20, "nodes": 3},
     )
@@ -210,6 +210,6 @@ def test_plot_is_a_1400x800_png(tmp_path: Path) -> None:
 
 
 def test_plot_without_samples_is_still_drawn(tmp_path: Path) -> None:
-    report = build_report("empty", [], [phase("baseline", 0, 10)], [Event(T0 + 5, "cut")], [], {"users": 1})
+    report = build_report("empty", [], [phase("baseline", 0, 10)], [Mark(T0 + 5, "cut")], [], {"users": 1})
 
     assert_png(plot_report(report, [], tmp_path / "empty.png"))

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.batch import Batch, Group, Oversized, pack
-from dnslb.core.dns.changes import plan_zone
+from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim, for_provider, granted
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 from dnslb.provider import Change, Limits, Provider, ProviderError, RecordSet, Rejected, Throttled, Transient, Zone
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ T = TypeVar("T")
 class Notice:
     """Something an operator should see on a Service (as an Event): a hostname not published, and why."""
 
-    service: ServiceKey | None
+    service: ObjectKey | None
     hostname: str
     reason: str
 
@@ -110,7 +110,7 @@ class ProviderSync:
                     wanted.append(claim)
                 else:
                     notices.append(Notice(claim.service, claim.hostname, why))
-            plan = plan_zone(
+            plan = zone_changes(
                 wanted,
                 self._records.get(zone.name, []),
                 self.owner,
@@ -125,7 +125,7 @@ class ProviderSync:
         self.stats.last_success = time.time()
         return [*notices, *(Notice(c.service, c.hostname, "no managed zone holds this name") for c in outside)]
 
-    def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ServiceKey]) -> list[Notice]:
+    def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectKey]) -> list[Notice]:
         batches, oversized = pack(groups, self.limits, self.provider.cost)
         notices = [self._oversized(o, owners) for o in oversized]
         for batch in batches:
@@ -137,7 +137,7 @@ class ProviderSync:
                 notices += self._one_by_one(zone, batch, owners)
         return notices
 
-    def _one_by_one(self, zone: Zone, batch: Batch, owners: dict[str, ServiceKey]) -> list[Notice]:
+    def _one_by_one(self, zone: Zone, batch: Batch, owners: dict[str, ObjectKey]) -> list[Notice]:
         notices = []
         for group in batch.groups:
             try:
@@ -189,7 +189,7 @@ class ProviderSync:
                 raise
         raise AssertionError("unreachable")
 
-    def _oversized(self, oversized: Oversized, owners: dict[str, ServiceKey]) -> Notice:
+    def _oversized(self, oversized: Oversized, owners: dict[str, ObjectKey]) -> Notice:
         reason = f"DNSProvider {self.name}: the records for this name {oversized.reason}; not sent"
         return Notice(owners.get(oversized.group.name), oversized.group.name, reason)
 

@@ -2,7 +2,7 @@
 
     driver = ExaBGPDriver([Neighbor(...)], Path("/run/dnslb/bgp"))
     driver.start()
-    driver.set_desired({Announcement.create(ipaddress.ip_network("192.0.2.10/32"), communities=[...])})
+    driver.set_desired({Route.create(ipaddress.ip_network("192.0.2.10/32"), communities=[...])})
     ...
     driver.drain(10.0)   # on SIGTERM: withdraw everything, give the routers time, stop ExaBGP
 
@@ -45,7 +45,7 @@ import dnslb
 from dnslb.adapters.exabgp.config import Neighbor, environment, render_config, render_environment
 from dnslb.adapters.exabgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
 from dnslb.adapters.exabgp.relay import COMPLAINT_PREFIX as RELAY_PREFIX
-from dnslb.core.bgp.routes import SELF, Announcement, Change, PeerAddress, Prefix, by_prefix, plan
+from dnslb.core.bgp.routes import SELF, PeerAddress, Prefix, Route, Update, by_prefix, updates
 
 __all__ = ["Backoff", "CommandResult", "DriverStats", "ExaBGPDriver", "ExaBGPStartError", "Neighbor"]
 
@@ -56,7 +56,7 @@ _WATCH_INTERVAL = 0.2
 _LOG_TAIL_LINES = 60
 _PACKAGE_ROOT = Path(dnslb.__file__).resolve().parent.parent
 
-Routes = Collection[Announcement] | Mapping[PeerAddress, Collection[Announcement]]
+Routes = Collection[Route] | Mapping[PeerAddress, Collection[Route]]
 
 
 class ExaBGPStartError(RuntimeError):
@@ -76,7 +76,7 @@ class Backoff:
 class CommandResult:
     """One command ExaBGP acked: `ok` is False when it answered `error`; `seconds` from writing it to the ack."""
 
-    change: Change
+    change: Update
     ok: bool
     seconds: float
 
@@ -160,14 +160,14 @@ class ExaBGPDriver:
         self._on_session = on_session
 
         self._state = threading.Condition()  # guards every field below
-        self._intent: frozenset[Announcement] | dict[PeerAddress, frozenset[Announcement]] = frozenset()
-        self._announced: dict[PeerAddress, dict[Prefix, Announcement]] = {}
+        self._intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]] = frozenset()
+        self._announced: dict[PeerAddress, dict[Prefix, Route]] = {}
         self._sessions: dict[str, bool] = {n.key: False for n in self._neighbors}
         self._launched: tuple[Neighbor, ...] = ()  # the neighbors the current ExaBGP was started with
         self._process: subprocess.Popen[bytes] | None = None
         self._link: RelayLink | None = None
         self._stats = DriverStats()
-        self._unsendable: set[tuple[PeerAddress, Announcement]] = set()
+        self._unsendable: set[tuple[PeerAddress, Route]] = set()
         self._restart_requested = False
         self._started: threading.Event | None = None
         self._start_error: ExaBGPStartError | None = None
@@ -181,12 +181,12 @@ class ExaBGPDriver:
     # ---- the public face ------------------------------------------------------------------------------------------
 
     @property
-    def announced(self) -> frozenset[Announcement]:
+    def announced(self) -> frozenset[Route]:
         """Every route ExaBGP has acked, for any neighbor."""
         with self._state:
             return frozenset(r for routes in self._announced.values() for r in routes.values())
 
-    def announced_to(self, peer: PeerAddress) -> frozenset[Announcement]:
+    def announced_to(self, peer: PeerAddress) -> frozenset[Route]:
         with self._state:
             return frozenset(self._announced.get(peer, {}).values())
 
@@ -240,7 +240,7 @@ class ExaBGPDriver:
         """Make ExaBGP announce exactly `routes`: one collection for every neighbor, or a mapping peer address →
         routes (neighbors it leaves out get none). One route per prefix and neighbor. Returns once ExaBGP acked the
         difference, or at once when ExaBGP is down (the supervisor announces on its next start)."""
-        intent: frozenset[Announcement] | dict[PeerAddress, frozenset[Announcement]]
+        intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]]
         if isinstance(routes, Mapping):
             intent = {peer: frozenset(by_prefix(rs).values()) for peer, rs in routes.items()}
         else:
@@ -283,11 +283,11 @@ class ExaBGPDriver:
 
     # ---- applying the difference --------------------------------------------------------------------------------
 
-    def _desired(self) -> dict[PeerAddress, frozenset[Announcement]]:
+    def _desired(self) -> dict[PeerAddress, frozenset[Route]]:
         """What each neighbor should hear, less routes it cannot carry: `next-hop self` for a prefix of the other
         family than the session's (ExaBGP has no address of that family to put there, and answers `error`)."""
-        desired: dict[PeerAddress, frozenset[Announcement]] = {}
-        unsendable: set[tuple[PeerAddress, Announcement]] = set()
+        desired: dict[PeerAddress, frozenset[Route]] = {}
+        unsendable: set[tuple[PeerAddress, Route]] = set()
         for neighbor in self._launched:
             peer = neighbor.peer_address
             routes = self._intent if isinstance(self._intent, frozenset) else self._intent.get(peer, frozenset())
@@ -310,7 +310,7 @@ class ExaBGPDriver:
                 announced = {peer: list(routes.values()) for peer, routes in self._announced.items()}
             if link is None or link.closed.is_set():
                 return
-            changes = plan(desired, announced)
+            changes = updates(desired, announced)
             if not changes:
                 return
             try:

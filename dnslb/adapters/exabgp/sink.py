@@ -9,8 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dnslb.adapters.exabgp.driver import ExaBGPDriver, Neighbor
-from dnslb.core.bgp.policy import Route
-from dnslb.core.bgp.routes import Announcement
+from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer
 from dnslb.core.model import NodeView
 
@@ -66,11 +65,7 @@ class ExaBGPSink:
             return
         # Each prefix goes over a session of its own family (next-hop self): add a BGPPeer per family for dual stack.
         desired = {
-            address: [
-                Announcement.create(r.prefix, communities=r.communities, local_preference=r.local_pref)
-                for r in routes.get(peer, ())
-                if r.prefix.version == address.version
-            ]
+            address: [route for route in routes.get(peer, ()) if route.prefix.version == address.version]
             for peer, address in ((p, ipaddress.ip_address(a)) for p, a in addresses.items())
         }
         driver.set_desired(desired)

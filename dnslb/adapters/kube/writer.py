@@ -23,7 +23,7 @@ from dnslb.adapters.kube.retry import with_retries
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import GROUP, VERSION
 from dnslb.core.ipam.decisions import Action, ClearStatus, Event, WriteStatus
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 
 log = logging.getLogger(__name__)
 COMPONENT = "dnslb-controller"
@@ -82,7 +82,7 @@ class Writer:
             elif isinstance(action, Event):
                 self.event("Service", action.service, action.type, action.reason, action.message)
 
-    def write_status(self, key: ServiceKey, ips: tuple[str, ...], pool: str | None) -> None:
+    def write_status(self, key: ObjectKey, ips: tuple[str, ...], pool: str | None) -> None:
         # One patch through /status: for Services the API server resets only spec there, so the pool annotation
         # rides along and each Service costs one write.
         body = {
@@ -95,7 +95,7 @@ class Writer:
         )
         log.info("status of %s: %s", key, ", ".join(ips) or "cleared", extra={"service": str(key), "pool": pool})
 
-    def event(self, kind: str, key: ServiceKey, type_: str, reason: str, message: str, *, uid: str = "") -> None:
+    def event(self, kind: str, key: ObjectKey, type_: str, reason: str, message: str, *, uid: str = "") -> None:
         stamp = now()
         cluster_scoped = kind == "Node"  # its Events live in "default", about an object with no namespace
         namespace = "default" if cluster_scoped else key.namespace
@@ -127,7 +127,7 @@ class Writer:
         except queue.Full:
             log.warning("Event queue full; dropped %s for %s", reason, key)
 
-    def condition(self, plural: str, key: ServiceKey, generation: int | None, ok: bool, message: str) -> None:
+    def condition(self, plural: str, key: ObjectKey, generation: int | None, ok: bool, message: str) -> None:
         condition = {
             "type": "Accepted",
             "status": "True" if ok else "False",

@@ -16,19 +16,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from dnslb.core import annotations as ann
+from dnslb.core.bgp.routes import Prefix, Route
 from dnslb.core.config import AddressPool, BGPAdvertisement, BGPPeer, Config, any_selector_matches
 from dnslb.core.config.addresses import IPAddress
 from dnslb.core.config.communities import Community, parse_community
-from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, Problem, ServiceKey, ServiceView
-
-Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True, order=True)
-class Route:
-    prefix: Prefix
-    communities: tuple[Community, ...] = ()
-    local_pref: int | None = None
+from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, ObjectKey, Problem, ServiceView
 
 
 @dataclass(frozen=True)
@@ -41,15 +33,15 @@ class NodeState:
     node: NodeView
     damped: bool = False
     healthy: bool = True
-    unhealthy: frozenset[ServiceKey] = frozenset()
+    unhealthy: frozenset[ObjectKey] = frozenset()
 
 
 @dataclass(frozen=True)
 class Decision:
     routes: dict[str, frozenset[Route]]  # peer name → routes
-    announcing: frozenset[ServiceKey]  # Services this node announces
+    announcing: frozenset[ObjectKey]  # Services this node announces
     ineligible: str | None  # why this node announces nothing, if it does not
-    problems: tuple[tuple[ServiceKey, Problem], ...] = field(default=())
+    problems: tuple[tuple[ObjectKey, Problem], ...] = field(default=())
 
 
 def node_ineligible(state: NodeState, honour_cordon: bool = True) -> str | None:
@@ -87,8 +79,8 @@ def decide(
     local_ready = {e.service for e in endpoints if e.node == node.name and e.ready}
     ranges = [(r, p) for p in config.pools for r in p.spec.ranges()]
     merged: dict[tuple[str, Prefix], tuple[set[Community], int | None]] = {}
-    announcing: set[ServiceKey] = set()
-    problems: list[tuple[ServiceKey, Problem]] = []
+    announcing: set[ObjectKey] = set()
+    problems: list[tuple[ObjectKey, Problem]] = []
     for service in services:
         vips = _vips(service)
         if not vips or (service.external_traffic_policy == "Local" and service.key not in local_ready):
@@ -119,7 +111,7 @@ def decide(
                     announcing.add(service.key)
     routes: dict[str, set[Route]] = {p.name: set() for p in mine}
     for (peer_name, prefix), (communities, pref) in merged.items():
-        routes[peer_name].add(Route(prefix, tuple(sorted(communities)), pref))
+        routes[peer_name].add(Route.create(prefix, communities=communities, local_preference=pref))
     return Decision({k: frozenset(v) for k, v in routes.items()}, frozenset(announcing), None, tuple(problems))
 
 

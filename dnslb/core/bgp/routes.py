@@ -1,6 +1,6 @@
 """Routes as typed values, and the ExaBGP API lines that announce and withdraw them. Pure.
 
-An `Announcement` checks every field when it is built, and its API text is rendered from integers and fixed keywords
+An `Route` checks every field when it is built, and its API text is rendered from integers and fixed keywords
 only, never by formatting a string that came from config, an annotation or a Service. Python's own `str()` of an
 address is not trusted either: an IPv6 scope id (`fe80::1%eth0`) may hold any character, a newline included, so
 addresses are rebuilt from their integer value. Every rendered line is checked against the grammar it must follow
@@ -96,7 +96,7 @@ def _canonical_large(community: object) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True)
-class Announcement:
+class Route:
     """One unicast route: a prefix, its next hop and the attributes sent with it.
 
     `communities` holds standard and well-known communities, `large_communities` large ones; both are stored sorted,
@@ -141,7 +141,7 @@ class Announcement:
         next_hop: NextHop = SELF,
         communities: Iterable[Community] = (),
         local_preference: int | None = None,
-    ) -> Announcement:
+    ) -> Route:
         """An announcement with `communities` of any kind (standard, well-known, large) sorted into their fields."""
         given = tuple(communities)
         large = tuple(c for c in given if type(c) is Community and c.large and not c.well_known)
@@ -190,11 +190,11 @@ def _checked(line: str) -> str:
 
 
 @dataclass(frozen=True)
-class Change:
+class Update:
     """One API command: announce or withdraw `announcement` to `neighbor` (None: every neighbor of the process)."""
 
     action: Action
-    announcement: Announcement
+    announcement: Route
     neighbor: PeerAddress | None = None
 
     def line(self) -> str:
@@ -203,34 +203,34 @@ class Change:
         return self.announcement.withdraw_line(self.neighbor)
 
 
-def by_prefix(routes: Iterable[Announcement]) -> dict[Prefix, Announcement]:
+def by_prefix(routes: Iterable[Route]) -> dict[Prefix, Route]:
     """Index routes by prefix; raise ValueError when two differ for one prefix (a peer keeps one route per prefix)."""
-    index: dict[Prefix, Announcement] = {}
+    index: dict[Prefix, Route] = {}
     for route in routes:
-        if type(route) is not Announcement:
-            raise TypeError(f"routes must be Announcement values, not {type(route).__name__}")
+        if type(route) is not Route:
+            raise TypeError(f"routes must be Route values, not {type(route).__name__}")
         have = index.setdefault(route.prefix, route)
         if have != route:
             raise ValueError(f"two different routes for {route.prefix_text()}: {have} and {route}")
     return index
 
 
-def plan(
-    desired: Mapping[PeerAddress, Iterable[Announcement]],
-    announced: Mapping[PeerAddress, Iterable[Announcement]],
-) -> list[Change]:
+def updates(
+    desired: Mapping[PeerAddress, Iterable[Route]],
+    announced: Mapping[PeerAddress, Iterable[Route]],
+) -> list[Update]:
     """The commands that turn `announced` into `desired`, per neighbor: every withdrawal first, then announcements.
 
     A route whose attributes changed is announced again without a withdrawal: the new announcement replaces the old
     one at the peer, with no moment where the prefix is gone.
     """
-    withdraws: list[Change] = []
-    announces: list[Change] = []
+    withdraws: list[Update] = []
+    announces: list[Update] = []
     for neighbor in sorted(set(desired) | set(announced), key=lambda a: (a.version, int(a))):
         want = by_prefix(desired.get(neighbor, ()))
         have = by_prefix(announced.get(neighbor, ()))
         gone = [route for prefix, route in have.items() if prefix not in want]
         new = [route for prefix, route in want.items() if have.get(prefix) != route]
-        withdraws += [Change("withdraw", r, neighbor) for r in sorted(gone, key=Announcement.sort_key)]
-        announces += [Change("announce", r, neighbor) for r in sorted(new, key=Announcement.sort_key)]
+        withdraws += [Update("withdraw", r, neighbor) for r in sorted(gone, key=Route.sort_key)]
+        announces += [Update("announce", r, neighbor) for r in sorted(new, key=Route.sort_key)]
     return withdraws + announces

@@ -18,7 +18,7 @@ from typing import Literal
 from dnslb.core.dns.batch import Group
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, ownership_record, resource_of
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 from dnslb.provider import Change, RecordSet
 
 Policy = Literal["sync", "upsert-only", "create-only"]
@@ -29,12 +29,12 @@ MANAGED_TYPES = ("A", "AAAA", "CNAME")  # what may stand at a name we publish, a
 @dataclass(frozen=True)
 class Refused:
     hostname: str
-    service: ServiceKey
+    service: ObjectKey
     reason: str
 
 
 @dataclass(frozen=True)
-class ZonePlan:
+class ZoneChanges:
     groups: tuple[Group, ...]  # one per hostname: its records and its ownership TXT
     refused: tuple[Refused, ...]
     replaced: tuple[RecordSet, ...] = ()  # foreign record sets taken over: save them before applying
@@ -44,7 +44,7 @@ class ZonePlan:
         return tuple(c for g in self.groups for c in g.changes)
 
 
-def plan_zone(
+def zone_changes(
     claims: Sequence[Claim],
     current: Sequence[RecordSet],
     owner: str,
@@ -52,7 +52,7 @@ def plan_zone(
     policy: Policy = "sync",
     takeover: bool = False,
     may_delete: bool = True,
-) -> ZonePlan:
+) -> ZoneChanges:
     at: dict[str, dict[str, RecordSet]] = {}
     for record in current:
         at.setdefault(record.name, {})[record.type] = record
@@ -95,7 +95,7 @@ def plan_zone(
                 continue
             ours = [r for t, r in sorted(at.get(hostname, {}).items()) if t in ADDRESS_TYPES]
             groups.append(Group(hostname, (*(Change("delete", r) for r in ours), Change("delete", txt))))
-    return ZonePlan(tuple(groups), tuple(refused), tuple(replaced))
+    return ZoneChanges(tuple(groups), tuple(refused), tuple(replaced))
 
 
 def _record_changes(claim: Claim, standing: dict[str, RecordSet], policy: Policy, *, ours: bool) -> list[Change]:
@@ -116,7 +116,7 @@ def _record_changes(claim: Claim, standing: dict[str, RecordSet], policy: Policy
     return changes
 
 
-def plan_rollback(saved: Sequence[RecordSet], current: Sequence[RecordSet], owner: str) -> list[Group]:
+def rollback_changes(saved: Sequence[RecordSet], current: Sequence[RecordSet], owner: str) -> list[Group]:
     """Put saved (taken-over) record sets back exactly, removing ours at those names (and our ownership records)."""
     at: dict[tuple[str, str], RecordSet] = {r.key: r for r in current}
     by_name: dict[str, list[RecordSet]] = {}

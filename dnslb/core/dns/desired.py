@@ -14,7 +14,7 @@ from dnslb.core import annotations as ann
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam.request import not_handled_because
-from dnslb.core.model import ServiceKey, ServiceView
+from dnslb.core.model import ObjectKey, ServiceView
 from dnslb.provider import RecordSet, Zone
 
 DEFAULT_TTL = 300
@@ -26,7 +26,7 @@ class Claim:
     """A Service's wish for one hostname."""
 
     hostname: str
-    service: ServiceKey
+    service: ObjectKey
     created: str
     ttl: int
     records: tuple[RecordSet, ...]  # A and/or AAAA
@@ -36,7 +36,7 @@ class Claim:
 class Skipped:
     """A hostname (or, with hostname "", every hostname of a Service) that will not be published, and why."""
 
-    service: ServiceKey
+    service: ObjectKey
     hostname: str
     field: str
     reason: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnslb.core.model import ServiceKey
+from dnslb.core.model import ObjectKey
 from dnslb.provider import RecordSet
 
 PREFIX = "_dnslb."
@@ -35,7 +35,7 @@ def hostname_of(name: str) -> str | None:
     return "*." + rest[len("_wildcard.") :] if rest.startswith("_wildcard.") else rest
 
 
-def resource_of(service: ServiceKey) -> str:
+def resource_of(service: ObjectKey) -> str:
     return f"service/{service.namespace}/{service.name}"
 
 

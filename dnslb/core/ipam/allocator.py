@@ -19,12 +19,12 @@ from dnslb.core.config.addresses import IPAddress, address
 from dnslb.core.config.resources import AddressPool, any_selector_matches
 from dnslb.core.ipam.request import FAMILY_NAME, Request, request_for
 from dnslb.core.ipam.space import FreeSpace, is_buggy_ipv4
-from dnslb.core.model import ServiceKey, ServiceView
+from dnslb.core.model import ObjectKey, ServiceView
 
 
 @dataclass(frozen=True)
 class Allocation:
-    service: ServiceKey
+    service: ObjectKey
     pool: str | None
     ips: tuple[IPAddress, ...]
 
@@ -33,7 +33,7 @@ class Allocation:
 class Refusal:
     """Why a Service got no (new) VIP; `field` names the spec field or annotation at fault, when one is."""
 
-    service: ServiceKey
+    service: ObjectKey
     reason: str
     field: str | None = None
 
@@ -46,9 +46,9 @@ class Conflict:
     lets it go; with `holder` None, `ip` lies in no pool and `service` keeps it anyway.
     """
 
-    service: ServiceKey
+    service: ObjectKey
     ip: IPAddress
-    holder: ServiceKey | None
+    holder: ObjectKey | None
     reason: str
 
 
@@ -96,25 +96,25 @@ class Allocator:
         )
         self._range_starts = [(v, first) for v, first, _, _ in self._ranges]
         self.namespace_labels: dict[str, Mapping[str, str]] = dict(namespace_labels or {})
-        self._allocations: dict[ServiceKey, Allocation] = {}
-        self._granted: dict[ServiceKey, Request] = {}  # the request each allocation was granted for
-        self._holders: dict[IPAddress, dict[ServiceKey, Request]] = {}
+        self._allocations: dict[ObjectKey, Allocation] = {}
+        self._granted: dict[ObjectKey, Request] = {}  # the request each allocation was granted for
+        self._holders: dict[IPAddress, dict[ObjectKey, Request]] = {}
         self._by_sharing_key: dict[str, set[IPAddress]] = {}
-        self._conflicted: dict[ServiceKey, tuple[IPAddress, ...]] = {}
+        self._conflicted: dict[ObjectKey, tuple[IPAddress, ...]] = {}
 
     # -- reading --------------------------------------------------------------------------------------------
 
-    def allocation(self, service: ServiceKey) -> Allocation | None:
+    def allocation(self, service: ObjectKey) -> Allocation | None:
         return self._allocations.get(service)
 
     def allocations(self) -> Iterator[Allocation]:
         return iter(self._allocations.values())
 
-    def conflicted(self) -> tuple[ServiceKey, ...]:
+    def conflicted(self) -> tuple[ObjectKey, ...]:
         """Services whose restored IPs another Service holds; worth another `allocate` after any release."""
         return tuple(sorted(self._conflicted))
 
-    def holders(self, ip: IPAddress) -> tuple[ServiceKey, ...]:
+    def holders(self, ip: IPAddress) -> tuple[ObjectKey, ...]:
         return tuple(sorted(self._holders.get(ip, {})))
 
     def pool_of(self, ip: IPAddress) -> str | None:
@@ -186,7 +186,7 @@ class Allocator:
             self._hold(current, granted)
         return result
 
-    def release(self, service: ServiceKey) -> Allocation | None:
+    def release(self, service: ObjectKey) -> Allocation | None:
         self._conflicted.pop(service, None)
         current = self._allocations.get(service)
         if current is not None:
@@ -227,7 +227,7 @@ class Allocator:
                 if pool is not None:
                     self._pools[pool].free[ip.version].give(int(ip))
 
-    def _sharing_blocked(self, ip: IPAddress, request: Request) -> tuple[str | None, ServiceKey | None]:
+    def _sharing_blocked(self, ip: IPAddress, request: Request) -> tuple[str | None, ObjectKey | None]:
         """(why `request` may not use `ip` alongside its current holders, which holder) or (None, None)."""
         for holder, other in sorted(self._holders.get(ip, {}).items()):
             if holder == request.key:

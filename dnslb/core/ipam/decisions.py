@@ -15,14 +15,14 @@ from dnslb.core import annotations as ann
 from dnslb.core.config import AddressPool
 from dnslb.core.ipam.allocator import Allocation, Allocator, Refusal
 from dnslb.core.ipam.request import not_handled_because
-from dnslb.core.model import ServiceKey, ServiceView
+from dnslb.core.model import ObjectKey, ServiceView
 
 
 @dataclass(frozen=True)
 class WriteStatus:
     """Set status.loadBalancer.ingress to `ips` (ipMode VIP) and the pool annotation to `pool`."""
 
-    service: ServiceKey
+    service: ObjectKey
     ips: tuple[str, ...]
     pool: str | None
 
@@ -31,12 +31,12 @@ class WriteStatus:
 class ClearStatus:
     """Remove our VIPs from a Service that is no longer ours (type or class changed)."""
 
-    service: ServiceKey
+    service: ObjectKey
 
 
 @dataclass(frozen=True)
 class Event:
-    service: ServiceKey
+    service: ObjectKey
     type: str  # Normal | Warning
     reason: str  # IPAllocated | AllocationFailed | IPConflict | IPNotInPool | IPReleased
     message: str
@@ -50,13 +50,13 @@ class VIPDecisions:
         self,
         pools: Iterable[AddressPool],
         load_balancer_class: str | None = None,
-        lookup: Callable[[ServiceKey], ServiceView | None] = lambda key: None,
+        lookup: Callable[[ObjectKey], ServiceView | None] = lambda key: None,
     ) -> None:
         self._pools = tuple(pools)
         self._class = load_balancer_class
         self._lookup = lookup
         self._allocator = Allocator(self._pools)
-        self._last_refusal: dict[ServiceKey, str] = {}
+        self._last_refusal: dict[ObjectKey, str] = {}
 
     @property
     def allocator(self) -> Allocator:
@@ -102,7 +102,7 @@ class VIPDecisions:
             actions += self._retry_conflicted()
         return actions
 
-    def service_deleted(self, key: ServiceKey) -> list[Action]:
+    def service_deleted(self, key: ObjectKey) -> list[Action]:
         self._last_refusal.pop(key, None)
         if self._allocator.release(key) is None:
             return []

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.addresses import IPAddress
-from dnslb.core.model import Port, Problem, ServiceKey, ServiceView
+from dnslb.core.model import ObjectKey, Port, Problem, ServiceView
 
 FAMILY = {"IPv4": 4, "IPv6": 6}
 FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
@@ -15,7 +15,7 @@ FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
 
 @dataclass(frozen=True)
 class Request:
-    key: ServiceKey
+    key: ObjectKey
     service_labels: tuple[tuple[str, str], ...]
     families: tuple[int, ...]
     policy: str
