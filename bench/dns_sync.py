@@ -151,7 +151,7 @@ def quiet(provider: Provider, seconds: float, resync: float) -> list[dict[str, A
              for i in range(100)]  # fmt: skip
     loop = DNSLoop(
         Hooks(services=lambda: views, source_complete=lambda: True, make_provider=lambda resource: counting,
-              save_replaced=lambda *a: None, notify=lambda *a: None),
+              save_replaced=lambda *a: None, report=lambda *a: None),
         owner="bench", load_balancer_class=None, registry=CollectorRegistry(),
         resync_seconds=resync,
     )  # fmt: skip

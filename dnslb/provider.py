@@ -20,7 +20,6 @@ from typing import Literal, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "dnslb.providers"
 
-RecordType = Literal["A", "AAAA", "TXT", "CNAME"]
 Action = Literal["create", "update", "delete"]
 
 

@@ -1,38 +1,35 @@
-"""`dnslb controller`: informers → VIP decisions → Service status and Events.
+"""`dnslb controller`: caches → VIP decisions → Service status and Events; then the DNS loop.
 
-One work loop, level-triggered: informer events only mark keys dirty; the loop takes every dirty key at once (a burst
-of 1,000 events is one pass), recomputes from the cache and writes only differences. At start nothing is allocated
-until the caches are synced and every VIP already in a Service's status is restored.
+One work loop, level-triggered: cache changes only mark keys dirty; the loop takes every dirty key at once (a burst
+of 1,000 events is one pass), recomputes from the caches and writes only differences. At start nothing is allocated
+until the caches are synced and every VIP already in a Service's status is restored. Everything it uses is passed
+in (`controller_main` assembles it), so the loop runs the same against informers or against plain caches.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
-from dnslb.adapters.dnssync.plugins import create as create_provider
-from dnslb.adapters.dnssync.sync import Notice
-from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
-from dnslb.adapters.kube.informer import Informer, Key, Obj
-from dnslb.adapters.kube.writer import NotLeader, Writer
-from dnslb.core.config import AddressPool, Config, ConfigError, DNSProvider, load_config
-from dnslb.core.config.resources import API_VERSION, GROUP, KINDS, VERSION
-from dnslb.core.ipam.decisions import Action, Event, VIPDecisions
-from dnslb.core.manifests import Document
-from dnslb.core.model import ObjectKey, ServiceShapeError, ServiceView, service_fields, service_view
-from dnslb.provider import Provider
+from dnslb.adapters.dnssync.loop import DNSLoop
+from dnslb.adapters.kube.writer import NotLeader, Recorder, StatusWriter
+from dnslb.adapters.wakeup import Wakeup
+from dnslb.app.sources import Cache, Key, Obj, config_objects, documents, key_of, namespace_labels, service_views
+from dnslb.app.sources import view_of as cached_view
+from dnslb.core.config import AddressPool, Config, DNSProvider, load_config
+from dnslb.core.config.resources import KINDS
+from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic, ObjectRef
+from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
+from dnslb.core.model import ObjectKey, ServiceView
 
 log = logging.getLogger(__name__)
+_CONFIG = ("", "<config>")  # the mark for "the config resources changed"
 
 
 @dataclass(frozen=True)
@@ -66,104 +63,78 @@ class Metrics:
 class Controller:
     def __init__(
         self,
-        api: ApiClient,
         settings: Settings,
-        registry: CollectorRegistry,
-        may_write: Callable[[], bool] = lambda: True,
+        *,
+        services: Cache,
+        namespaces: Cache,
+        config: Mapping[str, Cache],
+        writer: StatusWriter,
+        recorder: Recorder,
+        dns: DNSLoop,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.metrics = Metrics(registry)
-        core, custom = CoreV1Api(api), CustomObjectsApi(api)
-        self.writer = Writer(
-            core,
-            custom,
-            may_write=may_write,
-            on_api_error=lambda call, exc: self.metrics.api_errors.labels(call).inc(),
-        )
-        self.services = Informer(
-            "services", core.list_service_for_all_namespaces, self._service_event, transform=service_fields
-        )
-        self.config_informers = {
-            kind: Informer(
-                kind,
-                partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace, model.PLURAL),
-                self._config_event,
-            )
-            for kind, model in KINDS.items()
-        }
-        self._wake = threading.Condition()
-        self._dirty: set[Key] = set()
-        self._config_dirty = True
-        self._stop = threading.Event()
+        self.metrics = metrics
+        self.services = services
+        self._namespaces = namespaces
+        self._config = config
+        self._writer = writer
+        self._recorder = recorder
+        self.dns = dns
+        self._clock = clock
+        self._wakeup: Wakeup[Key] = Wakeup(clock)
         self.ready = threading.Event()
         self._decisions: VIPDecisions | None = None
         self._pools: tuple[AddressPool, ...] = ()
         self._providers: tuple[DNSProvider, ...] = ()
-        self._last_good: dict[tuple[str, str, str], Obj] = {}
-        self._reported: dict[tuple[str, str, str], str] = {}
-        self._threads: list[threading.Thread] = []
-        self._core = core
-        self.takeover = TakeoverStore(core, settings.namespace)
-        self.dns = DNSLoop(
-            Hooks(
-                services=self._all_views,
-                source_complete=lambda: self.services.synced.is_set() and bool(self.services.items()),
-                make_provider=self._make_provider,
-                save_replaced=lambda provider, zone, records: self.takeover.save(provider, zone.name, records),
-                notify=self._dns_notice,
-            ),
-            owner=settings.owner_id,
-            load_balancer_class=settings.load_balancer_class,
-            registry=registry,
-            resync_seconds=settings.resync_seconds,
-        )
-        self._dns_said: dict[tuple[str, str, str], str] = {}
+        self._last_good: dict[ObjectRef, Obj] = {}
+        self._reported: dict[ObjectRef, str] = {}
+        services.subscribe(lambda key, old, new: self._wakeup.mark(key))
+        namespaces.subscribe(self._namespace_event)
+        for cache in config.values():
+            cache.subscribe(self._config_event)
 
-    # -- informer callbacks (informer threads) ----------------------------------------------------------------
+    @property
+    def _caches(self) -> tuple[Cache, ...]:
+        return (self.services, self._namespaces, *self._config.values())
 
-    def _service_event(self, key: Key, old: Obj | None, new: Obj | None) -> None:
-        with self._wake:
-            self._dirty.add(key)
-            self._wake.notify()
+    # -- cache callbacks (informer threads) ---------------------------------------------------------------------
 
     def _config_event(self, key: Key, old: Obj | None, new: Obj | None) -> None:
         if old is not None and new is not None and _generation_and_spec(old) == _generation_and_spec(new):
             return  # our own condition write echoing back
-        with self._wake:
-            self._config_dirty = True
-            self._wake.notify()
+        self._wakeup.mark(_CONFIG)
+
+    def _namespace_event(self, key: Key, old: Obj | None, new: Obj | None) -> None:
+        if _labels(old) == _labels(new):
+            return
+        # pools may select Services by their Namespace's labels: decide again for every Service there
+        namespace = key[1]
+        self._wakeup.mark(*(k for k in (_key(o) for o in self.services.items()) if k[0] == namespace))
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
-    def start_informers(self) -> None:
-        for informer in (self.services, *self.config_informers.values()):
-            thread = threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
     def stop(self) -> None:
-        self._stop.set()
+        self._wakeup.close()
         self.dns.stop()
-        self.writer.close()
-        for informer in (self.services, *self.config_informers.values()):
-            informer.stop()
-        with self._wake:
-            self._wake.notify_all()
 
     def run(self) -> None:
         """Wait for caches, restore, then reconcile until stopped. Raises NotLeader if the lease is lost."""
-        informers = (self.services, *self.config_informers.values())
-        while not all(i.synced.wait(0.1) for i in informers):
-            if self._stop.is_set():
+        while not all(cache.synced.wait(0.1) for cache in self._caches):
+            if self._wakeup.closed:
                 return
-        with self._wake:
-            self._dirty.clear()
-            self._config_dirty = False
+        self._wakeup.wait(0)  # what the initial lists marked is all in the first pass
         config = self._reload_config()
         self._pools = config.pools
-        self._decisions = VIPDecisions(self._pools, self.settings.load_balancer_class, lookup=self._view)
+        self._decisions = VIPDecisions(
+            self._pools,
+            self.settings.load_balancer_class,
+            lookup=self._view,
+            namespace_labels=namespace_labels(self._namespaces),
+        )
         started = time.perf_counter()
-        views = self._all_views()
+        views = service_views(self.services)
         self._apply(self._decisions.start(views))
         log.info(
             "restored and reconciled %d Services in %.2fs", len(views), time.perf_counter() - started,
@@ -172,24 +143,17 @@ class Controller:
         self._update_pool_metrics()
         self._providers = config.providers
         self.dns.configure(self._providers)
-        dns_thread = threading.Thread(target=self.dns.run, name="dns", daemon=True)
-        dns_thread.start()
-        self._threads.append(dns_thread)
+        threading.Thread(target=self.dns.run, name="dns", daemon=True).start()
         self.ready.set()
-        next_resync = time.monotonic() + self.settings.resync_seconds
-        while not self._stop.is_set():
-            with self._wake:
-                timeout = max(0.0, next_resync - time.monotonic())
-                if not self._dirty and not self._config_dirty:
-                    self._wake.wait(timeout)
-                dirty, self._dirty = self._dirty, set()
-                config_dirty, self._config_dirty = self._config_dirty, False
-            if time.monotonic() >= next_resync:
-                dirty |= {_key_of(v.key) for v in self._all_views()}
-                config_dirty = True
-                next_resync = time.monotonic() + self.settings.resync_seconds
-            if dirty or config_dirty:
-                self._reconcile(dirty, config_dirty)
+        next_resync = self._clock() + self.settings.resync_seconds
+        while not self._wakeup.closed:
+            woken = self._wakeup.wait(max(0.0, next_resync - self._clock()))
+            dirty = set(woken.items)
+            if self._clock() >= next_resync:
+                dirty |= {key_of(v.key) for v in service_views(self.services)} | {_CONFIG}
+                next_resync = self._clock() + self.settings.resync_seconds
+            if dirty and not self._wakeup.closed:
+                self._reconcile(dirty - {_CONFIG}, _CONFIG in dirty)
 
     # -- the loop's work ----------------------------------------------------------------------------------------
 
@@ -202,7 +166,7 @@ class Controller:
                 if config.pools != self._pools:
                     self._pools = config.pools
                     log.info("address pools changed: %s", ", ".join(p.name for p in self._pools) or "none")
-                    actions += self._decisions.pools_changed(self._pools, self._all_views())
+                    actions += self._decisions.pools_changed(self._pools, service_views(self.services))
                 if config.providers != self._providers:
                     self._providers = config.providers
                     self.dns.configure(self._providers)
@@ -216,34 +180,26 @@ class Controller:
             self.dns.trigger()
 
     def _apply(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, Event):
-                self.metrics.allocations.labels(action.reason).inc()
         try:
-            self.writer.apply(actions)
+            for action in actions:
+                if isinstance(action, WriteStatus):
+                    self._writer.write_status(action.service, action.ips, action.pool)
+                elif isinstance(action, ClearStatus):
+                    self._writer.write_status(action.service, (), None)
+                else:
+                    self.metrics.allocations.labels(action.reason).inc()
+                    self._recorder.record(action, uid=self._uid(action))
         except NotLeader:
             raise
         except Exception as exc:  # the API is down: the next resync or event writes what is still different
             log.error("writing %d actions failed: %s", len(actions), exc)
 
-    def _make_provider(self, resource: DNSProvider) -> Provider:
-        ref = resource.spec.secret_ref
-        secret = read_secret(self._core, self.settings.namespace, ref.name) if ref is not None else {}
-        return create_provider(resource.spec.type, resource.spec.settings, secret)
-
-    def _dns_notice(self, provider: str, notice: Notice) -> None:
-        """A Warning Event on the Service (or on the DNSProvider), once per distinct message."""
-        if notice.service is not None:
-            kind, key, reason = "Service", notice.service, "DNSNotPublished"
-        else:
-            kind, key, reason = "DNSProvider", ObjectKey(self.settings.namespace, provider), "DNSProviderFailed"
-        slot = (kind, str(key), notice.hostname)
-        message = f"{notice.hostname}: {notice.reason}" if notice.hostname and notice.service else notice.reason
-        if self._dns_said.get(slot) == message:
-            return
-        self._dns_said[slot] = message
-        with contextlib.suppress(NotLeader):
-            self.writer.event(kind, key, "Warning", reason, message)
+    def _uid(self, diagnostic: Diagnostic) -> str:
+        subject = diagnostic.subject
+        if subject is None or subject.kind != "Service":
+            return ""
+        obj = self.services.get(key_of(subject.key)) or {}
+        return str((obj.get("metadata") or {}).get("uid") or "")
 
     def _update_pool_metrics(self) -> None:
         assert self._decisions is not None
@@ -254,88 +210,57 @@ class Controller:
             self.metrics.pool_in_use.labels(usage.pool, usage.family).set(usage.in_use)
 
     def _view(self, key: ObjectKey) -> ServiceView | None:
-        obj = self.services.get(_key_of(key))
-        if obj is None:
-            return None
-        try:
-            return service_view(obj)
-        except ServiceShapeError as exc:
-            log.error("Service %s cannot be read: %s", key, exc)
-            return None
-
-    def _all_views(self) -> list[ServiceView]:
-        views = []
-        for obj in self.services.items():
-            try:
-                views.append(service_view(obj))
-            except ServiceShapeError as exc:
-                log.error("a Service cannot be read: %s", exc)
-        return views
+        return cached_view(self.services, key)
 
     def _reload_config(self) -> Config:
         """The config in the cluster; a resource whose new version is invalid keeps its last valid version."""
-        current: dict[tuple[str, str, str], Obj] = {}
-        for kind, informer in self.config_informers.items():
-            for obj in informer.items():
-                meta = obj.get("metadata") or {}
-                current[(kind, meta.get("namespace") or "", meta.get("name") or "")] = {
-                    **obj, "apiVersion": API_VERSION, "kind": kind,
-                }  # fmt: skip
-        config, errors = load_config(_documents(current))
-        failed = {_ident(e) for e in errors}
-        for ident, obj in current.items():
-            if ident not in failed:
-                self._last_good[ident] = obj
-        for ident in list(self._last_good):
-            if ident not in current:
-                del self._last_good[ident]
+        current = config_objects(self._config)
+        config, errors = load_config(documents(current))
+        failed = {e.subject for e in errors}
+        for ref, obj in current.items():
+            if ref not in failed:
+                self._last_good[ref] = obj
+        for ref in list(self._last_good):
+            if ref not in current:
+                del self._last_good[ref]
         if failed:
-            fallback = {i: (self._last_good.get(i) if i in failed else o) for i, o in current.items()}
-            config, _ = load_config(_documents({i: o for i, o in fallback.items() if o is not None}))
+            fallback = {r: (self._last_good.get(r) if r in failed else o) for r, o in current.items()}
+            config, _ = load_config(documents({r: o for r, o in fallback.items() if o is not None}))
         self._report_config(current, errors)
         return config
 
-    def _report_config(self, current: dict[tuple[str, str, str], Obj], errors: list[ConfigError]) -> None:
+    def _report_config(self, current: dict[ObjectRef, Obj], errors: list[Diagnostic]) -> None:
         self.metrics.config_errors.set(len(errors))
-        by_ident: dict[tuple[str, str, str], list[str]] = {}
+        by_ref: dict[ObjectRef | None, list[str]] = {}
         for error in errors:
-            by_ident.setdefault(_ident(error), []).append(
-                f"{error.path}: {error.message}" if error.path else error.message
-            )
-        for ident, obj in current.items():
-            problems = by_ident.get(ident, [])
-            kept = " (its last valid version stays in force)" if problems and ident in self._last_good else ""
+            by_ref.setdefault(error.subject, []).append(error.describe())
+        for ref, obj in current.items():
+            problems = by_ref.get(ref, [])
+            kept = " (its last valid version stays in force)" if problems and ref in self._last_good else ""
             message = "; ".join(problems) + kept if problems else "valid"
-            if self._reported.get(ident) == message:
+            if self._reported.get(ref) == message:
                 continue
-            kind, namespace, name = ident
-            key = ObjectKey(namespace, name)
             generation = (obj.get("metadata") or {}).get("generation")
             try:
-                self.writer.condition(KINDS[kind].PLURAL, key, generation, not problems, message)
+                self._writer.condition(KINDS[ref.kind].PLURAL, ref.key, generation, not problems, message)
                 if problems:
                     uid = str((obj.get("metadata") or {}).get("uid") or "")
-                    self.writer.event(kind, key, "Warning", "InvalidConfig", message, uid=uid)
+                    self._recorder.record(Diagnostic(ref, INVALID_CONFIG, message), uid=uid)
             except NotLeader:
                 raise
             except Exception as exc:
-                log.error("reporting config status of %s %s failed: %s", kind, key, exc)
+                log.error("reporting config status of %s failed: %s", ref, exc)
                 continue
-            self._reported[ident] = message
+            self._reported[ref] = message
 
 
-def _documents(objects: dict[tuple[str, str, str], Obj]) -> list[Document]:
-    return [Document(f"{kind} {namespace}/{name}", 0, None, obj) for (kind, namespace, name), obj in objects.items()]
+def _key(obj: Obj) -> Key:
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
-def _ident(error: ConfigError) -> tuple[str, str, str]:
-    kind, _, rest = error.where.partition(" ")
-    namespace, _, name = rest.partition("/")
-    return (kind, namespace, name)
-
-
-def _key_of(key: ObjectKey) -> Key:
-    return (key.namespace, key.name)
+def _labels(obj: Obj | None) -> Any:
+    return ((obj or {}).get("metadata") or {}).get("labels")
 
 
 def _generation_and_spec(obj: Obj) -> tuple[Any, Any, Any]:

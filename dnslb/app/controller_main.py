@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
+from functools import partial
 from types import FrameType
+from typing import Any
 
-from kubernetes.client import CoordinationV1Api
+from kubernetes.client import ApiClient, CoordinationV1Api, CoreV1Api, CustomObjectsApi
 from prometheus_client import CollectorRegistry
 
+from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
+from dnslb.adapters.dnssync.plugins import create as create_provider
 from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
+from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.leader import LeaderElector
-from dnslb.adapters.kube.writer import NotLeader
-from dnslb.app.controller import Controller, Settings
+from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWriter
+from dnslb.app.controller import Controller, Metrics, Settings
 from dnslb.app.ops import parse_bool, serve_ops, setup_logging
+from dnslb.app.sources import service_views
+from dnslb.core.config.resources import GROUP, KINDS, VERSION
+from dnslb.core.config.resources import DNSProvider as DNSProviderResource
+from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.model import service_fields
+from dnslb.provider import Provider
 
 log = logging.getLogger("dnslb.controller")
 
@@ -36,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         else None
     )  # fmt: skip
     settings = Settings(args.namespace, args.load_balancer_class, args.resync_seconds, args.owner_id)
-    controller = Controller(api, settings, registry, may_write=elector.is_leader if elector else lambda: True)
+    controller, informers, recorder = assemble(
+        api, settings, registry, may_write=elector.is_leader if elector else lambda: True
+    )
     leading = threading.Event()
     lost = threading.Event()
     stop = threading.Event()
@@ -48,10 +64,16 @@ def run(args: argparse.Namespace) -> int:
     server, _ = serve_ops(args.metrics_addr, registry, {"/healthz": lambda: not lost.is_set(), "/readyz": ready})
     log.info("dnslb controller %s serving metrics on %s:%d", identity, *server.server_address[:2])
 
+    def shut_down() -> None:
+        controller.stop()
+        recorder.close()
+        for informer in informers:
+            informer.stop()
+
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop.set()
-        controller.stop()
+        shut_down()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -63,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
     def on_lose() -> None:
         controller.metrics.leader.set(0)
         lost.set()
-        controller.stop()
+        shut_down()
 
-    controller.start_informers()
+    for informer in informers:
+        threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
     if elector is None:
         leading.set()
     else:
@@ -85,6 +108,66 @@ def run(args: argparse.Namespace) -> int:
     if elector is not None:
         elector.release()
     return 0
+
+
+def assemble(
+    api: ApiClient, settings: Settings, registry: CollectorRegistry, *, may_write: Callable[[], bool]
+) -> tuple[Controller, list[Informer], Recorder]:
+    """The controller and what it works with: informers, status writer, Event recorder, DNS loop."""
+    core, custom = CoreV1Api(api), CustomObjectsApi(api)
+    metrics = Metrics(registry)
+
+    def api_error(call: str, exc: Exception) -> None:
+        metrics.api_errors.labels(call).inc()
+
+    services = Informer("services", core.list_service_for_all_namespaces, transform=service_fields)
+    namespaces = Informer("namespaces", core.list_namespace, transform=_namespace_fields)
+    config = {
+        kind: Informer(kind, partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace,
+                                     model.PLURAL))
+        for kind, model in KINDS.items()
+    }  # fmt: skip
+    recorder = Recorder(core, component=CONTROLLER, may_write=may_write, on_api_error=api_error)
+    takeover = TakeoverStore(core, settings.namespace)
+
+    def make_provider(resource: DNSProviderResource) -> Provider:
+        ref = resource.spec.secret_ref
+        secret = read_secret(core, settings.namespace, ref.name) if ref is not None else {}
+        return create_provider(resource.spec.type, resource.spec.settings, secret)
+
+    def report(diagnostic: Diagnostic) -> None:
+        with contextlib.suppress(NotLeader):
+            recorder.record(diagnostic)
+
+    dns = DNSLoop(
+        Hooks(
+            services=lambda: service_views(services),
+            source_complete=lambda: services.synced.is_set() and bool(services.items()),
+            make_provider=make_provider,
+            save_replaced=lambda provider, zone, records: takeover.save(provider, zone.name, records),
+            report=report,
+        ),
+        owner=settings.owner_id,
+        load_balancer_class=settings.load_balancer_class,
+        registry=registry,
+        resync_seconds=settings.resync_seconds,
+    )
+    controller = Controller(
+        settings,
+        services=services,
+        namespaces=namespaces,
+        config=config,
+        writer=StatusWriter(core, custom, may_write=may_write, on_api_error=api_error),
+        recorder=recorder,
+        dns=dns,
+        metrics=metrics,
+    )
+    return controller, [services, namespaces, *config.values()], recorder
+
+
+def _namespace_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata") or {}
+    return {"metadata": {k: metadata[k] for k in ("name", "resourceVersion", "labels") if k in metadata}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

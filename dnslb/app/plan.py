@@ -13,11 +13,13 @@ from typing import Any, Literal
 
 import yaml
 
-from dnslb.core.config import Config, is_config, load_config
+from dnslb.core.config import AddressPool, Config, is_config, load_config
+from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import claims, for_provider, granted
 from dnslb.core.dns.hostnames import service_hostnames
-from dnslb.core.ipam import Allocation, Allocator, PoolUsage, not_handled_because
+from dnslb.core.ipam import PoolUsage, not_handled_because
+from dnslb.core.ipam.decisions import VIPDecisions
 from dnslb.core.manifests import Document
 from dnslb.core.model import ObjectKey, ServiceShapeError, ServiceView, service_view
 from dnslb.provider import Zone
@@ -85,10 +87,9 @@ def make_plan(documents: Iterable[Document], load_balancer_class: str | None = N
         else:
             kind = f"{document.api_version or '?'} {document.kind or '?'}"
             notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
-    allocator = Allocator(config.pools, namespace_labels)
-    plans = _plan_services(allocator, services, load_balancer_class)
+    plans, usage = _plan_services(services, config.pools, namespace_labels, load_balancer_class)
     dns, dns_notes = _plan_dns(config, services, plans, load_balancer_class)
-    return Plan(tuple(plans), tuple(allocator.usage()), tuple(errors), (*notes, *dns_notes), tuple(dns))
+    return Plan(tuple(plans), tuple(usage), tuple(errors), (*notes, *dns_notes), tuple(dns))
 
 
 def _plan_dns(
@@ -115,50 +116,48 @@ def _plan_dns(
 
 
 def _plan_services(
-    allocator: Allocator, services: list[ServiceView], load_balancer_class: str | None
-) -> list[ServicePlan]:
-    ours = [s for s in services if not_handled_because(s, load_balancer_class) is None]
-    restored = allocator.restore(ours)
-    conflicts = {c.service for c in restored if c.holder is not None}
-    restore_notes = {c.service: c.reason for c in restored if c.holder is None}
+    services: list[ServiceView],
+    pools: tuple[AddressPool, ...],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+    load_balancer_class: str | None,
+) -> tuple[list[ServicePlan], list[PoolUsage]]:
+    """The controller's own decisions (VIPDecisions) at its startup, read back per Service."""
+    by_key = {s.key: s for s in services}
+    decisions = VIPDecisions(
+        pools, load_balancer_class, lookup=by_key.get, namespace_labels=lambda n: namespace_labels.get(n, {})
+    )
+    notes: dict[ObjectKey, list[str]] = {}
+    for action in decisions.start(services):
+        if isinstance(action, Diagnostic) and action.reason == IP_NOT_IN_POOL and action.subject is not None:
+            notes.setdefault(action.subject.key, []).append(action.describe())
     plans: list[ServicePlan] = []
     for service in sorted(services, key=lambda s: s.order):
         hostnames, hostname_problems = service_hostnames(service)
-        warnings = tuple(str(p) for p in hostname_problems)
+        warnings = tuple(p.describe() for p in hostname_problems) + tuple(notes.get(service.key, ()))
         ignored = not_handled_because(service, load_balancer_class)
         if ignored is not None:
             plans.append(ServicePlan(service.key, "ignored", hostnames=hostnames, reason=ignored, warnings=warnings))
             continue
-        before = allocator.allocation(service.key)
-        result = allocator.allocate(service)
-        if isinstance(result, Allocation):
-            status: Status = "kept" if before == result else "allocated"
-            note = restore_notes.get(service.key)
-            plans.append(
-                ServicePlan(
-                    service.key,
-                    status,
-                    result.pool,
-                    tuple(str(ip) for ip in result.ips),
-                    hostnames,
-                    warnings=(*warnings, note) if note else warnings,
-                )
-            )
+        held = decisions.allocator.allocation(service.key)
+        ips = tuple(str(ip) for ip in held.ips) if held else ()
+        refusal = decisions.refusal(service.key)
+        if refusal is None and held is not None:
+            status: Status = "kept" if ips == service.ingress_ips else "allocated"
+            plans.append(ServicePlan(service.key, status, held.pool, ips, hostnames, warnings=warnings))
             continue
-        kept = allocator.allocation(service.key)
         plans.append(
             ServicePlan(
                 service.key,
-                "conflict" if service.key in conflicts else "refused",
-                kept.pool if kept else None,
-                tuple(str(ip) for ip in kept.ips) if kept else (),
+                "conflict" if refusal is not None and refusal.reason == IP_CONFLICT else "refused",
+                held.pool if held else None,
+                ips,
                 hostnames,
-                result.reason,
-                result.field,
+                refusal.message if refusal else "no decision",
+                (refusal.field or None) if refusal else None,
                 warnings,
             )
         )
-    return plans
+    return plans, decisions.allocator.usage()
 
 
 def to_data(plan: Plan) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def rollback(args: argparse.Namespace) -> int:
             groups = rollback_changes(chosen, provider.records(zone), owner)
             batches, oversized = pack(groups, provider.limits, provider.cost)
             for too_big in oversized:
-                print(f"cannot restore {too_big.group.name}: {too_big.reason}", file=sys.stderr)
+                print(f"cannot restore {too_big.about}: {too_big.message}", file=sys.stderr)
             for batch in batches:
                 for change in batch.changes:
                     print(f"{'would ' if args.dry_run else ''}{change}")

@@ -12,21 +12,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Protocol
 
-from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, DiscoveryV1Api
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from dnslb.adapters.health import HealthProber
-from dnslb.adapters.kube.informer import Informer, Key, Obj
-from dnslb.adapters.kube.writer import NotLeader, Writer
+from dnslb.adapters.kube.writer import NotLeader, Recorder
+from dnslb.adapters.wakeup import Wakeup
+from dnslb.app.sources import Cache, Key, Obj, config_objects, documents, key_of
 from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
 from dnslb.core.bgp.policy import Decision, NodeState, decide
 from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer, Config, load_config
-from dnslb.core.config.resources import API_VERSION, GROUP, KINDS, VERSION
-from dnslb.core.manifests import Document
+from dnslb.core.diagnostics import Diagnostic, ObjectRef, service_ref
 from dnslb.core.model import (
     NodeView,
     ObjectKey,
@@ -34,7 +32,6 @@ from dnslb.core.model import (
     ServiceView,
     endpoint_views,
     node_view,
-    service_fields,
     service_view,
 )
 
@@ -65,9 +62,6 @@ class SpeakerSettings:
     damping: DampingConfig | None = field(default_factory=DampingConfig)
     drain_seconds: float = 5.0
     load_balancer_class: str | None = None
-    health_url: str | None = None  # kube-proxy's /healthz on this node; None: no node probe
-    health_host: str = "127.0.0.1"  # where Local Services' healthCheckNodePorts answer
-    health_interval: float = 2.0
 
 
 class SpeakerMetrics:
@@ -89,103 +83,85 @@ class SpeakerMetrics:
 class Speaker:
     def __init__(
         self,
-        api: ApiClient,
         settings: SpeakerSettings,
+        *,
+        services: Cache,
+        slices: Cache,
+        node: Cache,
+        config: Mapping[str, Cache],
         sink: RouteSink,
-        registry: CollectorRegistry,
+        recorder: Recorder,
+        health: HealthProber,
+        metrics: SpeakerMetrics,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.metrics = SpeakerMetrics(registry)
+        self.metrics = metrics
         self._sink = sink
+        self._recorder = recorder
+        self.health = health
         self._clock = clock
-        core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
-        self.writer = Writer(core, custom, component="dnslb-speaker")
-        self.services = Informer(
-            "services", core.list_service_for_all_namespaces, self._changed, transform=service_fields
-        )
-        self.slices = Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces, self._changed)
-        self.node = Informer(
-            "node", partial(core.list_node, field_selector=f"metadata.name={settings.node_name}"), self._node_changed
-        )
-        self.config = {
-            kind: Informer(
-                kind,
-                partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace, KINDS[kind].PLURAL),
-                self._changed,
-            )
-            for kind in ("AddressPool", "BGPPeer", "BGPAdvertisement")
-        }
-        self._informers = (self.services, self.slices, self.node, *self.config.values())
-        self._wake = threading.Condition()
-        self._dirty = True
-        self._dirty_since: float | None = None
+        self.services, self.slices, self.node, self.config = services, slices, node, config
+        self._caches = (services, slices, node, *config.values())
+        self._wakeup: Wakeup[str] = Wakeup(clock)
+        self._lock = threading.Lock()  # damping and session state, shared with informer and driver threads
         self._retry_at: float | None = None
-        self._views: dict[Key, tuple[str, ServiceView]] = {}  # after a failed pass (e.g. ExaBGP would not start)
-        self._stop = threading.Event()
+        self._views: dict[Key, tuple[str, ServiceView]] = {}  # parsed Services by resourceVersion
         self.ready = threading.Event()
         self._damping = DampingState()
+        self._damped_said: bool | None = None
         self._was_ready: bool | None = None
         self._peers: tuple[BGPPeer, ...] | None = None
         self._announcing: frozenset[ObjectKey] = frozenset()
-        self._said: dict[tuple[str, str], str] = {}
         self.last: Decision | None = None
         # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
         # moved meanwhile: Local Services stay withheld from then until a fresh list after a session is back
         # (`_RESYNC_SECONDS` at most), so a rejoining node never announces an endpoint it no longer has.
         self._sessions_up: dict[str, bool] = {}
         self._session_lost = False
-        self._resync: tuple[float, dict[str, int]] | None = None  # (deadline, relist counts when asked)
+        self._resync: tuple[float, dict[int, int]] | None = None  # (deadline, relist counts when asked)
+        for cache in (services, slices, *config.values()):
+            cache.subscribe(self._changed)
+        node.subscribe(self._node_changed)
         sink.on_session(self._session_changed)
-        self.health = HealthProber(
-            settings.health_url,
-            settings.health_host,
-            self._health_targets,
-            lambda: self._changed(("", "health"), None, None),
-            interval=settings.health_interval,
-        )
+        health.subscribe(self._wakeup.mark)
 
-    # -- informer callbacks --------------------------------------------------------------------------------------
+    # -- cache callbacks -----------------------------------------------------------------------------------------
 
     def _changed(self, key: Key, old: Obj | None, new: Obj | None) -> None:
-        with self._wake:
-            self._dirty = True
-            if self._dirty_since is None:
-                self._dirty_since = self._clock()
-            self._wake.notify()
+        self._wakeup.mark()
 
     def _node_changed(self, key: Key, old: Obj | None, new: Obj | None) -> None:
         if new is not None:
             ready = node_view(new).ready
             if self._was_ready and not ready and self.settings.damping is not None:
-                with self._wake:
+                with self._lock:
                     self._damping = ready_lost(self._damping, self._clock(), self.settings.damping)
             self._was_ready = ready
-        self._changed(key, old, new)
+        self._wakeup.mark()
 
     def _session_changed(self, peer: str, up: bool) -> None:
-        with self._wake:
+        with self._lock:
             self._sessions_up[peer] = up
             if not any(self._sessions_up.values()):  # cut off from every router: perhaps from the API as well
                 self._session_lost, self._resync = True, None
             elif up and self._session_lost and self._resync is None:
                 watched = (self.services, self.slices, self.node)
-                self._resync = (self._clock() + _RESYNC_SECONDS, {i.name: i.relists for i in watched})
+                self._resync = (self._clock() + _RESYNC_SECONDS, {id(c): c.relists for c in watched})
                 log.info("BGP session with %s is back: relisting before announcing Local Services again", peer)
-                for informer in watched:
-                    informer.resync()
-            self._dirty = True
-            self._wake.notify()
+                for cache in watched:
+                    cache.resync()
+        self._wakeup.mark()
 
     def _endpoints_trusted(self) -> bool:
         """False while Local Services must stay withheld: a session was lost and no fresh list has come since."""
-        with self._wake:
+        with self._lock:
             if not self._session_lost:
                 return True
             if self._resync is None:
                 return False
             deadline, before = self._resync
-            if all(i.relists > before[i.name] for i in (self.services, self.slices, self.node)):
+            if all(c.relists > before[id(c)] for c in (self.services, self.slices, self.node)):
                 log.info("relisted after the session came back: announcing Local Services again")
             elif self._clock() >= deadline:
                 log.warning(
@@ -201,31 +177,8 @@ class Speaker:
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
-    def start_informers(self) -> None:
-        for informer in self._informers:
-            threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
-        threading.Thread(target=self.health.run, args=(self._stop,), name="health", daemon=True).start()
-
-    def _health_targets(self) -> list[tuple[ObjectKey, int]]:
-        """Local Services with a healthCheckNodePort, when some pool withdraws on failed health checks."""
-        if not any(p.spec.health_withdraw for p in self._config().pools):
-            return []
-        targets = []
-        for obj in self.services.items():
-            try:
-                view = service_view(obj)
-            except ServiceShapeError:
-                continue
-            if view.external_traffic_policy == "Local" and view.health_check_node_port and view.ingress_ips:
-                targets.append((view.key, view.health_check_node_port))
-        return targets
-
     def stop(self) -> None:
-        self._stop.set()
-        for informer in self._informers:
-            informer.stop()
-        with self._wake:
-            self._wake.notify_all()
+        self._wakeup.close()
 
     def drain(self) -> None:
         """Withdraw everything, wait `drain_seconds` for traffic to move, stop ExaBGP."""
@@ -233,27 +186,21 @@ class Speaker:
         self._sink.drain(self.settings.drain_seconds)
 
     def run(self) -> None:
-        while not all(i.synced.wait(0.1) for i in self._informers):
-            if self._stop.is_set():
+        while not all(cache.synced.wait(0.1) for cache in self._caches):
+            if self._wakeup.closed:
                 return
         self.ready.set()
-        while not self._stop.is_set():
-            with self._wake:
-                timeouts = [
-                    t for t in (self._next_damping_change(), self._retry_in(), self._resync_check_in()) if t is not None
-                ]
-                if not self._dirty:
-                    self._wake.wait(min(timeouts, default=None))
-                self._dirty = False
-                since, self._dirty_since = self._dirty_since, None
-            if self._stop.is_set():
-                break
+        since: float | None = self._clock()
+        while not self._wakeup.closed:
             try:
                 self._reconcile(since)
                 self._retry_at = None
             except Exception:  # one failed pass must not stop the node announcing: log, and try again shortly
                 log.exception("speaker reconcile failed; retrying in 5s")
                 self._retry_at = self._clock() + 5.0
+            timeouts = [t for t in (self._next_damping_change(), self._retry_in(), self._resync_check_in()) if t]
+            woken = self._wakeup.wait(min(timeouts, default=None))
+            since = woken.since
 
     # -- one pass ------------------------------------------------------------------------------------------------
 
@@ -276,6 +223,7 @@ class Speaker:
             for s in services
             if s.type == "LoadBalancer" and s.load_balancer_class == self.settings.load_balancer_class
         ]
+        self.health.watch(_health_targets(config, ours))
         trusted = self._endpoints_trusted()
         endpoints = [e for obj in self.slices.items() for e in endpoint_views(obj)] if trusted else []
         state = NodeState(node, damped=damped, healthy=self.health.healthy, unhealthy=self.health.unhealthy)
@@ -305,12 +253,7 @@ class Speaker:
         return [view for _, view in views.values()]
 
     def _config(self) -> Config:
-        documents = [
-            Document(f"{kind} {obj['metadata'].get('name')}", 0, None, {**obj, "apiVersion": API_VERSION, "kind": kind})
-            for kind, informer in self.config.items()
-            for obj in informer.items()
-        ]
-        config, errors = load_config(documents)
+        config, errors = load_config(documents(config_objects(self.config)))
         for error in errors:
             log.warning("config: %s (the controller reports it on the resource)", error)
         return config
@@ -318,13 +261,12 @@ class Speaker:
     def _damping_state(self) -> bool:
         if self.settings.damping is None:
             return False
-        with self._wake:
-            before = self._damping.suppressed
+        with self._lock:
             self._damping = decayed(self._damping, self._clock(), self.settings.damping)
             state = self._damping
         self.metrics.penalty.set(state.penalty)
         self.metrics.damped.set(1 if state.suppressed else 0)
-        if state.suppressed != before or (state.suppressed and ("node", "damping") not in self._said):
+        if state.suppressed != bool(self._damped_said):
             self._node_event(state)
         return state.suppressed
 
@@ -348,9 +290,10 @@ class Speaker:
             )
         else:
             reason, message = "NodeReinstated", f"stable again (penalty {state.penalty:.0f}); announcing VIPs again"
-        type_ = "Warning" if state.suppressed else "Normal"
-        node = ObjectKey("", self.settings.node_name)
-        self._say("Node", node, ("node", "damping"), reason=reason, message=message, type_=type_)
+        node = ObjectRef("Node", ObjectKey("", self.settings.node_name))
+        diagnostic = Diagnostic(node, reason, message, severity="Warning" if state.suppressed else "Normal")
+        self._damped_said = state.suppressed
+        self._say(diagnostic, slot=(node, "damping"))
 
     def _report(self, node: NodeView, decision: Decision) -> None:
         for peer, routes in decision.routes.items():
@@ -360,23 +303,33 @@ class Speaker:
         started = decision.announcing - self._announcing
         stopped = self._announcing - decision.announcing
         for key in sorted(started):
-            message = f"announcing from node {node.name}"
-            self._say(
-                "Service", key, (str(key), "announce"), reason="AnnouncedFromNode", message=message, type_="Normal"
+            announced = Diagnostic(
+                service_ref(key), "AnnouncedFromNode", f"announcing from node {node.name}", severity="Normal"
             )
+            self._say(announced, slot=(announced.subject, "announce"))
         for key in sorted(stopped):
             message = f"withdrawn from node {node.name}: {decision.ineligible or 'no longer selected for this node'}"
-            self._say(
-                "Service", key, (str(key), "announce"), reason="WithdrawnFromNode", message=message, type_="Normal"
-            )
+            withdrawn = Diagnostic(service_ref(key), "WithdrawnFromNode", message, severity="Normal")
+            self._say(withdrawn, slot=(withdrawn.subject, "announce"))
         self._announcing = decision.announcing
-        for key, problem in decision.problems:
-            slot = (str(key), problem.field)
-            self._say("Service", key, slot, reason="InvalidBGPAttribute", message=str(problem), type_="Warning")
+        for problem in decision.problems:
+            self._say(problem)
 
-    def _say(self, kind: str, key: ObjectKey, slot: tuple[str, str], *, reason: str, message: str, type_: str) -> None:
-        if self._said.get(slot) == f"{reason}:{message}":
-            return
-        self._said[slot] = f"{reason}:{message}"
+    def _say(self, diagnostic: Diagnostic, *, slot: tuple[object, ...] | None = None) -> None:
+        subject = diagnostic.subject
+        cache = self.node if subject is not None and subject.kind == "Node" else self.services
+        obj = cache.get(key_of(subject.key)) if subject is not None else None
+        uid = str(((obj or {}).get("metadata") or {}).get("uid") or "")
         with contextlib.suppress(NotLeader):
-            self.writer.event(kind, key, type_, reason, message)
+            self._recorder.record(diagnostic, uid=uid, slot=slot)
+
+
+def _health_targets(config: Config, services: list[ServiceView]) -> list[tuple[ObjectKey, int]]:
+    """Local Services with a healthCheckNodePort, when some pool withdraws on failed health checks."""
+    if not any(p.spec.health_withdraw for p in config.pools):
+        return []
+    return [
+        (s.key, s.health_check_node_port)
+        for s in services
+        if s.external_traffic_policy == "Local" and s.health_check_node_port and s.ingress_ips
+    ]

@@ -8,19 +8,25 @@ import os
 import signal
 import tempfile
 import threading
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, DiscoveryV1Api
 from prometheus_client import CollectorRegistry
 
 from dnslb.adapters.exabgp.sink import ExaBGPSink
+from dnslb.adapters.health import HealthProber
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
+from dnslb.adapters.kube.informer import Informer
+from dnslb.adapters.kube.writer import SPEAKER, Recorder
 from dnslb.app.ops import parse_bool, serve_ops, setup_logging
-from dnslb.app.speaker import Speaker, SpeakerSettings
+from dnslb.app.speaker import RouteSink, Speaker, SpeakerMetrics, SpeakerSettings
 from dnslb.core.bgp.damping import DampingConfig
 from dnslb.core.config import BGPPeer
+from dnslb.core.config.resources import GROUP, KINDS, VERSION
+from dnslb.core.model import service_fields
 
 log = logging.getLogger("dnslb.speaker")
 
@@ -60,11 +66,9 @@ def run(args: argparse.Namespace) -> int:
         damping=damping,
         drain_seconds=args.drain_seconds,
         load_balancer_class=args.load_balancer_class,
-        health_url=args.health_url or None,
-        health_host=args.health_host,
-        health_interval=args.health_interval,
     )
-    speaker = Speaker(api, settings, sink, registry)
+    health = HealthProber(args.health_url or None, args.health_host, interval=args.health_interval)
+    speaker, informers, recorder = assemble(api, settings, sink, health, registry)
     stop = threading.Event()
     server, _ = serve_ops(
         args.metrics_addr, registry, {"/healthz": lambda: not stop.is_set(), "/readyz": speaker.ready.is_set}
@@ -75,16 +79,51 @@ def run(args: argparse.Namespace) -> int:
         log.info("received %s: draining", signal.Signals(signum).name)
         stop.set()
         speaker.stop()
+        for informer in informers:
+            informer.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    speaker.start_informers()
+    for informer in informers:
+        threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
+    threading.Thread(target=health.run, args=(stop,), name="health", daemon=True).start()
     speaker.run()
     speaker.drain()
     sink.stop()
+    recorder.close()
     server.shutdown()
     log.info("drained and stopped")
     return 0
+
+
+def assemble(
+    api: ApiClient, settings: SpeakerSettings, sink: RouteSink, health: HealthProber, registry: CollectorRegistry
+) -> tuple[Speaker, list[Informer], Recorder]:
+    """The speaker and what it works with: informers on what this node needs, the Event recorder."""
+    core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
+    services = Informer("services", core.list_service_for_all_namespaces, transform=service_fields)
+    slices = Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces)
+    node = Informer("node", partial(core.list_node, field_selector=f"metadata.name={settings.node_name}"))
+    config = {
+        kind: Informer(
+            kind,
+            partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace, KINDS[kind].PLURAL),
+        )
+        for kind in ("AddressPool", "BGPPeer", "BGPAdvertisement")
+    }
+    recorder = Recorder(core, component=SPEAKER)
+    speaker = Speaker(
+        settings,
+        services=services,
+        slices=slices,
+        node=node,
+        config=config,
+        sink=sink,
+        recorder=recorder,
+        health=health,
+        metrics=SpeakerMetrics(registry),
+    )
+    return speaker, [services, slices, node, *config.values()], recorder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,17 +30,6 @@ class Port:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """Bad input in one field of a Service (a spec field or `metadata.annotations[name]`)."""
-
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-@dataclass(frozen=True)
 class ServiceView:
     """The fields of a v1 Service that dnslb reads, with the API server's defaults applied."""
 

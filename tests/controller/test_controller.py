@@ -227,3 +227,26 @@ def test_restart_restores_before_allocating(
     # ... so the earlier-created Service without one must not be handed that address.
     assigned = wait_for(lambda: all_have_vips(core, ns, 2), 10, "both Services with VIPs")
     assert assigned == {f"{ns}/held-late": ("10.80.0.0",), f"{ns}/new-early": ("10.80.0.1",)}
+
+
+def test_namespace_selectors_allocate_by_the_namespace_labels(
+    core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, controller: Start
+) -> None:
+    gold_only = {"serviceAllocation": {"namespaceSelectors": [{"matchLabels": {"tier": "gold"}}]}}
+    apply_pool(custom, "gold", "10.90.0.0/29", **gold_only)
+    for name, labels in (("gold-team", {"tier": "gold"}), ("plain-team", {})):
+        core.create_namespace({"metadata": {"name": name, "labels": labels}})
+    proc = controller()
+    proc.wait_ready()
+    core.create_namespaced_service("gold-team", service_body("web"))
+    core.create_namespaced_service("plain-team", service_body("web"))
+    assert wait_for(lambda: vips(core, "gold-team").get("gold-team/web"), 10, "a VIP in gold-team") == ("10.90.0.0",)
+    refused = wait_for(lambda: events_for(core, "plain-team", "web"), 10, "the refusal in plain-team")
+    assert [e.reason for e in refused] == ["AllocationFailed"]
+    assert "namespace plain-team is not allowed" in refused[0].message
+    assert not vips(core, "plain-team").get("plain-team/web")
+    # labelling the namespace is enough: its Services are decided again
+    core.patch_namespace("plain-team", {"metadata": {"labels": {"tier": "gold"}}})
+    assert wait_for(lambda: vips(core, "plain-team").get("plain-team/web"), 10, "a VIP after labelling") == (
+        "10.90.0.1",
+    )

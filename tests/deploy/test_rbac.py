@@ -22,6 +22,7 @@ def g(scope: str, group: str, resource: str, verbs: str, names: tuple[str, ...] 
 
 CONTROLLER = (
     g(EVERY, "", "services", "list watch")
+    | g(EVERY, "", "namespaces", "list watch")
     | g(EVERY, "", "services/status", "patch")
     | g(EVERY, "", "events", "create")
     | {grant for kind in CONFIG_KINDS for grant in g(NS, "dnslb.io", kind, "list watch")}

@@ -9,8 +9,9 @@ import boto3
 import pytest
 
 from dnslb.adapters.dnssync.plugins import create
-from dnslb.adapters.dnssync.sync import Notice, ProviderSync
+from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.core.config.resources import DNSProviderSpec
+from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.dns.changes import rollback_changes
 from dnslb.core.dns.desired import Claim, claims
 from dnslb.core.model import ObjectKey
@@ -38,8 +39,8 @@ def route53(moto: MotoServer) -> Provider:
     return create("route53", {"endpointURL": moto.url}, MotoServer.CREDENTIALS)
 
 
-def syncer(provider: Provider, **spec: object) -> tuple[ProviderSync, list[Notice], dict[str, list[RecordSet]]]:
-    notices: list[Notice] = []
+def syncer(provider: Provider, **spec: object) -> tuple[ProviderSync, list[Diagnostic], dict[str, list[RecordSet]]]:
+    notices: list[Diagnostic] = []
     saved: dict[str, list[RecordSet]] = {}
     sync = ProviderSync(
         "test",
@@ -108,7 +109,7 @@ def test_a_poisoned_record_among_1000_lets_the_other_999_land() -> None:
             for i in range(1000)
         ]  # fmt: skip
         notices = sync.sync(wanted, may_delete=True)
-        assert [(n.hostname, str(n.service)) for n in notices] == [(f"h500.{ZONE}", "default/s500")]
-        assert "rejected" in notices[0].reason
+        assert [(n.about, str(n.subject)) for n in notices] == [(f"h500.{ZONE}", "Service/default/s500")]
+        assert "rejected" in notices[0].message
         names = {r.name for r in provider.records(Zone(ZONE, ZONE + ".")) if r.type == "A"}
         assert len(names) == 999 and f"h500.{ZONE}" not in names

@@ -126,7 +126,7 @@ def test_service_attributes_and_injection_attempts() -> None:
     assert communities_of(by_prefix["10.0.0.5/32"]) == {"64512:100", "65000:1", "large:1:2:3"}
     assert by_prefix["10.0.0.6/32"].local_preference == 100  # announced on the advertisement's terms only
     assert communities_of(by_prefix["10.0.0.6/32"]) == {"64512:100"}
-    assert sorted(p.field for k, p in decision.problems) == [
+    assert sorted(p.field for p in decision.problems) == [
         "metadata.annotations[dnslb.io/bgp-communities]",
         "metadata.annotations[dnslb.io/bgp-local-pref]",
     ]

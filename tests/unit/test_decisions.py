@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from dnslb.core.ipam.decisions import Action, ClearStatus, Event, VIPDecisions, WriteStatus
+from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
 from dnslb.core.model import ObjectKey, ServiceView
 from tests.builders import make_pool, make_service
 
@@ -16,8 +17,12 @@ def key(name: str) -> ObjectKey:
     return ObjectKey("default", name)
 
 
-def events(actions: Sequence[Action], reason: str) -> list[Event]:
-    return [a for a in actions if isinstance(a, Event) and a.reason == reason]
+def events(actions: Sequence[Action], reason: str) -> list[Diagnostic]:
+    return [a for a in actions if isinstance(a, Diagnostic) and a.reason == reason]
+
+
+def about(event: Diagnostic) -> ObjectKey | None:
+    return event.subject.key if event.subject else None
 
 
 def test_start_restores_every_status_before_allocating() -> None:
@@ -38,7 +43,7 @@ def test_duplicate_vips_in_status_are_reported_never_moved() -> None:
     second = make_service("second", created="2026-01-02T00:00:00Z", ingress=("10.0.0.3",))
     actions = VIPDecisions([POOL]).start([second, first])
     conflicts = events(actions, "IPConflict")
-    assert [e.service for e in conflicts] == [key("second")]
+    assert [about(e) for e in conflicts] == [key("second")]
     assert conflicts[0].message == (
         "IP conflict: 10.0.0.3 is in use by default/first, and they have no common allow-shared-ip key; "
         "it stays with the earlier Service"
@@ -53,7 +58,7 @@ def test_refusals_are_one_event_per_distinct_reason_and_keep_the_vip() -> None:
     broken = make_service("s", ingress=("10.0.0.0",), annotations={"dnslb.io/load-balancer-ips": "nope"})
     first = events(decisions.service_changed(broken), "AllocationFailed")
     assert len(first) == 1
-    assert "keeps 10.0.0.0" in first[0].message and "dnslb.io/load-balancer-ips" in first[0].message
+    assert "keeps 10.0.0.0" in first[0].message and first[0].field == "metadata.annotations[dnslb.io/load-balancer-ips]"
     assert decisions.service_changed(broken) == []
 
 
@@ -66,7 +71,7 @@ def test_type_change_releases_and_clears_and_a_conflicted_service_gets_its_ip_ba
     decisions.start([winner, loser])
     actions = decisions.service_changed(dataclasses.replace(winner, type="ClusterIP"))
     assert ClearStatus(winner.key) in actions
-    assert [(e.service.name, e.reason) for e in actions if isinstance(e, Event)] == [
+    assert [(e.subject.key.name, e.reason) for e in actions if isinstance(e, Diagnostic) and e.subject] == [
         ("winner", "IPReleased"),
         ("loser", "IPAllocated"),
     ]
@@ -89,5 +94,5 @@ def test_a_removed_pool_keeps_its_vips_and_says_so() -> None:
     held = make_service("held", ingress=("10.0.0.0",), annotations={"dnslb.io/ip-allocated-from-pool": "p"})
     decisions.start([held])
     actions = decisions.pools_changed([make_pool("other", "10.9.0.0/29")], [held])
-    assert [e.reason for e in actions if isinstance(e, Event)] == ["IPNotInPool"]
+    assert [e.reason for e in actions if isinstance(e, Diagnostic)] == ["IPNotInPool"]
     assert decisions.allocator.allocation(held.key) is not None

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.dns.batch import Group, minimum_requests, pack
+from dnslb.core.dns.batch import Group, group_cost, minimum_requests, pack
 from dnslb.core.dns.changes import rollback_changes, zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
 from dnslb.core.model import ObjectKey
-from dnslb.provider import Change, Cost, Limits, RecordSet, Zone, default_cost
+from dnslb.provider import Change, Limits, RecordSet, Zone, default_cost
 from dnslb_inmemory import InMemoryProvider
 from tests.builders import make_service
 
@@ -85,13 +85,13 @@ def test_foreign_records_are_left_alone_without_takeover() -> None:
     nodes = RecordSet.of("web.example.test", "A", 60, [f"192.0.2.{i}" for i in range(1, 101)])
     plan = zone_changes([claim()], [nodes], "cluster-a")
     assert plan.groups == ()
-    assert "set takeover on the DNSProvider" in plan.refused[0].reason
+    assert "set takeover on the DNSProvider" in plan.refused[0].message
 
 
 def test_another_owner_is_never_touched() -> None:
     theirs = ownership_record("web.example.test", "cluster-b", "service/x/y", 300)
     plan = zone_changes([claim()], [theirs], "cluster-a", takeover=True)
-    assert plan.groups == () and plan.refused[0].reason == "owned by another dnslb (owner cluster-b)"
+    assert plan.groups == () and plan.refused[0].message == "owned by another dnslb (owner cluster-b)"
 
 
 def test_takeover_replaces_the_all_nodes_record_and_rollback_restores_it_exactly() -> None:
@@ -133,14 +133,15 @@ def test_claims_from_services() -> None:
     ]
     web = next(c for c in found if c.hostname == "web.example.test")
     assert [str(r) for r in web.records] == ["web.example.test 300 A 10.0.0.1", "web.example.test 300 AAAA fd00::1"]
-    reasons = sorted(str(s) for s in skipped)
+    reasons = sorted(s.describe() for s in skipped)
     assert reasons == [
-        "'-bad-.example.test' has an invalid label '-bad-' (letters, digits and inner '-' only) "
-        "[metadata.annotations[dnslb.io/hostname]]",
-        "TTL -5 is outside 1..604800 seconds [metadata.annotations[dnslb.io/ttl]]",
-        "web.example.test: hostname is already claimed by the earlier Service default/web "
-        "[metadata.annotations[dnslb.io/hostname]]",
+        "metadata.annotations[dnslb.io/hostname]: "
+        "'-bad-.example.test' has an invalid label '-bad-' (letters, digits and inner '-' only)",
+        "metadata.annotations[dnslb.io/hostname]: "
+        "web.example.test: hostname is already claimed by the earlier Service default/web",
+        "metadata.annotations[dnslb.io/ttl]: TTL -5 is outside 1..604800 seconds",
     ]
+    assert {s.reason for s in skipped} == {"DNSNotPublished"}
 
 
 def test_zones_filters_and_namespace_grants() -> None:
@@ -207,5 +208,6 @@ def test_a_group_over_the_limits_is_reported_not_sent() -> None:
     big = two_change_groups(1, values=150)
     batches, oversized = pack(big + two_change_groups(2), Limits(max_values=100), default_cost)
     assert [g.name for b in batches for g in b.groups] == ["h0.example.test", "h1.example.test"]
-    assert oversized[0].reason == "exceeds one request: 151 record values > 100"
-    assert oversized[0].cost == Cost(2, 151, oversized[0].cost.bytes)
+    assert oversized[0].about == "h0.example.test"
+    assert oversized[0].message == "exceeds one request: 151 record values > 100"
+    assert group_cost(big[0], default_cost).changes == 2

@@ -7,17 +7,18 @@ from typing import Any
 
 import pytest
 
-from dnslb.core.ipam import Allocation, Allocator, Refusal, not_handled_because
+from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
+from dnslb.core.ipam import Allocation, Allocator, not_handled_because
 from tests.builders import make_pool, make_service
 
 
-def ips(result: Allocation | Refusal) -> list[str]:
+def ips(result: Allocation | Diagnostic) -> list[str]:
     assert isinstance(result, Allocation), result
     return [str(ip) for ip in result.ips]
 
 
-def refused(result: Allocation | Refusal) -> Refusal:
-    assert isinstance(result, Refusal), result
+def refused(result: Allocation | Diagnostic) -> Diagnostic:
+    assert isinstance(result, Diagnostic), result
     return result
 
 
@@ -38,16 +39,16 @@ def test_exhausted_pools_name_themselves_in_the_reason() -> None:
     allocator = Allocator([make_pool("tiny", "10.0.0.0/31")])
     allocator.allocate(make_service("a"))
     allocator.allocate(make_service("b"))
-    assert "tiny: no free IPv4 address" in refused(allocator.allocate(make_service("c"))).reason
+    assert "tiny: no free IPv4 address" in refused(allocator.allocate(make_service("c"))).message
 
 
 def test_no_pool_configured() -> None:
-    assert refused(Allocator([]).allocate(make_service("a"))).reason == "no AddressPool is configured"
+    assert refused(Allocator([]).allocate(make_service("a"))).message == "no AddressPool is configured"
 
 
 def test_auto_assign_off_serves_only_pinned_or_requested() -> None:
     allocator = Allocator([make_pool("manual", "10.0.0.0/29", autoAssign=False)])
-    assert "autoAssign is off" in refused(allocator.allocate(make_service("auto"))).reason
+    assert "autoAssign is off" in refused(allocator.allocate(make_service("auto"))).message
     pinned = make_service("pinned", annotations={"dnslb.io/address-pool": "manual"})
     assert ips(allocator.allocate(pinned)) == ["10.0.0.0"]
     requested = make_service("requested", loadBalancerIP="10.0.0.5")
@@ -59,7 +60,7 @@ def test_avoid_buggy_ips_skips_dot_zero_and_dot_255() -> None:
     got = [ips(allocator.allocate(make_service(f"s{i}"))) for i in range(3)]
     assert got == [["10.0.0.254"], ["10.0.1.1"], ["10.0.1.2"]]
     asked = make_service("asked", annotations={"dnslb.io/load-balancer-ips": "10.0.0.255"})
-    assert "avoids" in refused(allocator.allocate(asked)).reason
+    assert "avoids" in refused(allocator.allocate(asked)).message
 
 
 def test_namespace_and_service_selectors_restrict_a_pool() -> None:
@@ -76,12 +77,12 @@ def test_namespace_and_service_selectors_restrict_a_pool() -> None:
             ),
             make_pool("rest", "10.9.0.0/29", serviceAllocation={"serviceSelectors": [{"matchLabels": {"x": "y"}}]}),
         ],
-        namespace_labels={"gold-ns": {"tier": "gold"}},
+        namespace_labels=lambda namespace: {"tier": "gold"} if namespace == "gold-ns" else {},
     )
     assert ips(allocator.allocate(make_service("a", "team-a"))) == ["10.0.0.0"]
     assert ips(allocator.allocate(make_service("b", "gold-ns"))) == ["10.0.0.1"]
     assert ips(allocator.allocate(make_service("c", "other", labels={"x": "y"}))) == ["10.9.0.0"]
-    reason = refused(allocator.allocate(make_service("d", "other"))).reason
+    reason = refused(allocator.allocate(make_service("d", "other"))).message
     assert "team: namespace other is not allowed" in reason
     assert "rest: the Service's labels match none of its serviceSelectors" in reason
 
@@ -130,14 +131,14 @@ def test_bad_annotations_are_refused_with_the_field_named(
     allocator = Allocator([make_pool("p", "10.0.0.0/24"), make_pool("other", "10.1.0.0/24")])
     refusal = refused(allocator.allocate(make_service("s", annotations=annotations, **spec)))
     assert refusal.field == field
-    assert reason in refusal.reason
+    assert reason in refusal.message
 
 
 def test_requested_ip_in_use_names_the_holder() -> None:
     allocator = Allocator([make_pool("p", "10.0.0.0/24")])
     ips(allocator.allocate(make_service("first", loadBalancerIP="10.0.0.9")))
     refusal = refused(allocator.allocate(make_service("second", loadBalancerIP="10.0.0.9")))
-    assert refusal.reason == "10.0.0.9 is in use by default/first, and they have no common allow-shared-ip key"
+    assert refusal.message == "10.0.0.9 is in use by default/first, and they have no common allow-shared-ip key"
 
 
 def test_pool_pinning_beats_priority() -> None:
@@ -182,7 +183,7 @@ def test_sharing_rules_follow_metallb(first: dict[str, Any], second: dict[str, A
     allocator = Allocator([make_pool("p", "10.0.0.0/24")])
     ips(allocator.allocate(make_service("a", loadBalancerIP="10.0.0.1", **first)))
     refusal = refused(allocator.allocate(make_service("b", loadBalancerIP="10.0.0.1", **second)))
-    assert reason in refusal.reason
+    assert reason in refusal.message
 
 
 def test_local_services_selecting_the_same_pods_share() -> None:
@@ -208,7 +209,7 @@ def test_dual_stack_by_ip_family_policy() -> None:
 def test_dual_stack_refused_or_degraded_without_ipv6() -> None:
     allocator = Allocator([make_pool("v4", "10.0.0.0/24")])
     require = make_service("require", ipFamilyPolicy="RequireDualStack", ipFamilies=["IPv4", "IPv6"])
-    assert "v4: no free IPv6 address" in refused(allocator.allocate(require)).reason
+    assert "v4: no free IPv6 address" in refused(allocator.allocate(require)).message
     prefer = make_service("prefer", ipFamilyPolicy="PreferDualStack", ipFamilies=["IPv4", "IPv6"])
     assert ips(allocator.allocate(prefer)) == ["10.0.0.0"]
 
@@ -243,12 +244,11 @@ def test_restore_comes_before_allocation_and_never_moves_an_ip() -> None:
             make_service("other", created="2026-01-03T00:00:00Z", ingress=("10.0.0.2",)),
         ]
     )
-    assert [(str(c.service), str(c.ip), str(c.holder)) for c in conflicts] == [
-        ("default/dup", "10.0.0.0", "default/old")
-    ]
+    assert [(c.reason, str(c.subject)) for c in conflicts] == [(IP_CONFLICT, "Service/default/dup")]
+    assert "10.0.0.0 is in use by default/old" in conflicts[0].message
     assert ips(allocator.allocate(make_service("new"))) == ["10.0.0.1"]
     dup = make_service("dup", created="2026-01-02T00:00:00Z", ingress=("10.0.0.0",))
-    assert "IP conflict" in refused(allocator.allocate(dup)).reason
+    assert "IP conflict" in refused(allocator.allocate(dup)).message
     allocator.release(make_service("old").key)
     assert ips(allocator.allocate(dup)) == ["10.0.0.0"]
 
@@ -257,7 +257,7 @@ def test_restored_ip_outside_every_pool_is_kept_and_reported() -> None:
     allocator = Allocator([make_pool("p", "10.0.0.0/29")])
     orphan = make_service("orphan", ingress=("192.0.2.1",))
     conflicts = allocator.restore([orphan])
-    assert len(conflicts) == 1 and conflicts[0].holder is None
+    assert len(conflicts) == 1 and conflicts[0].reason == IP_NOT_IN_POOL
     assert ips(allocator.allocate(orphan)) == ["192.0.2.1"]
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dnslb.core.ipam import Allocation, Allocator, Refusal, request_for
+from dnslb.core.diagnostics import IP_CONFLICT, Diagnostic
+from dnslb.core.ipam import Allocation, Allocator, request_for
 from dnslb.core.model import ServiceView
 from tests.builders import make_pool, make_service
 
@@ -96,7 +97,7 @@ def test_invariants_under_random_changes(operations: list[tuple[str, ServiceView
             continue
         before = allocator.allocation(key)
         result = allocator.allocate(service)
-        if isinstance(result, Refusal):
+        if isinstance(result, Diagnostic):
             assert allocator.allocation(key) == before, "a refusal must not take away what a Service holds"
         else:
             assert allocator.allocation(key) == result
@@ -113,7 +114,7 @@ def test_invariants_under_random_changes(operations: list[tuple[str, ServiceView
         for a in allocator.allocations()
     ]
     restarted = Allocator(POOLS)
-    assert [c for c in restarted.restore(reversed(statuses)) if c.holder is not None] == []
+    assert [d for d in restarted.restore(reversed(statuses)) if d.reason == IP_CONFLICT] == []
     for status in statuses:
         assert isinstance(restarted.allocate(status), Allocation)
         assert restarted.allocation(status.key) == allocator.allocation(status.key)

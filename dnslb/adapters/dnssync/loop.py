@@ -7,7 +7,6 @@ it. Provider failures are reported and retried at the next trigger; they never s
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,14 +15,17 @@ from functools import partial
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from dnslb.adapters.dnssync.sync import Notice, ProviderSync
+from dnslb.adapters.dnssync.sync import ProviderSync
+from dnslb.adapters.wakeup import Wakeup
 from dnslb.core.config.resources import DNSProvider
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
 from dnslb.core.dns.desired import claims
 from dnslb.core.dns.registry import hostname_of, ownership_of
 from dnslb.core.model import ServiceView
 from dnslb.provider import Provider, ProviderError, RecordSet, Zone
 
 log = logging.getLogger(__name__)
+_FULL_READ = "full-read"
 
 
 class DNSMetrics:
@@ -55,7 +57,7 @@ class Hooks:
     source_complete: Callable[[], bool]
     make_provider: Callable[[DNSProvider], Provider]
     save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
-    notify: Callable[[str, Notice], None]  # (provider name, notice)
+    report: Callable[[Diagnostic], None]  # an Event on its subject
 
 
 class DNSLoop:
@@ -75,50 +77,39 @@ class DNSLoop:
         self._resync_seconds = resync_seconds
         self._debounce = debounce_seconds
         self.metrics = DNSMetrics(registry)
-        self._wake = threading.Condition()
-        self._dirty = False
-        self._full_read = True
+        self._wakeup: Wakeup[str] = Wakeup()
+        self._read_all = True  # the next sync reads every zone in full first
         self._configured: tuple[DNSProvider, ...] = ()
         self._syncs: dict[str, ProviderSync] = {}
-        self._stop = threading.Event()
 
     def configure(self, providers: Sequence[DNSProvider]) -> None:
-        with self._wake:
-            self._configured = tuple(providers)
-            self._dirty = True
-            self._wake.notify()
+        self._configured = tuple(providers)
+        self._wakeup.mark()
 
     def trigger(self, full_read: bool = False) -> None:
-        with self._wake:
-            self._dirty = True
-            self._full_read = self._full_read or full_read
-            self._wake.notify()
+        self._wakeup.mark(*((_FULL_READ,) if full_read else ()))
 
     def stop(self) -> None:
-        self._stop.set()
-        self.trigger()
+        self._wakeup.close()
 
     def run(self) -> None:
         scheduler = BackgroundScheduler(daemon=True)
         scheduler.add_job(lambda: self.trigger(full_read=True), "interval", seconds=self._resync_seconds)
         scheduler.start()
         try:
-            while not self._stop.is_set():
-                with self._wake:
-                    self._wake.wait_for(lambda: self._dirty or self._stop.is_set())
-                    if self._stop.is_set():
-                        break
+            while not self._wakeup.closed:
+                woken = self._wakeup.wait()
+                if self._wakeup.closed:
+                    break
                 time.sleep(self._debounce)  # let a burst of events settle into one sync
-                with self._wake:
-                    self._dirty = False
-                    full_read, self._full_read = self._full_read, False
-                    configured = self._configured
+                settled = self._wakeup.wait(0)
+                full_read = self._read_all or _FULL_READ in woken.items | settled.items
+                self._read_all = False
                 try:
-                    self._sync_all(configured, full_read)
+                    self._sync_all(self._configured, full_read)
                 except Exception:  # a bug here must not end DNS sync for good: log it, read everything, go on
                     log.exception("DNS sync failed")
-                    with self._wake:
-                        self._full_read = True
+                    self._read_all = True
         finally:
             scheduler.shutdown(wait=False)
 
@@ -129,21 +120,20 @@ class DNSLoop:
             may_delete = self._hooks.source_complete()
             skipped_count = len(skipped)
             for skip in skipped:
-                self._hooks.notify("", Notice(skip.service, skip.hostname, str(skip)))
+                self._hooks.report(skip)
             for name, sync in self._syncs.items():
                 try:
                     if full_read or not sync.read_once:
                         sync.read()
-                    notices = sync.sync(found, may_delete)
+                    diagnostics = sync.sync(found, may_delete)
                 except ProviderError as exc:
                     self._export(name, sync)
-                    self._hooks.notify(name, Notice(None, "", f"DNSProvider {name} failed: {exc}"))
-                    with self._wake:
-                        self._full_read = True  # read everything again before the next attempt
+                    self._hooks.report(sync.failed(f"DNSProvider {name} failed: {exc}"))
+                    self._read_all = True  # read everything again before the next attempt
                     continue
-                for notice in notices:
-                    self._hooks.notify(name, notice)
-                skipped_count += sum(1 for n in notices if n.service is not None)
+                for diagnostic in diagnostics:
+                    self._hooks.report(diagnostic)
+                skipped_count += sum(1 for d in diagnostics if d.reason == DNS_NOT_PUBLISHED)
                 self._export(name, sync)
             self.metrics.skipped.set(skipped_count)
 
@@ -159,7 +149,8 @@ class DNSLoop:
                 provider = self._hooks.make_provider(resource)
             except Exception as exc:  # a broken plugin or Secret must not stop the other providers
                 self.metrics.errors.labels(name, type(exc).__name__).inc()
-                self._hooks.notify(name, Notice(None, "", f"DNSProvider {name} cannot start: {exc}"))
+                message = f"DNSProvider {name} cannot start: {exc}"
+                self._hooks.report(Diagnostic(resource.ref, DNS_PROVIDER_FAILED, message))
                 continue
             self._syncs[name] = ProviderSync(
                 name,
@@ -167,7 +158,8 @@ class DNSLoop:
                 provider,
                 self._owner,
                 save_replaced=partial(self._hooks.save_replaced, name),
-                report=partial(self._hooks.notify, name),
+                report=self._hooks.report,
+                ref=resource.ref,
             )
 
     def _export(self, name: str, sync: ProviderSync) -> None:

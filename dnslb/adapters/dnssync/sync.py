@@ -15,7 +15,8 @@ from functools import partial
 from typing import TypeVar
 
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.dns.batch import Batch, Group, Oversized, pack
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic, ObjectRef, service_ref
+from dnslb.core.dns.batch import Batch, Group, pack
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim, for_provider, granted
 from dnslb.core.model import ObjectKey
@@ -23,15 +24,6 @@ from dnslb.provider import Change, Limits, Provider, ProviderError, RecordSet, R
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something an operator should see on a Service (as an Event): a hostname not published, and why."""
-
-    service: ObjectKey | None
-    hostname: str
-    reason: str
 
 
 @dataclass
@@ -51,11 +43,13 @@ class ProviderSync:
         owner: str,
         *,
         save_replaced: Callable[[Zone, Sequence[RecordSet]], None],
-        report: Callable[[Notice], None],
+        report: Callable[[Diagnostic], None],
+        ref: ObjectRef | None = None,
         attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
+        self.ref = ref or ObjectRef("DNSProvider", ObjectKey("", name))
         self.spec = spec
         self.provider = provider
         self.owner = spec.owner_id or owner
@@ -76,7 +70,7 @@ class ProviderSync:
         zones = [z for z in self._call(self.provider.zones, "list zones") if not wanted or z.name in wanted]
         missing = wanted - {z.name for z in zones}
         for zone_name in sorted(missing):
-            self._report(Notice(None, zone_name, f"DNSProvider {self.name}: zone {zone_name} does not exist"))
+            self._report(self.failed(f"zone {zone_name} does not exist", about=zone_name))
         self._records = {z.name: self._call(partial(self.provider.records, z), f"read {z.name}") for z in zones}
         self._zones = zones
 
@@ -95,13 +89,13 @@ class ProviderSync:
     def records(self, zone: str) -> list[RecordSet]:
         return list(self._records.get(zone, []))
 
-    def sync(self, claims: Sequence[Claim], may_delete: bool) -> list[Notice]:
-        """Bring every zone to what `claims` want; returns the notices for claims this provider leaves out."""
+    def sync(self, claims: Sequence[Claim], may_delete: bool) -> list[Diagnostic]:
+        """Bring every zone to what `claims` want; returns why claims this provider leaves out were left out."""
         if self._stale:  # a rejection may mean the zone changed behind our cache: plan from a fresh read
             self.read()
             self._stale = False
         by_zone, outside = for_provider(claims, self.spec, self._zones)
-        notices = []
+        diagnostics = []
         for zone in self._zones:
             wanted = []
             for claim in by_zone.get(zone.name, []):
@@ -109,7 +103,7 @@ class ProviderSync:
                 if why is None:
                     wanted.append(claim)
                 else:
-                    notices.append(Notice(claim.service, claim.hostname, why))
+                    diagnostics.append(_not_published(claim.service, claim.hostname, why))
             plan = zone_changes(
                 wanted,
                 self._records.get(zone.name, []),
@@ -118,35 +112,36 @@ class ProviderSync:
                 takeover=self.spec.takeover,
                 may_delete=may_delete,
             )
-            notices += [Notice(r.service, r.hostname, r.reason) for r in plan.refused]
+            diagnostics += plan.refused
             if plan.replaced:
                 self._save_replaced(zone, plan.replaced)
-            notices += self._apply(zone, list(plan.groups), {c.hostname: c.service for c in wanted})
+            diagnostics += self._apply(zone, list(plan.groups), {c.hostname: c.service for c in wanted})
         self.stats.last_success = time.time()
-        return [*notices, *(Notice(c.service, c.hostname, "no managed zone holds this name") for c in outside)]
+        unserved = [_not_published(c.service, c.hostname, "no managed zone holds this name") for c in outside]
+        return [*diagnostics, *unserved]
 
-    def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectKey]) -> list[Notice]:
+    def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectKey]) -> list[Diagnostic]:
         batches, oversized = pack(groups, self.limits, self.provider.cost)
-        notices = [self._oversized(o, owners) for o in oversized]
+        diagnostics = [self._oversized(o, owners) for o in oversized]
         for batch in batches:
             try:
                 self._send(zone, batch.changes)
             except Rejected as exc:
                 log.warning("%s: a request of %d groups was rejected (%s); retrying group by group",
                             self.name, len(batch.groups), exc)  # fmt: skip
-                notices += self._one_by_one(zone, batch, owners)
-        return notices
+                diagnostics += self._one_by_one(zone, batch, owners)
+        return diagnostics
 
-    def _one_by_one(self, zone: Zone, batch: Batch, owners: dict[str, ObjectKey]) -> list[Notice]:
-        notices = []
+    def _one_by_one(self, zone: Zone, batch: Batch, owners: dict[str, ObjectKey]) -> list[Diagnostic]:
+        diagnostics = []
         for group in batch.groups:
             try:
                 self._send(zone, group.changes)
             except Rejected as exc:
                 self._stale = True
                 reason = f"DNSProvider {self.name} rejected the change: {exc}"
-                notices.append(Notice(owners.get(group.name), group.name, reason))
-        return notices
+                diagnostics.append(self._about(owners, group.name, reason))
+        return diagnostics
 
     def _send(self, zone: Zone, changes: Sequence[Change]) -> None:
         self._pace()
@@ -189,12 +184,27 @@ class ProviderSync:
                 raise
         raise AssertionError("unreachable")
 
-    def _oversized(self, oversized: Oversized, owners: dict[str, ObjectKey]) -> Notice:
-        reason = f"DNSProvider {self.name}: the records for this name {oversized.reason}; not sent"
-        return Notice(owners.get(oversized.group.name), oversized.group.name, reason)
+    def _oversized(self, oversized: Diagnostic, owners: dict[str, ObjectKey]) -> Diagnostic:
+        reason = f"DNSProvider {self.name}: the records for this name {oversized.message}; not sent"
+        return self._about(owners, oversized.about, reason)
+
+    def _about(self, owners: dict[str, ObjectKey], hostname: str, message: str) -> Diagnostic:
+        """About the Service that claims `hostname`, or about the provider when none does (a delete)."""
+        owner = owners.get(hostname)
+        if owner is None:
+            return self.failed(message, about=hostname)
+        return _not_published(owner, hostname, message)
+
+    def failed(self, message: str, *, about: str = "") -> Diagnostic:
+        """A failure of the provider itself, as a Diagnostic about its DNSProvider."""
+        return Diagnostic(self.ref, DNS_PROVIDER_FAILED, message, about=about)
 
 
 def _limits(spec: DNSProviderSpec) -> Limits:
     overrides = spec.limits
     assert overrides is not None
     return Limits(overrides.max_changes, overrides.max_values, overrides.max_bytes, overrides.requests_per_second)
+
+
+def _not_published(service: ObjectKey, hostname: str, message: str) -> Diagnostic:
+    return Diagnostic(service_ref(service), DNS_NOT_PUBLISHED, message, about=hostname)

@@ -35,10 +35,6 @@ class ExaBGPSink:
     def _session_changed(self, peer: str, up: bool) -> None:
         self._session_listener(peer, up)  # late-bound: the listener may be set after the driver exists
 
-    @property
-    def driver(self) -> ExaBGPDriver | None:
-        return self._driver
-
     def configure(self, peers: list[BGPPeer], node: NodeView) -> None:
         neighbors = []
         addresses = {}

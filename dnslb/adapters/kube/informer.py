@@ -37,17 +37,16 @@ def object_key(obj: Obj) -> Key:
 
 
 class Informer:
-    """Keeps `cache` equal to the server's list of one resource and reports every change to `on_change`.
+    """Keeps its cache equal to the server's list of one resource and reports every change to its subscribers.
 
-    `on_change(key, old, new)` is called from the informer's thread: new None means deleted, old None means added.
-    `transform` trims each object before it is cached, so the cache holds only what its readers use.
+    Each subscriber `(key, old, new)` is called from the informer's thread: new None means deleted, old None means
+    added. `transform` trims each object before it is cached, so the cache holds only what its readers use.
     """
 
     def __init__(
         self,
         name: str,
         lister: Callable[..., Any],
-        on_change: OnChange,
         *,
         page_size: int = 500,
         watch_seconds: int = 60,
@@ -57,7 +56,7 @@ class Informer:
         self.name = name
         self._transform = transform
         self._lister = lister
-        self._on_change = on_change
+        self._subscribers: list[OnChange] = []
         self._page_size = page_size
         self._watch_seconds = watch_seconds
         self._max_backoff = max_backoff
@@ -68,6 +67,14 @@ class Informer:
         self._relist_requested = threading.Event()
         self.synced = threading.Event()
         self.relists = 0
+
+    def subscribe(self, on_change: OnChange) -> None:
+        """Hear every change from now on; subscribe before `run`, or the initial list goes unheard."""
+        self._subscribers.append(on_change)
+
+    def _changed(self, key: Key, old: Obj | None, new: Obj | None) -> None:
+        for on_change in self._subscribers:
+            on_change(key, old, new)
 
     def get(self, key: Key) -> Obj | None:
         with self._lock:
@@ -145,10 +152,10 @@ class Informer:
         for key, obj in fresh.items():
             previous = old.get(key)
             if previous is None or _rv(previous) != _rv(obj):
-                self._on_change(key, previous, obj)
+                self._changed(key, previous, obj)
         for key, obj in old.items():
             if key not in fresh:
-                self._on_change(key, obj, None)
+                self._changed(key, obj, None)
         return resource_version
 
     def _watch(self, resource_version: str) -> str:
@@ -178,7 +185,7 @@ class Informer:
                         self._cache.pop(key, None)
                     else:
                         self._cache[key] = obj
-                self._on_change(key, previous, None if kind == "DELETED" else obj)
+                self._changed(key, previous, None if kind == "DELETED" else obj)
         finally:
             self._response = None
             response.close()

@@ -1,4 +1,4 @@
-"""Writes the controller's decisions to the API: Service status, Events, config resource conditions.
+"""Writes to the API: Service status and config resource conditions (`StatusWriter`), and Events (`Recorder`).
 
 Every write first asks `may_write()`; a controller that lost its lease stops writing at once. Events go out from
 their own thread, as client-go's recorder sends them, so a slow Event never delays the next status write.
@@ -22,11 +22,14 @@ from kubernetes.client.rest import ApiException
 from dnslb.adapters.kube.retry import with_retries
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import GROUP, VERSION
-from dnslb.core.ipam.decisions import Action, ClearStatus, Event, WriteStatus
+from dnslb.core.diagnostics import Diagnostic, ObjectRef
 from dnslb.core.model import ObjectKey
 
 log = logging.getLogger(__name__)
-COMPONENT = "dnslb-controller"
+CONTROLLER = "dnslb-controller"
+SPEAKER = "dnslb-speaker"
+_CORE_KINDS = ("Service", "Node", "Namespace")
+_CLUSTER_SCOPED = ("Node", "Namespace")
 
 
 def now() -> str:
@@ -37,50 +40,33 @@ class NotLeader(Exception):
     """A write was asked for while this process does not hold the lease."""
 
 
-class Writer:
+def _guarded_write(
+    what: str, call: Callable[[], Any], may_write: Callable[[], bool], on_error: Callable[[str, Exception], None]
+) -> None:
+    if not may_write():
+        raise NotLeader(what)
+    try:
+        with_retries(call, what=what, on_error=lambda exc: on_error(what, exc))
+    except ApiException as exc:
+        if exc.status == 404:
+            log.debug("%s: object is gone", what)
+            return
+        log.error("%s failed: HTTP %s %s", what, exc.status, (exc.body or exc.reason or "")[:300])
+
+
+class StatusWriter:
     def __init__(
         self,
         core: CoreV1Api,
         custom: CustomObjectsApi,
         *,
         may_write: Callable[[], bool] = lambda: True,
-        on_api_error: Callable[[str, Exception], None] = lambda verb, exc: None,
-        instance: str = "",
-        component: str = COMPONENT,
+        on_api_error: Callable[[str, Exception], None] = lambda what, exc: None,
     ) -> None:
         self._core = core
         self._custom = custom
         self._may_write = may_write
         self._on_api_error = on_api_error
-        self._instance = instance or f"{socket.gethostname()}-{os.getpid()}"
-        self._component = component
-        self.writes = 0
-        self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=10_000)
-        self._event_sender = threading.Thread(target=self._send_events, name="events", daemon=True)
-        self._event_sender.start()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Send the Events still queued (for at most `timeout`), then stop the sender."""
-        self._events.put(None)
-        self._event_sender.join(timeout)
-
-    def _send_events(self) -> None:
-        while (item := self._events.get()) is not None:
-            try:
-                self._write("create event", partial(self._core.create_namespaced_event, *item))
-            except NotLeader:
-                pass
-            except Exception as exc:
-                log.warning("Event not sent: %s", exc)
-
-    def apply(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, WriteStatus):
-                self.write_status(action.service, action.ips, action.pool)
-            elif isinstance(action, ClearStatus):
-                self.write_status(action.service, (), None)
-            elif isinstance(action, Event):
-                self.event("Service", action.service, action.type, action.reason, action.message)
 
     def write_status(self, key: ObjectKey, ips: tuple[str, ...], pool: str | None) -> None:
         # One patch through /status: for Services the API server resets only spec there, so the pool annotation
@@ -94,38 +80,6 @@ class Writer:
             lambda: self._core.patch_namespaced_service_status(key.name, key.namespace, body),
         )
         log.info("status of %s: %s", key, ", ".join(ips) or "cleared", extra={"service": str(key), "pool": pool})
-
-    def event(self, kind: str, key: ObjectKey, type_: str, reason: str, message: str, *, uid: str = "") -> None:
-        stamp = now()
-        cluster_scoped = kind == "Node"  # its Events live in "default", about an object with no namespace
-        namespace = "default" if cluster_scoped else key.namespace
-        body: dict[str, Any] = {
-            "metadata": {"generateName": f"{key.name}.", "namespace": namespace},
-            "involvedObject": {
-                "kind": kind,
-                **({} if cluster_scoped else {"namespace": key.namespace}),
-                "name": key.name,
-                "apiVersion": "v1" if kind in ("Service", "Node") else f"{GROUP}/{VERSION}",
-                **({"uid": uid} if uid else {}),
-            },
-            "type": type_,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": self._component},
-            "reportingComponent": self._component,
-            "reportingInstance": self._instance,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
-        level = logging.WARNING if type_ == "Warning" else logging.INFO
-        log.log(level, "%s %s: %s: %s", kind, key, reason, message, extra={"reason": reason})
-        if not self._may_write():
-            raise NotLeader("create event")
-        try:
-            self._events.put_nowait((namespace, body))
-        except queue.Full:
-            log.warning("Event queue full; dropped %s for %s", reason, key)
 
     def condition(self, plural: str, key: ObjectKey, generation: int | None, ok: bool, message: str) -> None:
         condition = {
@@ -145,13 +99,101 @@ class Writer:
         )
 
     def _write(self, what: str, call: Callable[[], Any]) -> None:
-        if not self._may_write():
-            raise NotLeader(what)
-        try:
-            with_retries(call, what=what, on_error=lambda exc: self._on_api_error(what, exc))
-            self.writes += 1
-        except ApiException as exc:
-            if exc.status == 404:
-                log.debug("%s: object is gone", what)
+        _guarded_write(what, call, self._may_write, self._on_api_error)
+
+
+class Recorder:
+    """Events on the objects diagnostics are about, each distinct message once per slot (by default the subject,
+    reason, field and item: a repeat of what was last said there is not sent again)."""
+
+    def __init__(
+        self,
+        core: CoreV1Api,
+        *,
+        component: str,
+        may_write: Callable[[], bool] = lambda: True,
+        on_api_error: Callable[[str, Exception], None] = lambda what, exc: None,
+        instance: str = "",
+    ) -> None:
+        self._core = core
+        self._component = component
+        self._may_write = may_write
+        self._on_api_error = on_api_error
+        self._instance = instance or f"{socket.gethostname()}-{os.getpid()}"
+        self._said: dict[tuple[object, ...], str] = {}
+        self._lock = threading.Lock()
+        self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=10_000)
+        self._sender = threading.Thread(target=self._send_events, name="events", daemon=True)
+        self._sender.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send the Events still queued (for at most `timeout`), then stop the sender."""
+        self._events.put(None)
+        self._sender.join(timeout)
+
+    def record(self, diagnostic: Diagnostic, *, uid: str = "", slot: tuple[object, ...] | None = None) -> None:
+        """An Event on `diagnostic.subject` (which must be set), unless this slot last said the same. Raises
+        NotLeader when this process may not write."""
+        subject = diagnostic.subject
+        if subject is None:
+            raise ValueError(f"a diagnostic about no object cannot become an Event: {diagnostic}")
+        message = diagnostic.describe()
+        slot = slot if slot is not None else (subject, diagnostic.reason, diagnostic.field, diagnostic.about)
+        with self._lock:
+            if self._said.get(slot) == f"{diagnostic.reason}:{message}":
                 return
-            log.error("%s failed: HTTP %s %s", what, exc.status, (exc.body or exc.reason or "")[:300])
+            self._said[slot] = f"{diagnostic.reason}:{message}"
+        level = logging.WARNING if diagnostic.severity == "Warning" else logging.INFO
+        log.log(level, "%s: %s: %s", subject, diagnostic.reason, message, extra={"reason": diagnostic.reason})
+        if not self._may_write():
+            raise NotLeader("create event")
+        namespace, body = self._event(subject, diagnostic.severity, diagnostic.reason, message, uid)
+        try:
+            self._events.put_nowait((namespace, body))
+        except queue.Full:
+            log.warning("Event queue full; dropped %s for %s", diagnostic.reason, subject)
+
+    def forget(self, slot: tuple[object, ...]) -> None:
+        """Let the next message in this slot through even if it repeats the last one."""
+        with self._lock:
+            self._said.pop(slot, None)
+
+    def _event(self, subject: ObjectRef, type_: str, reason: str, message: str, uid: str) -> tuple[str, dict[str, Any]]:
+        stamp = now()
+        key = subject.key
+        cluster_scoped = subject.kind in _CLUSTER_SCOPED  # their Events live in "default"
+        namespace = "default" if cluster_scoped else key.namespace
+        body: dict[str, Any] = {
+            "metadata": {"generateName": f"{key.name}.", "namespace": namespace},
+            "involvedObject": {
+                "kind": subject.kind,
+                **({} if cluster_scoped else {"namespace": key.namespace}),
+                "name": key.name,
+                "apiVersion": "v1" if subject.kind in _CORE_KINDS else f"{GROUP}/{VERSION}",
+                **({"uid": uid} if uid else {}),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": self._component},
+            "reportingComponent": self._component,
+            "reportingInstance": self._instance,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        return namespace, body
+
+    def _send_events(self) -> None:
+        while (item := self._events.get()) is not None:
+            try:
+                _guarded_write(
+                    "create event",
+                    partial(self._core.create_namespaced_event, *item),
+                    self._may_write,
+                    self._on_api_error,
+                )
+            except NotLeader:
+                pass
+            except Exception as exc:
+                log.warning("Event not sent: %s", exc)

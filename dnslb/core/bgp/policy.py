@@ -20,7 +20,8 @@ from dnslb.core.bgp.routes import Prefix, Route
 from dnslb.core.config import AddressPool, BGPAdvertisement, BGPPeer, Config, any_selector_matches
 from dnslb.core.config.addresses import IPAddress
 from dnslb.core.config.communities import Community, parse_community
-from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, ObjectKey, Problem, ServiceView
+from dnslb.core.diagnostics import INVALID_BGP_ATTRIBUTE, Diagnostic, service_ref
+from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, ObjectKey, ServiceView
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Decision:
     routes: dict[str, frozenset[Route]]  # peer name → routes
     announcing: frozenset[ObjectKey]  # Services this node announces
     ineligible: str | None  # why this node announces nothing, if it does not
-    problems: tuple[tuple[ObjectKey, Problem], ...] = field(default=())
+    problems: tuple[Diagnostic, ...] = field(default=())
 
 
 def node_ineligible(state: NodeState, honour_cordon: bool = True) -> str | None:
@@ -80,13 +81,13 @@ def decide(
     ranges = [(r, p) for p in config.pools for r in p.spec.ranges()]
     merged: dict[tuple[str, Prefix], tuple[set[Community], int | None]] = {}
     announcing: set[ObjectKey] = set()
-    problems: list[tuple[ObjectKey, Problem]] = []
+    problems: list[Diagnostic] = []
     for service in services:
         vips = _vips(service)
         if not vips or (service.external_traffic_policy == "Local" and service.key not in local_ready):
             continue
         extra_communities, extra_pref, service_problems = _service_attributes(service)
-        problems += [(service.key, p) for p in service_problems]
+        problems += service_problems
         for vip in vips:
             pool = next((p for r, p in ranges if vip in r), None)
             if pool is None:
@@ -134,8 +135,8 @@ def _selects(ad: BGPAdvertisement, pool: AddressPool, node: NodeView) -> bool:
     return pool_ok and any_selector_matches(spec.node_selectors, node.labels)
 
 
-def _service_attributes(service: ServiceView) -> tuple[list[Community], int | None, list[Problem]]:
-    problems: list[Problem] = []
+def _service_attributes(service: ServiceView) -> tuple[list[Community], int | None, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
     communities: list[Community] = []
     found = ann.lookup(service.annotations, ann.BGP_COMMUNITIES)
     if found is not None:
@@ -144,7 +145,7 @@ def _service_attributes(service: ServiceView) -> tuple[list[Community], int | No
             try:
                 communities.append(parse_community(part.strip()))
             except ValueError as exc:
-                problems.append(Problem(ann.field(name), f"{exc}; the Service is announced without it"))
+                problems.append(_bad_attribute(service, ann.field(name), f"{exc}; the Service is announced without it"))
     pref: int | None = None
     found = ann.lookup(service.annotations, ann.BGP_LOCAL_PREF)
     if found is not None:
@@ -152,5 +153,10 @@ def _service_attributes(service: ServiceView) -> tuple[list[Community], int | No
         if text.strip().isdigit() and int(text) <= 0xFFFFFFFF:
             pref = int(text)
         else:
-            problems.append(Problem(ann.field(name), f"{text!r} is not a local preference (0-4294967295); ignored"))
+            message = f"{text!r} is not a local preference (0-4294967295); ignored"
+            problems.append(_bad_attribute(service, ann.field(name), message))
     return communities, pref, problems
+
+
+def _bad_attribute(service: ServiceView, field: str, message: str) -> Diagnostic:
+    return Diagnostic(service_ref(service.key), INVALID_BGP_ATTRIBUTE, message, field=field)

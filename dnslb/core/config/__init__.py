@@ -1,6 +1,6 @@
 """The config resources (AddressPool, BGPPeer, BGPAdvertisement, DNSProvider): models, loading, validation."""
 
-from dnslb.core.config.load import Config, ConfigError, is_config, load_config
+from dnslb.core.config.load import Config, is_config, load_config
 from dnslb.core.config.resources import (
     AddressPool,
     BGPAdvertisement,
@@ -15,7 +15,6 @@ __all__ = [
     "BGPAdvertisement",
     "BGPPeer",
     "Config",
-    "ConfigError",
     "DNSProvider",
     "LabelSelector",
     "any_selector_matches",

@@ -20,21 +20,9 @@ from dnslb.core.config.resources import (
     DNSProvider,
     Resource,
 )
+from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic, ObjectRef
 from dnslb.core.manifests import Document
-
-
-@dataclass(frozen=True)
-class ConfigError:
-    """One problem, naming the document, the resource and the field path."""
-
-    where: str
-    resource: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        subject = " ".join(part for part in (self.resource, self.path) if part)
-        return f"{self.where}: {subject}: {self.message}" if subject else f"{self.where}: {self.message}"
+from dnslb.core.model import ObjectKey
 
 
 @dataclass(frozen=True)
@@ -44,17 +32,14 @@ class Config:
     advertisements: tuple[BGPAdvertisement, ...] = ()
     providers: tuple[DNSProvider, ...] = ()
 
-    def pool(self, name: str) -> AddressPool | None:
-        return next((p for p in self.pools if p.name == name), None)
-
 
 def is_config(document: Document) -> bool:
     return document.api_version.partition("/")[0] == GROUP
 
 
-def load_config(documents: Iterable[Document]) -> tuple[Config, list[ConfigError]]:
+def load_config(documents: Iterable[Document]) -> tuple[Config, list[Diagnostic]]:
     """Validate every dnslb.io document; a resource with any error is left out of the Config and reported."""
-    errors: list[ConfigError] = []
+    errors: list[Diagnostic] = []
     resources: list[tuple[Document, Resource]] = []
     for document in documents:
         parsed = _parse(document, errors)
@@ -77,27 +62,37 @@ def load_config(documents: Iterable[Document]) -> tuple[Config, list[ConfigError
     return config, errors
 
 
-def _parse(document: Document, errors: list[ConfigError]) -> Resource | None:
+def _parse(document: Document, errors: list[Diagnostic]) -> Resource | None:
     body = document.body
     if not isinstance(body, dict):
-        errors.append(ConfigError(document.where, "", "", "expected a mapping with apiVersion, kind, metadata, spec"))
+        errors.append(_invalid(document, None, "", "expected a mapping with apiVersion, kind, metadata, spec"))
         return None
     kind = document.kind
-    resource = f"{kind or '?'}/{_name_of(body)}"
+    resource = ObjectRef(kind or "?", ObjectKey(_namespace_of(body), _name_of(body)))
     if document.api_version != API_VERSION:
         message = f"apiVersion '{document.api_version}' is not served; use {API_VERSION}"
-        errors.append(ConfigError(document.where, resource, "apiVersion", message))
+        errors.append(_invalid(document, resource, "apiVersion", message))
         return None
     model = KINDS.get(kind)
     if model is None:
         message = f"unknown kind '{kind}' (known: {', '.join(KINDS)})"
-        errors.append(ConfigError(document.where, resource, "kind", message))
+        errors.append(_invalid(document, resource, "kind", message))
         return None
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        errors += [ConfigError(document.where, resource, field_path(e["loc"]), describe(e)) for e in exc.errors()]
+        errors += [_invalid(document, resource, field_path(e["loc"]), describe(e)) for e in exc.errors()]
         return None
+
+
+def _invalid(document: Document, subject: ObjectRef | None, field: str, message: str) -> Diagnostic:
+    return Diagnostic(subject, INVALID_CONFIG, message, field=field, where=document.where)
+
+
+def _namespace_of(body: dict[str, Any]) -> str:
+    metadata = body.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    return namespace if isinstance(namespace, str) else ""
 
 
 def _name_of(body: dict[str, Any]) -> str:
@@ -133,26 +128,26 @@ def describe(error: ErrorDetails) -> str:
     return error["msg"]
 
 
-def _check_duplicates(resources: list[tuple[Document, Resource]]) -> list[ConfigError]:
+def _check_duplicates(resources: list[tuple[Document, Resource]]) -> list[Diagnostic]:
     errors, seen = [], dict[tuple[str, str | None, str], Document]()
     for document, resource in resources:
         key = (resource.KIND, resource.metadata.namespace, resource.name)
         if key in seen:
             message = f"duplicate {resource.KIND} '{resource.name}' (first in {seen[key].where})"
-            errors.append(ConfigError(document.where, resource.ref, "metadata.name", message))
+            errors.append(_invalid(document, resource.ref, "metadata.name", message))
         else:
             seen[key] = document
     return errors
 
 
-def _check_overlaps(pools: list[tuple[Document, Resource]]) -> list[ConfigError]:
+def _check_overlaps(pools: list[tuple[Document, Resource]]) -> list[Diagnostic]:
     """Sweep all ranges by start; each range that overlaps an earlier one is reported once, on the later pool."""
     entries: list[tuple[AddressRange, Document, AddressPool, int]] = []
     for document, pool in pools:
         assert isinstance(pool, AddressPool)
         entries += [(r, document, pool, i) for i, r in enumerate(pool.spec.ranges())]
     entries.sort(key=lambda e: (e[0].version, e[0].first, e[0].last))
-    errors: list[ConfigError] = []
+    errors: list[Diagnostic] = []
     reach: tuple[AddressRange, AddressPool, int] | None = None
     for entry, document, pool, index in entries:
         if reach is not None and reach[0].overlaps(entry):
@@ -161,7 +156,7 @@ def _check_overlaps(pools: list[tuple[Document, Resource]]) -> list[ConfigError]
                 f"'{pool.spec.addresses[index]}' overlaps {other_pool.ref} spec.addresses[{other_index}] "
                 f"('{other_pool.spec.addresses[other_index]}')"
             )
-            errors.append(ConfigError(document.where, pool.ref, f"spec.addresses[{index}]", message))
+            errors.append(_invalid(document, pool.ref, f"spec.addresses[{index}]", message))
         if reach is None or reach[0].version != entry.version or entry.last > reach[0].last:
             reach = (entry, pool, index)
     return errors
@@ -169,16 +164,14 @@ def _check_overlaps(pools: list[tuple[Document, Resource]]) -> list[ConfigError]
 
 def _check_references(
     advertisements: list[tuple[Document, Resource]], pools: set[str], peers: set[str]
-) -> list[ConfigError]:
+) -> list[Diagnostic]:
     errors = []
     for document, ad in advertisements:
         assert isinstance(ad, BGPAdvertisement)
         for i, name in enumerate(ad.spec.address_pools):
             if name not in pools:
-                errors.append(
-                    ConfigError(document.where, ad.ref, f"spec.addressPools[{i}]", f"no AddressPool '{name}'")
-                )
+                errors.append(_invalid(document, ad.ref, f"spec.addressPools[{i}]", f"no AddressPool '{name}'"))
         for i, name in enumerate(ad.spec.peers):
             if name not in peers:
-                errors.append(ConfigError(document.where, ad.ref, f"spec.peers[{i}]", f"no BGPPeer '{name}'"))
+                errors.append(_invalid(document, ad.ref, f"spec.peers[{i}]", f"no BGPPeer '{name}'"))
     return errors

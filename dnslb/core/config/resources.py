@@ -15,6 +15,8 @@ from pydantic_core import PydanticCustomError
 
 from dnslb.core.config.addresses import AddressRange, parse_address_range
 from dnslb.core.config.communities import parse_community
+from dnslb.core.diagnostics import ObjectRef
+from dnslb.core.model import ObjectKey
 
 GROUP = "dnslb.io"
 VERSION = "v1alpha1"
@@ -226,7 +228,7 @@ class DomainGrant(Spec):
     namespaces: Annotated[tuple[ResourceName, ...], *NON_EMPTY]
 
 
-class ObjectRef(Spec):
+class SecretRef(Spec):
     name: ResourceName
 
 
@@ -240,7 +242,7 @@ class DNSProviderSpec(Spec):
         default=False, description="Replace record sets this owner does not own; the old ones are saved."
     )
     limits: ProviderLimits | None = None
-    secret_ref: ObjectRef | None = Field(default=None, alias="secretRef")
+    secret_ref: SecretRef | None = Field(default=None, alias="secretRef")
     settings: dict[StrictStr, StrictStr] = Field(
         default_factory=dict, description="Provider-specific settings that are not secret (server, port, …)."
     )
@@ -283,8 +285,8 @@ class Resource(BaseModel):
         return self.metadata.name
 
     @property
-    def ref(self) -> str:
-        return f"{self.KIND}/{self.metadata.name}"
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.KIND, ObjectKey(self.metadata.namespace or "", self.metadata.name))
 
 
 class AddressPool(Resource):

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic
 from dnslb.provider import Change, Cost, Limits
 
 CostOf = Callable[[Change], Cost]
@@ -34,13 +35,6 @@ class Batch:
         return tuple(c for g in self.groups for c in g.changes)
 
 
-@dataclass(frozen=True)
-class Oversized:
-    group: Group
-    cost: Cost
-    reason: str
-
-
 def group_cost(group: Group, cost: CostOf) -> Cost:
     total = Cost()
     for change in group.changes:
@@ -48,9 +42,13 @@ def group_cost(group: Group, cost: CostOf) -> Cost:
     return total
 
 
-def pack(groups: Sequence[Group], limits: Limits, cost: CostOf) -> tuple[list[Batch], list[Oversized]]:
+def pack(groups: Sequence[Group], limits: Limits, cost: CostOf) -> tuple[list[Batch], list[Diagnostic]]:
+    """The batches, and a Diagnostic (about the group's name; its owner is the caller's to fill in) for each group
+    that alone exceeds the limits."""
     costed = [(g, group_cost(g, cost)) for g in groups]
-    oversized = [Oversized(g, c, _over(c, limits)) for g, c in costed if not limits.fits(c)]
+    oversized = [
+        Diagnostic(None, DNS_NOT_PUBLISHED, _over(c, limits), about=g.name) for g, c in costed if not limits.fits(c)
+    ]
     fitting = [(g, c) for g, c in costed if limits.fits(c)]
     fitting.sort(key=lambda gc: (-_share(gc[1], limits), gc[0].name))
     open_batches: list[tuple[list[Group], Cost]] = []

@@ -1,4 +1,4 @@
-"""The DNS plan for one zone: (claims, current records, owner, policy) → groups of changes. Pure.
+"""The DNS changes for one zone: (claims, current records, owner, policy) → groups of changes. Pure.
 
 Rules:
 - A name is ours when its ownership TXT names our owner ID. Ours we create, update and (policy sync) delete.
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic, service_ref
 from dnslb.core.dns.batch import Group
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, ownership_record, resource_of
-from dnslb.core.model import ObjectKey
 from dnslb.provider import Change, RecordSet
 
 Policy = Literal["sync", "upsert-only", "create-only"]
@@ -27,16 +27,9 @@ MANAGED_TYPES = ("A", "AAAA", "CNAME")  # what may stand at a name we publish, a
 
 
 @dataclass(frozen=True)
-class Refused:
-    hostname: str
-    service: ObjectKey
-    reason: str
-
-
-@dataclass(frozen=True)
 class ZoneChanges:
     groups: tuple[Group, ...]  # one per hostname: its records and its ownership TXT
-    refused: tuple[Refused, ...]
+    refused: tuple[Diagnostic, ...]  # claims left unpublished, and why
     replaced: tuple[RecordSet, ...] = ()  # foreign record sets taken over: save them before applying
 
     @property
@@ -64,7 +57,7 @@ def zone_changes(
             owners[hostname] = (found.owner, record)
 
     groups: list[Group] = []
-    refused: list[Refused] = []
+    refused: list[Diagnostic] = []
     replaced: list[RecordSet] = []
     claimed = {c.hostname for c in claims}
     for claim in sorted(claims, key=lambda c: c.hostname):
@@ -72,12 +65,12 @@ def zone_changes(
         ownership = owners.get(claim.hostname)
         wanted_txt = ownership_record(claim.hostname, owner, resource_of(claim.service), claim.ttl)
         if ownership is not None and ownership[0] != owner:
-            refused.append(Refused(claim.hostname, claim.service, f"owned by another dnslb (owner {ownership[0]})"))
+            refused.append(_refused(claim, f"owned by another dnslb (owner {ownership[0]})"))
             continue
         if ownership is None and standing and not takeover:
             kinds = "/".join(sorted(standing))
             reason = f"{kinds} records dnslb does not own stand at this name; set takeover on the DNSProvider"
-            refused.append(Refused(claim.hostname, claim.service, reason))
+            refused.append(_refused(claim, reason))
             continue
         changes = _record_changes(claim, standing, policy, ours=ownership is not None)
         if ownership is None:
@@ -96,6 +89,10 @@ def zone_changes(
             ours = [r for t, r in sorted(at.get(hostname, {}).items()) if t in ADDRESS_TYPES]
             groups.append(Group(hostname, (*(Change("delete", r) for r in ours), Change("delete", txt))))
     return ZoneChanges(tuple(groups), tuple(refused), tuple(replaced))
+
+
+def _refused(claim: Claim, message: str) -> Diagnostic:
+    return Diagnostic(service_ref(claim.service), DNS_NOT_PUBLISHED, message, about=claim.hostname)
 
 
 def _record_changes(claim: Claim, standing: dict[str, RecordSet], policy: Policy, *, ours: bool) -> list[Change]:

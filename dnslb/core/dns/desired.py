@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import DNSProviderSpec
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic, service_ref
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam.request import not_handled_because
 from dnslb.core.model import ObjectKey, ServiceView
@@ -32,29 +33,15 @@ class Claim:
     records: tuple[RecordSet, ...]  # A and/or AAAA
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """A hostname (or, with hostname "", every hostname of a Service) that will not be published, and why."""
-
-    service: ObjectKey
-    hostname: str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        subject = f"{self.hostname}: " if self.hostname else ""
-        return f"{subject}{self.reason}" + (f" [{self.field}]" if self.field else "")
-
-
-def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> tuple[list[Claim], list[Skipped]]:
+def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> tuple[list[Claim], list[Diagnostic]]:
     """Every hostname claimed by a Service of ours that has VIPs, earlier-created Services winning duplicates."""
     found: list[Claim] = []
-    skipped: list[Skipped] = []
+    skipped: list[Diagnostic] = []
     for service in sorted(services, key=lambda s: s.order):
         if not_handled_because(service, load_balancer_class) is not None:
             continue
         hostnames, problems = service_hostnames(service)
-        skipped += [Skipped(service.key, "", p.field, p.message) for p in problems]
+        skipped += problems
         if not hostnames:
             continue
         ttl, ttl_problem = _ttl(service)
@@ -72,7 +59,7 @@ def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> 
         if holder is not claim:
             field = ann.field(ann.HOSTNAME[0])
             reason = f"hostname is already claimed by the earlier Service {holder.service}"
-            skipped.append(Skipped(claim.service, claim.hostname, field, reason))
+            skipped.append(_not_published(claim.service, reason, field=field, about=claim.hostname))
     return list(winners.values()), skipped
 
 
@@ -109,7 +96,7 @@ def _within(hostname: str, domain: str) -> bool:
     return name == domain or name.endswith("." + domain) or hostname.endswith("." + domain)
 
 
-def _ttl(service: ServiceView) -> tuple[int, Skipped | None]:
+def _ttl(service: ServiceView) -> tuple[int, Diagnostic | None]:
     found = ann.lookup(service.annotations, ann.TTL)
     if found is None:
         return DEFAULT_TTL, None
@@ -117,10 +104,10 @@ def _ttl(service: ServiceView) -> tuple[int, Skipped | None]:
     try:
         ttl = int(text.strip())
     except ValueError:
-        return 0, Skipped(service.key, "", ann.field(name), f"TTL '{text}' is not a whole number of seconds")
+        return 0, _not_published(service.key, f"TTL '{text}' is not a whole number of seconds", field=ann.field(name))
     if not MIN_TTL <= ttl <= MAX_TTL:
         reason = f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds"
-        return 0, Skipped(service.key, "", ann.field(name), reason)
+        return 0, _not_published(service.key, reason, field=ann.field(name))
     return ttl, None
 
 
@@ -151,3 +138,7 @@ class _RecordsFor:
         if self.v6:
             out.append(RecordSet.of(hostname, "AAAA", self.ttl, self.v6))
         return tuple(out)
+
+
+def _not_published(service: ObjectKey, message: str, *, field: str = "", about: str = "") -> Diagnostic:
+    return Diagnostic(service_ref(service), DNS_NOT_PUBLISHED, message, field=field, about=about)

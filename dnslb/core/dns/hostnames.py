@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from dnslb.core import annotations as ann
-from dnslb.core.model import Problem, ServiceView
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic, service_ref
+from dnslb.core.model import ServiceView
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
@@ -31,21 +32,21 @@ def hostname_problem(name: str) -> str | None:
     return None
 
 
-def service_hostnames(service: ServiceView) -> tuple[tuple[str, ...], tuple[Problem, ...]]:
-    """Valid hostnames (lowercased, without trailing dot, in annotation order) and one Problem per invalid one."""
+def service_hostnames(service: ServiceView) -> tuple[tuple[str, ...], tuple[Diagnostic, ...]]:
+    """Valid hostnames (lowercased, without trailing dot, in annotation order) and one Diagnostic per invalid one."""
     found = ann.lookup(service.annotations, ann.HOSTNAME)
     if found is None:
         return (), ()
     field = ann.field(found[0])
     names: list[str] = []
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     for raw in found[1].split(","):
         name = raw.strip().lower().removesuffix(".")
         if not raw.strip():
             continue
         problem = hostname_problem(name)
         if problem is not None:
-            problems.append(Problem(field, problem))
+            problems.append(Diagnostic(service_ref(service.key), DNS_NOT_PUBLISHED, problem, field=field))
         elif name not in names:
             names.append(name)
     return tuple(names), tuple(problems)

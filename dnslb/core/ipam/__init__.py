@@ -1,14 +1,12 @@
 """IP address management: pools, requested IPs, sharing, dual-stack, stability. Pure: no Kubernetes, no I/O."""
 
-from dnslb.core.ipam.allocator import Allocation, Allocator, Conflict, PoolUsage, Refusal
+from dnslb.core.ipam.allocator import Allocation, Allocator, PoolUsage
 from dnslb.core.ipam.request import Request, not_handled_because, request_for
 
 __all__ = [
     "Allocation",
     "Allocator",
-    "Conflict",
     "PoolUsage",
-    "Refusal",
     "Request",
     "not_handled_because",
     "request_for",

@@ -2,9 +2,11 @@
 
 Rules, in the order they bite:
 - `restore` loads the assignments already in Service status before anything new is allocated; a restored IP that
-  another Service already holds is reported as a Conflict and never moved.
+  another Service already holds is reported (IPConflict) and never moved; one in no pool is kept and reported
+  (IPNotInPool).
 - A Service keeps its VIP for life unless its own spec asks for something else (requested IPs, pool, sharing).
-- Bad input yields a Refusal and leaves what the Service already holds untouched; only `release` takes IPs away.
+- Bad input yields a Diagnostic (AllocationFailed) and leaves what the Service already holds untouched; only
+  `release` takes IPs away.
 - New addresses: the lowest free address of the first eligible pool, pools ordered by priority, then name.
 """
 
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from dnslb.core.config.addresses import IPAddress, address
 from dnslb.core.config.resources import AddressPool, any_selector_matches
+from dnslb.core.diagnostics import ALLOCATION_FAILED, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic, service_ref
 from dnslb.core.ipam.request import FAMILY_NAME, Request, request_for
 from dnslb.core.ipam.space import FreeSpace, is_buggy_ipv4
 from dnslb.core.model import ObjectKey, ServiceView
@@ -27,29 +30,6 @@ class Allocation:
     service: ObjectKey
     pool: str | None
     ips: tuple[IPAddress, ...]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a Service got no (new) VIP; `field` names the spec field or annotation at fault, when one is."""
-
-    service: ObjectKey
-    reason: str
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A restored assignment that was not taken as it stands.
-
-    With `holder` set, `ip` is held by that (earlier-created) Service and `service` keeps nothing until the holder
-    lets it go; with `holder` None, `ip` lies in no pool and `service` keeps it anyway.
-    """
-
-    service: ObjectKey
-    ip: IPAddress
-    holder: ObjectKey | None
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +67,9 @@ class _Pool:
 
 class Allocator:
     def __init__(
-        self, pools: Iterable[AddressPool], namespace_labels: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        pools: Iterable[AddressPool],
+        namespace_labels: Callable[[str], Mapping[str, str]] = lambda namespace: {},
     ) -> None:
         self._pools = {p.name: _Pool(p) for p in pools}
         self._ordered = sorted(self._pools.values(), key=lambda p: p.order)
@@ -95,7 +77,7 @@ class Allocator:
             (r.version, r.first, r.last, p.name) for p in self._pools.values() for r in p.resource.spec.ranges()
         )
         self._range_starts = [(v, first) for v, first, _, _ in self._ranges]
-        self.namespace_labels: dict[str, Mapping[str, str]] = dict(namespace_labels or {})
+        self._namespace_labels = namespace_labels
         self._allocations: dict[ObjectKey, Allocation] = {}
         self._granted: dict[ObjectKey, Request] = {}  # the request each allocation was granted for
         self._holders: dict[IPAddress, dict[ObjectKey, Request]] = {}
@@ -113,9 +95,6 @@ class Allocator:
     def conflicted(self) -> tuple[ObjectKey, ...]:
         """Services whose restored IPs another Service holds; worth another `allocate` after any release."""
         return tuple(sorted(self._conflicted))
-
-    def holders(self, ip: IPAddress) -> tuple[ObjectKey, ...]:
-        return tuple(sorted(self._holders.get(ip, {})))
 
     def pool_of(self, ip: IPAddress) -> str | None:
         i = bisect_right(self._range_starts, (ip.version, int(ip))) - 1
@@ -135,9 +114,9 @@ class Allocator:
 
     # -- changing -------------------------------------------------------------------------------------------
 
-    def restore(self, services: Iterable[ServiceView]) -> list[Conflict]:
+    def restore(self, services: Iterable[ServiceView]) -> list[Diagnostic]:
         """Take the VIPs these Services already hold (from their status), earlier-created first."""
-        conflicts: list[Conflict] = []
+        conflicts: list[Diagnostic] = []
         for service in sorted(services, key=lambda s: s.order):
             ips = _parse_ips(service.ingress_ips)
             if not ips or service.key in self._allocations:
@@ -145,32 +124,32 @@ class Allocator:
             request = request_for(service)
             blocked = []
             for ip in ips:
-                reason, holder = self._sharing_blocked(ip, request)
+                reason, _ = self._sharing_blocked(ip, request)
                 if reason is not None:
-                    blocked.append(Conflict(service.key, ip, holder, reason))
+                    blocked.append(Diagnostic(service_ref(service.key), IP_CONFLICT, reason))
             if blocked:
                 conflicts += blocked
                 self._conflicted[service.key] = ips
                 continue
             pool = self.pool_of(ips[0])
             conflicts += [
-                Conflict(service.key, ip, None, f"{ip} is in no AddressPool; the Service keeps it")
+                Diagnostic(service_ref(service.key), IP_NOT_IN_POOL, f"{ip} is in no AddressPool; the Service keeps it")
                 for ip in ips
                 if self.pool_of(ip) is None
             ]
             self._hold(Allocation(service.key, pool, ips), request)
         return conflicts
 
-    def allocate(self, service: ServiceView) -> Allocation | Refusal:
+    def allocate(self, service: ServiceView) -> Allocation | Diagnostic:
         """The Service's VIPs: what it holds when that still fits its spec, else a new assignment, else why not."""
         request = request_for(service)
         key = service.key
         if request.problems:
-            return Refusal(key, request.problems[0].message, request.problems[0].field)
+            return request.problems[0]
         if key in self._conflicted:
             return self._retry_conflicted(request)
         if request.pool is not None and request.pool not in self._pools:
-            return Refusal(key, f"no AddressPool '{request.pool}'", request.pool_field)
+            return _refused(key, f"no AddressPool '{request.pool}'", request.pool_field)
         current = self._allocations.get(key)
         if current is not None and self._still_fits(current, request):
             self._hold(current, request)
@@ -256,12 +235,12 @@ class Allocator:
             return False
         return all(self._sharing_blocked(ip, request)[0] is None for ip in current.ips)
 
-    def _retry_conflicted(self, request: Request) -> Allocation | Refusal:
+    def _retry_conflicted(self, request: Request) -> Allocation | Diagnostic:
         ips = self._conflicted[request.key]
         for ip in ips:
             reason, _ = self._sharing_blocked(ip, request)
             if reason is not None:
-                return Refusal(request.key, f"IP conflict: {reason}; it stays with the earlier Service")
+                return _refused(request.key, f"IP conflict: {reason}; it stays with the earlier Service")
         del self._conflicted[request.key]
         allocation = Allocation(request.key, self.pool_of(ips[0]), ips)
         self._hold(allocation, request)
@@ -273,7 +252,7 @@ class Allocator:
         if allocation is not None:
             namespace = request.key.namespace
             if allocation.namespaces or allocation.namespace_selectors:
-                labels = self.namespace_labels.get(namespace, {})
+                labels = self._namespace_labels(namespace)
                 by_selector = any(s.matches(labels) for s in allocation.namespace_selectors)
                 if namespace not in allocation.namespaces and not by_selector:
                     return f"namespace {namespace} is not allowed"
@@ -281,33 +260,33 @@ class Allocator:
                 return "the Service's labels match none of its serviceSelectors"
         return None
 
-    def _assign_requested(self, request: Request) -> Allocation | Refusal:
+    def _assign_requested(self, request: Request) -> Allocation | Diagnostic:
         key, field = request.key, request.requested_field
         pools = []
         for ip in request.requested:
             name = self.pool_of(ip)
             if name is None:
-                return Refusal(key, f"{ip} is in no AddressPool", field)
+                return _refused(key, f"{ip} is in no AddressPool", field)
             pools.append(name)
         if len(set(pools)) > 1:
-            return Refusal(key, f"the requested IPs lie in different pools ({', '.join(pools)})", field)
+            return _refused(key, f"the requested IPs lie in different pools ({', '.join(pools)})", field)
         pool = self._pools[pools[0]]
         if request.pool is not None and request.pool != pool.name:
-            return Refusal(key, f"{request.requested[0]} is in pool {pool.name}, not in {request.pool}", field)
+            return _refused(key, f"{request.requested[0]} is in pool {pool.name}, not in {request.pool}", field)
         why = self._eligibility(pool, request)
         if why is not None:
-            return Refusal(key, f"pool {pool.name} refuses this Service: {why}", field)
+            return _refused(key, f"pool {pool.name} refuses this Service: {why}", field)
         for ip in request.requested:
             if pool.avoid_buggy and ip.version == 4 and is_buggy_ipv4(int(ip)):
-                return Refusal(key, f"{ip} ends in .0 or .255, which pool {pool.name} avoids", field)
+                return _refused(key, f"{ip} ends in .0 or .255, which pool {pool.name} avoids", field)
             reason, _ = self._sharing_blocked(ip, request)
             if reason is not None:
-                return Refusal(key, reason, field)
+                return _refused(key, reason, field)
         return Allocation(key, pool.name, request.requested)
 
-    def _assign_any(self, request: Request) -> Allocation | Refusal:
+    def _assign_any(self, request: Request) -> Allocation | Diagnostic:
         if not self._pools:
-            return Refusal(request.key, "no AddressPool is configured")
+            return _refused(request.key, "no AddressPool is configured")
         unsuitable: list[str] = []
         partial: Allocation | None = None
         for pool in self._ordered:
@@ -329,7 +308,7 @@ class Allocator:
         if partial is not None:
             return partial
         field = request.pool_field if request.pool is not None else None
-        return Refusal(request.key, "no pool can serve it (" + "; ".join(unsuitable) + ")", field)
+        return _refused(request.key, "no pool can serve it (" + "; ".join(unsuitable) + ")", field)
 
     def _pick(self, pool: _Pool, family: int, request: Request) -> IPAddress | None:
         if request.sharing_key:
@@ -354,3 +333,7 @@ def _parse_ips(texts: tuple[str, ...]) -> tuple[IPAddress, ...]:
         if ip not in ips:
             ips.append(ip)
     return tuple(ips)
+
+
+def _refused(service: ObjectKey, message: str, field: str | None = None) -> Diagnostic:
+    return Diagnostic(service_ref(service), ALLOCATION_FAILED, message, field=field or "")

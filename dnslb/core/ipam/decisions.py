@@ -8,12 +8,20 @@ Startup is `start(all services)`: every VIP already in a status is restored befo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from dnslb.core import annotations as ann
 from dnslb.core.config import AddressPool
-from dnslb.core.ipam.allocator import Allocation, Allocator, Refusal
+from dnslb.core.diagnostics import (
+    IP_ALLOCATED,
+    IP_CONFLICT,
+    IP_NOT_IN_POOL,
+    IP_RELEASED,
+    Diagnostic,
+    service_ref,
+)
+from dnslb.core.ipam.allocator import Allocation, Allocator
 from dnslb.core.ipam.request import not_handled_because
 from dnslb.core.model import ObjectKey, ServiceView
 
@@ -34,15 +42,7 @@ class ClearStatus:
     service: ObjectKey
 
 
-@dataclass(frozen=True)
-class Event:
-    service: ObjectKey
-    type: str  # Normal | Warning
-    reason: str  # IPAllocated | AllocationFailed | IPConflict | IPNotInPool | IPReleased
-    message: str
-
-
-Action = WriteStatus | ClearStatus | Event
+Action = WriteStatus | ClearStatus | Diagnostic  # a Diagnostic becomes an Event on its Service
 
 
 class VIPDecisions:
@@ -51,27 +51,29 @@ class VIPDecisions:
         pools: Iterable[AddressPool],
         load_balancer_class: str | None = None,
         lookup: Callable[[ObjectKey], ServiceView | None] = lambda key: None,
+        namespace_labels: Callable[[str], Mapping[str, str]] = lambda namespace: {},
     ) -> None:
         self._pools = tuple(pools)
         self._class = load_balancer_class
         self._lookup = lookup
-        self._allocator = Allocator(self._pools)
-        self._last_refusal: dict[ObjectKey, str] = {}
+        self._namespace_labels = namespace_labels
+        self._allocator = Allocator(self._pools, namespace_labels)
+        self._refusals: dict[ObjectKey, Diagnostic] = {}
 
     @property
     def allocator(self) -> Allocator:
         return self._allocator
+
+    def refusal(self, key: ObjectKey) -> Diagnostic | None:
+        """Why the Service has no VIP, or not the one it asks for, as last decided."""
+        return self._refusals.get(key)
 
     def start(self, services: Iterable[ServiceView]) -> list[Action]:
         """Restore every VIP in status, then decide for every Service. Call once, with the whole synced cache."""
         services = list(services)
         ours = [s for s in services if not_handled_because(s, self._class) is None]
         # Conflicts among restored VIPs surface below, as the loser's refusal; only strays are reported here.
-        actions: list[Action] = [
-            Event(c.service, "Warning", "IPNotInPool", c.reason)
-            for c in self._allocator.restore(ours)
-            if c.holder is None
-        ]
+        actions: list[Action] = [d for d in self._allocator.restore(ours) if d.reason == IP_NOT_IN_POOL]
         for service in sorted(services, key=lambda s: s.order):
             actions += self.service_changed(service)
         return actions
@@ -80,22 +82,24 @@ class VIPDecisions:
         key = service.key
         if not_handled_because(service, self._class) is not None:
             released = self._allocator.release(key)
-            self._last_refusal.pop(key, None)
+            self._refusals.pop(key, None)
             if released is None:
                 return []
-            actions: list[Action] = [Event(key, "Normal", "IPReleased", f"released {_ips(released)}: no longer ours")]
+            message = f"released {_ips(released)}: no longer ours"
+            actions: list[Action] = [Diagnostic(service_ref(key), IP_RELEASED, message, severity="Normal")]
             ours = {str(ip) for ip in released.ips}
             if ours & set(service.ingress_ips):
                 actions.append(ClearStatus(key))
             return actions + self._retry_conflicted()
         before = self._allocator.allocation(key)
         result = self._allocator.allocate(service)
-        if isinstance(result, Refusal):
+        if isinstance(result, Diagnostic):
             return self._refused(service, result)
-        self._last_refusal.pop(key, None)
+        self._refusals.pop(key, None)
         actions = []
         if result != before:
-            actions.append(Event(key, "Normal", "IPAllocated", f"assigned {_ips(result)} from pool {result.pool}"))
+            message = f"assigned {_ips(result)} from pool {result.pool}"
+            actions.append(Diagnostic(service_ref(key), IP_ALLOCATED, message, severity="Normal"))
         if _status_of(service) != _desired(result):
             actions.append(WriteStatus(key, *_desired(result)))
         if before is not None and result != before:
@@ -103,7 +107,7 @@ class VIPDecisions:
         return actions
 
     def service_deleted(self, key: ObjectKey) -> list[Action]:
-        self._last_refusal.pop(key, None)
+        self._refusals.pop(key, None)
         if self._allocator.release(key) is None:
             return []
         return self._retry_conflicted()
@@ -112,21 +116,21 @@ class VIPDecisions:
         """A valid new pool set: rebuild, restoring what is held now (not the cache, which may lag our writes)."""
         held = {a.service: a for a in self._allocator.allocations()}
         self._pools = tuple(pools)
-        self._allocator = Allocator(self._pools)
+        self._allocator = Allocator(self._pools, self._namespace_labels)
         views = [replace(s, ingress_ips=_desired(held[s.key])[0]) if s.key in held else s for s in services]
-        self._last_refusal.clear()
+        self._refusals.clear()
         return self.start(views)
 
-    def _refused(self, service: ServiceView, refusal: Refusal) -> list[Action]:
-        message = refusal.reason if refusal.field is None else f"{refusal.field}: {refusal.reason}"
+    def _refused(self, service: ServiceView, refusal: Diagnostic) -> list[Action]:
         kept = self._allocator.allocation(service.key)
         if kept is not None:
-            message += f"; keeps {_ips(kept)}"
-        if self._last_refusal.get(service.key) == message:
+            refusal = replace(refusal, message=f"{refusal.message}; keeps {_ips(kept)}")
+        if service.key in self._allocator.conflicted():
+            refusal = replace(refusal, reason=IP_CONFLICT)
+        if self._refusals.get(service.key) == refusal:
             return []
-        self._last_refusal[service.key] = message
-        reason = "IPConflict" if service.key in self._allocator.conflicted() else "AllocationFailed"
-        return [Event(service.key, "Warning", reason, message)]
+        self._refusals[service.key] = refusal
+        return [refusal]
 
     def _retry_conflicted(self) -> list[Action]:
         actions: list[Action] = []

@@ -1,4 +1,5 @@
-"""What a Service asks of IPAM, read from its spec and annotations. Bad input becomes a Problem, never an exception."""
+"""What a Service asks of IPAM, read from its spec and annotations. Bad input becomes a Diagnostic, never an
+exception."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.addresses import IPAddress
-from dnslb.core.model import ObjectKey, Port, Problem, ServiceView
+from dnslb.core.diagnostics import ALLOCATION_FAILED, Diagnostic, service_ref
+from dnslb.core.model import ObjectKey, Port, ServiceView
 
 FAMILY = {"IPv4": 4, "IPv6": 6}
 FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
@@ -26,7 +28,7 @@ class Request:
     sharing_key: str = ""
     backend: str = ""
     ports: frozenset[Port] = frozenset()
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Diagnostic, ...] = ()
 
     @property
     def labels(self) -> dict[str, str]:
@@ -45,11 +47,11 @@ def not_handled_because(service: ServiceView, load_balancer_class: str | None) -
 
 
 def request_for(service: ServiceView) -> Request:
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     families = _families(service)
     pool = ann.lookup(service.annotations, ann.ADDRESS_POOL)
     if pool is not None and not pool[1].strip():
-        problems.append(Problem(ann.field(pool[0]), "is empty; name an AddressPool or drop the annotation"))
+        problems.append(_refused(service, ann.field(pool[0]), "is empty; name an AddressPool or drop the annotation"))
     sharing = ann.lookup(service.annotations, ann.ALLOW_SHARED_IP)
     requested, requested_field = _requested(service, families, problems)
     backend = ""
@@ -79,7 +81,7 @@ def _families(service: ServiceView) -> tuple[int, ...]:
 
 
 def _requested(
-    service: ServiceView, families: tuple[int, ...], problems: list[Problem]
+    service: ServiceView, families: tuple[int, ...], problems: list[Diagnostic]
 ) -> tuple[tuple[IPAddress, ...], str | None]:
     found = ann.lookup(service.annotations, ann.LOAD_BALANCER_IPS)
     spec_ip = service.load_balancer_ip
@@ -88,7 +90,9 @@ def _requested(
     if found is not None:
         field, text = ann.field(found[0]), found[1]
         if spec_ip is not None and spec_ip.strip() != text.strip():
-            problems.append(Problem("spec.loadBalancerIP", f"'{spec_ip}' differs from {field} '{text}'; keep one"))
+            problems.append(
+                _refused(service, "spec.loadBalancerIP", f"'{spec_ip}' differs from {field} '{text}'; keep one")
+            )
             return (), field
     else:
         field, text = "spec.loadBalancerIP", spec_ip or ""
@@ -97,14 +101,20 @@ def _requested(
         try:
             ips.append(ipaddress.ip_address(part))
         except ValueError:
-            problems.append(Problem(field, f"'{part}' is not an IP address"))
+            problems.append(_refused(service, field, f"'{part}' is not an IP address"))
             return (), field
     versions = [ip.version for ip in ips]
     if len(set(versions)) != len(versions):
-        problems.append(Problem(field, f"'{text}' asks for two {FAMILY_NAME[versions[0]]} addresses; one per family"))
+        problems.append(
+            _refused(service, field, f"'{text}' asks for two {FAMILY_NAME[versions[0]]} addresses; one per family")
+        )
     elif any(v not in families for v in versions):
         allowed = ", ".join(FAMILY_NAME[f] for f in families)
-        problems.append(Problem(field, f"'{text}' is not of the Service's IP families ({allowed})"))
+        problems.append(_refused(service, field, f"'{text}' is not of the Service's IP families ({allowed})"))
     elif service.ip_family_policy == "RequireDualStack" and len(ips) == 1:
-        problems.append(Problem(field, f"'{text}': RequireDualStack needs one IPv4 and one IPv6 address"))
+        problems.append(_refused(service, field, f"'{text}': RequireDualStack needs one IPv4 and one IPv6 address"))
     return tuple(ips), field
+
+
+def _refused(service: ServiceView, field: str, message: str) -> Diagnostic:
+    return Diagnostic(service_ref(service.key), ALLOCATION_FAILED, message, field=field)
