@@ -3,6 +3,7 @@ exactly the metrics the processes export, and its overlay for pinning Secret nam
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -54,3 +55,23 @@ def test_the_secret_pinning_overlay_patches_the_secret_rules(tmp_path: Path) -> 
     for account, name in (("dnslb-controller", "corp-dns-tsig"), ("dnslb-speaker", "edge-bgp-password")):
         secret_grants = {g for g in grants(objects, "dnslb-system", account) if g.resource == "secrets"}
         assert secret_grants == {Grant("dnslb-system", "", "secrets", "get", (name,))}, account
+
+
+def test_every_module_and_name_in_the_architecture_map_exists() -> None:
+    """docs/architecture.md names modules as `core/ipam/decisions.py` and names in them as
+    `adapters/exabgp/sink.ExaBGPSink` (relative to dnslb/): each must be there."""
+    text = (ROOT / "docs/architecture.md").read_text()
+    named = set(re.findall(r"`((?:core|adapters|app)/[\w/]+(?:\.py|\.\w+)?|provider\.\w+)`", text))
+    named |= {m for m in re.findall(r"`((?:dnslb/)?(?:core|adapters|app)/[\w/]*)`", text)}
+    assert len(named) > 30, named
+    missing = []
+    for reference in sorted(named):
+        path, _, name = reference.removeprefix("dnslb/").partition(".")
+        if name == "py" or not name:
+            if not ((ROOT / "dnslb" / f"{path}.py").exists() or (ROOT / "dnslb" / path).is_dir()):
+                missing.append(reference)
+            continue
+        module = importlib.import_module("dnslb." + path.replace("/", "."))
+        if not hasattr(module, name):
+            missing.append(reference)
+    assert missing == []

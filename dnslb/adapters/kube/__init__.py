@@ -1,1 +1,2 @@
-"""The only code that talks to Kubernetes: informers, status and Event writers, conditions, leases."""
+"""The only code that talks to Kubernetes: informers, the status writer, the Event recorder, leases, Secrets and
+ConfigMaps."""

@@ -1,1 +1,1 @@
-"""BGP: the pure announcement policy and flap damping, and the ExaBGP driver."""
+"""BGP, pure: the announcement policy, flap damping, routes as typed values and the updates between two sets."""

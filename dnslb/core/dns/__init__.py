@@ -1,1 +1,1 @@
-"""DNS: desired record sets from Services, ownership, plan and batching (pure), and the sync loop."""
+"""DNS, pure: desired record sets from Services, ownership records, the changes for a zone, batching."""
