@@ -34,7 +34,7 @@ from dnslb.core.config.resources import DNSProvider, DNSProviderSpec
 from dnslb.core.dns.batch import minimum_requests
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey
 from dnslb.provider import Change, Cost, Limits, Provider, RecordSet, Zone
 from dnslb_testkit.kubeapi import KubeAPIProcess
 from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench._report import figure, save
 from dnslb.core.config import AddressPool
 from dnslb.core.ipam import Allocation, Allocator
-from dnslb.core.model import ObjectKey, Port, ServiceView
+from dnslb.core.model import Port, ServiceView
+from dnslb.core.objects import ObjectKey
 
 
 def pool(name: str, *addresses: str) -> AddressPool:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey
 
 log = logging.getLogger(__name__)
 

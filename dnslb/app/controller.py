@@ -20,13 +20,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from dnslb.adapters.dnssync.loop import DNSLoop
 from dnslb.adapters.kube.writer import NotLeader, Recorder, StatusWriter
 from dnslb.adapters.wakeup import Wakeup
-from dnslb.app.sources import Cache, Key, Obj, config_objects, documents, key_of, namespace_labels, service_views
-from dnslb.app.sources import view_of as cached_view
+from dnslb.app.sources import Cache, Key, Obj, Parsed, config_objects, documents, key_of, namespace_labels
 from dnslb.core.config import AddressPool, Config, DNSProvider, load_config
 from dnslb.core.config.resources import KINDS
-from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic, ObjectRef
+from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic
 from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
-from dnslb.core.model import ObjectKey, ServiceView
+from dnslb.core.model import ServiceView
+from dnslb.core.objects import ObjectKey, ObjectRef
 
 log = logging.getLogger(__name__)
 _CONFIG = ("", "<config>")  # the mark for "the config resources changed"
@@ -58,6 +58,12 @@ class Metrics:
         self.api_errors = Counter("dnslb_api_errors_total", "Failed Kubernetes API calls", ["call"], registry=registry)
         self.leader = Gauge("dnslb_leader", "1 while this replica holds the lease", registry=registry)
         self.config_errors = Gauge("dnslb_config_errors", "Problems in the config resources", registry=registry)
+        self.invalid_objects = Counter(
+            "dnslb_invalid_objects_total",
+            "Objects (or versions of them) that could not be read",
+            ["kind"],
+            registry=registry,
+        )
 
 
 class Controller:
@@ -65,7 +71,7 @@ class Controller:
         self,
         settings: Settings,
         *,
-        services: Cache,
+        services: Parsed[ServiceView],
         namespaces: Cache,
         config: Mapping[str, Cache],
         writer: StatusWriter,
@@ -90,14 +96,14 @@ class Controller:
         self._providers: tuple[DNSProvider, ...] = ()
         self._last_good: dict[ObjectRef, Obj] = {}
         self._reported: dict[ObjectRef, str] = {}
-        services.subscribe(lambda key, old, new: self._wakeup.mark(key))
+        services.cache.subscribe(lambda key, old, new: self._wakeup.mark(key))
         namespaces.subscribe(self._namespace_event)
         for cache in config.values():
             cache.subscribe(self._config_event)
 
     @property
     def _caches(self) -> tuple[Cache, ...]:
-        return (self.services, self._namespaces, *self._config.values())
+        return (self.services.cache, self._namespaces, *self._config.values())
 
     # -- cache callbacks (informer threads) ---------------------------------------------------------------------
 
@@ -111,7 +117,7 @@ class Controller:
             return
         # pools may select Services by their Namespace's labels: decide again for every Service there
         namespace = key[1]
-        self._wakeup.mark(*(k for k in (_key(o) for o in self.services.items()) if k[0] == namespace))
+        self._wakeup.mark(*(k for k in (_key(o) for o in self.services.cache.items()) if k[0] == namespace))
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -134,7 +140,7 @@ class Controller:
             namespace_labels=namespace_labels(self._namespaces),
         )
         started = time.perf_counter()
-        views = service_views(self.services)
+        views = self.services.values()
         self._apply(self._decisions.start(views))
         log.info(
             "restored and reconciled %d Services in %.2fs", len(views), time.perf_counter() - started,
@@ -150,7 +156,7 @@ class Controller:
             woken = self._wakeup.wait(max(0.0, next_resync - self._clock()))
             dirty = set(woken.items)
             if self._clock() >= next_resync:
-                dirty |= {key_of(v.key) for v in service_views(self.services)} | {_CONFIG}
+                dirty |= {key_of(v.key) for v in self.services.values()} | {_CONFIG}
                 next_resync = self._clock() + self.settings.resync_seconds
             if dirty and not self._wakeup.closed:
                 self._reconcile(dirty - {_CONFIG}, _CONFIG in dirty)
@@ -166,7 +172,7 @@ class Controller:
                 if config.pools != self._pools:
                     self._pools = config.pools
                     log.info("address pools changed: %s", ", ".join(p.name for p in self._pools) or "none")
-                    actions += self._decisions.pools_changed(self._pools, service_views(self.services))
+                    actions += self._decisions.pools_changed(self._pools, self.services.values())
                 if config.providers != self._providers:
                     self._providers = config.providers
                     self.dns.configure(self._providers)
@@ -198,8 +204,8 @@ class Controller:
         subject = diagnostic.subject
         if subject is None or subject.kind != "Service":
             return ""
-        obj = self.services.get(key_of(subject.key)) or {}
-        return str((obj.get("metadata") or {}).get("uid") or "")
+        view = self.services.get(key_of(subject.key))
+        return view.uid if view is not None else ""
 
     def _update_pool_metrics(self) -> None:
         assert self._decisions is not None
@@ -210,7 +216,7 @@ class Controller:
             self.metrics.pool_in_use.labels(usage.pool, usage.family).set(usage.in_use)
 
     def _view(self, key: ObjectKey) -> ServiceView | None:
-        return cached_view(self.services, key)
+        return self.services.get(key_of(key))
 
     def _reload_config(self) -> Config:
         """The config in the cluster; a resource whose new version is invalid keeps its last valid version."""

@@ -26,11 +26,11 @@ from dnslb.adapters.kube.leader import LeaderElector
 from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWriter
 from dnslb.app.controller import Controller, Metrics, Settings
 from dnslb.app.ops import parse_bool, serve_ops, setup_logging
-from dnslb.app.sources import service_views
+from dnslb.app.sources import Parsed
 from dnslb.core.config.resources import GROUP, KINDS, VERSION
 from dnslb.core.config.resources import DNSProvider as DNSProviderResource
-from dnslb.core.diagnostics import Diagnostic
-from dnslb.core.model import service_fields
+from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
+from dnslb.core.model import service_fields, service_view
 from dnslb.provider import Provider
 
 log = logging.getLogger("dnslb.controller")
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def ready() -> bool:
-        synced = controller.services.synced.is_set()
+        synced = controller.services.cache.synced.is_set()
         return synced and (controller.ready.is_set() or not leading.is_set())
 
     server, _ = serve_ops(args.metrics_addr, registry, {"/healthz": lambda: not lost.is_set(), "/readyz": ready})
@@ -120,14 +120,22 @@ def assemble(
     def api_error(call: str, exc: Exception) -> None:
         metrics.api_errors.labels(call).inc()
 
-    services = Informer("services", core.list_service_for_all_namespaces, transform=service_fields)
+    recorder = Recorder(core, component=CONTROLLER, may_write=may_write, on_api_error=api_error)
+
+    def report(diagnostic: Diagnostic) -> None:
+        if diagnostic.reason == INVALID_OBJECT:
+            metrics.invalid_objects.labels(diagnostic.subject.kind if diagnostic.subject else "").inc()
+        with contextlib.suppress(NotLeader):
+            recorder.record(diagnostic)
+
+    service_informer = Informer("services", core.list_service_for_all_namespaces, transform=service_fields)
+    services = Parsed(service_informer, "Service", service_view, report)
     namespaces = Informer("namespaces", core.list_namespace, transform=_namespace_fields)
     config = {
         kind: Informer(kind, partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace,
                                      model.PLURAL))
         for kind, model in KINDS.items()
     }  # fmt: skip
-    recorder = Recorder(core, component=CONTROLLER, may_write=may_write, on_api_error=api_error)
     takeover = TakeoverStore(core, settings.namespace)
 
     def make_provider(resource: DNSProviderResource) -> Provider:
@@ -135,14 +143,10 @@ def assemble(
         secret = read_secret(core, settings.namespace, ref.name) if ref is not None else {}
         return create_provider(resource.spec.type, resource.spec.settings, secret)
 
-    def report(diagnostic: Diagnostic) -> None:
-        with contextlib.suppress(NotLeader):
-            recorder.record(diagnostic)
-
     dns = DNSLoop(
         Hooks(
-            services=lambda: service_views(services),
-            source_complete=lambda: services.synced.is_set() and bool(services.items()),
+            services=services.values,
+            source_complete=lambda: services.cache.synced.is_set() and bool(services.cache.items()),
             make_provider=make_provider,
             save_replaced=lambda provider, zone, records: takeover.save(provider, zone.name, records),
             report=report,
@@ -162,7 +166,7 @@ def assemble(
         dns=dns,
         metrics=metrics,
     )
-    return controller, [services, namespaces, *config.values()], recorder
+    return controller, [service_informer, namespaces, *config.values()], recorder
 
 
 def _namespace_fields(obj: dict[str, Any]) -> dict[str, Any]:

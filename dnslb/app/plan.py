@@ -21,7 +21,8 @@ from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam import PoolUsage, not_handled_because
 from dnslb.core.ipam.decisions import VIPDecisions
 from dnslb.core.manifests import Document
-from dnslb.core.model import ObjectKey, ServiceShapeError, ServiceView, service_view
+from dnslb.core.model import ServiceView, ShapeError, service_view
+from dnslb.core.objects import ObjectKey
 from dnslb.provider import Zone
 
 Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
@@ -79,7 +80,7 @@ def make_plan(documents: Iterable[Document], load_balancer_class: str | None = N
         if document.api_version == "v1" and document.kind == "Service":
             try:
                 services.append(service_view(document.body))
-            except ServiceShapeError as exc:
+            except ShapeError as exc:
                 errors.append(f"{document.where}: Service: {exc}")
         elif document.api_version == "v1" and document.kind == "Namespace":
             metadata = document.body.get("metadata") or {}

@@ -6,18 +6,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from dnslb.core.config.resources import API_VERSION
-from dnslb.core.diagnostics import ObjectRef
+from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
 from dnslb.core.manifests import Document
-from dnslb.core.model import ObjectKey, ServiceShapeError, ServiceView, service_view
+from dnslb.core.model import ShapeError
+from dnslb.core.objects import ObjectKey, ObjectRef
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 OnChange = Callable[[Key, Obj | None, Obj | None], None]
+T = TypeVar("T")
 
 
 class Cache(Protocol):
@@ -42,25 +44,80 @@ def key_of(key: ObjectKey) -> Key:
     return (key.namespace, key.name)
 
 
-def view_of(cache: Cache, key: ObjectKey) -> ServiceView | None:
-    obj = cache.get(key_of(key))
-    if obj is None:
-        return None
-    try:
-        return service_view(obj)
-    except ServiceShapeError as exc:
-        log.error("Service %s cannot be read: %s", key, exc)
-        return None
+class Parsed(Generic[T]):
+    """The objects of a cache read into values (`parse`), once per resourceVersion.
 
+    One object that cannot be read never stops the others: it is reported once per version (`report`, an Event on
+    it), and it keeps the last value it was read into, so nothing already allocated, announced or published for it
+    is lost while it is broken. Any exception counts, not only the reader's own: a bug meets one object, not all.
+    """
 
-def service_views(cache: Cache) -> list[ServiceView]:
-    views = []
-    for obj in cache.items():
+    def __init__(
+        self, cache: Cache, kind: str, parse: Callable[[Obj], T], report: Callable[[Diagnostic], None]
+    ) -> None:
+        self._cache = cache
+        self._kind = kind
+        self._parse = parse
+        self._report = report
+        self._lock = threading.Lock()
+        self._read: dict[Key, tuple[str, T | None]] = {}  # key → (resourceVersion read, last good value)
+
+    @property
+    def cache(self) -> Cache:
+        return self._cache
+
+    def get(self, key: Key) -> T | None:
+        """The value of the object at `key`; None when there is none, or it has never been readable."""
+        obj = self._cache.get(key)
+        if obj is None:
+            return None
+        with self._lock:
+            return self._value(key, obj)
+
+    def values(self) -> list[T]:
+        with self._lock:
+            read: dict[Key, tuple[str, T | None]] = {}
+            out = []
+            for obj in self._cache.items():
+                key = _key(obj)
+                value = self._value(key, obj)
+                read[key] = self._read[key]
+                if value is not None:
+                    out.append(value)
+            self._read = read  # forget deleted objects
+            return out
+
+    def _value(self, key: Key, obj: Obj) -> T | None:
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        seen = self._read.get(key)
+        if seen is not None and seen[0] == version and version:
+            return seen[1]
+        last = seen[1] if seen is not None else None
+        ref = ObjectRef(self._kind, ObjectKey(*key))
+        value: T | None
         try:
-            views.append(service_view(obj))
-        except ServiceShapeError as exc:
-            log.error("a Service cannot be read: %s", exc)
-    return views
+            value = self._parse(obj)
+        except ShapeError as exc:
+            self._problem(ref, exc.field, exc.message, last)
+            value = last
+        except Exception as exc:  # a bug in a reader must cost this object, not the others
+            log.exception("%s cannot be read", ref)
+            self._problem(ref, "", f"cannot be read: {type(exc).__name__}: {exc}", last)
+            value = last
+        else:
+            for problem in getattr(value, "problems", ()):
+                self._report(problem)
+        self._read[key] = (version, value)
+        return value
+
+    def _problem(self, ref: ObjectRef, field: str, message: str, last: T | None) -> None:
+        kept = "; its last readable version stays in force" if last is not None else "; it is left out"
+        self._report(Diagnostic(ref, INVALID_OBJECT, message + kept, field=field))
+
+
+def _key(obj: Obj) -> Key:
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
 def namespace_labels(cache: Cache) -> Callable[[str], Mapping[str, str]]:

@@ -14,26 +14,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from dnslb.adapters.health import HealthProber
 from dnslb.adapters.kube.writer import NotLeader, Recorder
 from dnslb.adapters.wakeup import Wakeup
-from dnslb.app.sources import Cache, Key, Obj, config_objects, documents, key_of
+from dnslb.app.sources import Cache, Key, Obj, Parsed, config_objects, documents, key_of
 from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
 from dnslb.core.bgp.policy import Decision, NodeState, decide
 from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer, Config, load_config
-from dnslb.core.diagnostics import Diagnostic, ObjectRef, service_ref
-from dnslb.core.model import (
-    NodeView,
-    ObjectKey,
-    ServiceShapeError,
-    ServiceView,
-    endpoint_views,
-    node_view,
-    service_view,
-)
+from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.model import EndpointView, NodeView, ServiceView
+from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +65,12 @@ class SpeakerMetrics:
         )
         self.penalty = Gauge("dnslb_bgp_damping_penalty", "Flap-damping penalty of this node", registry=registry)
         self.damped = Gauge("dnslb_bgp_node_damped", "1 while this node is withheld for flapping", registry=registry)
+        self.invalid_objects = Counter(
+            "dnslb_invalid_objects_total",
+            "Objects (or versions of them) that could not be read",
+            ["kind"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "dnslb_bgp_announce_seconds",
             "From a change seen to the routes handed to ExaBGP and acknowledged",
@@ -85,9 +84,9 @@ class Speaker:
         self,
         settings: SpeakerSettings,
         *,
-        services: Cache,
-        slices: Cache,
-        node: Cache,
+        services: Parsed[ServiceView],
+        slices: Parsed[list[EndpointView]],
+        node: Parsed[NodeView],
         config: Mapping[str, Cache],
         sink: RouteSink,
         recorder: Recorder,
@@ -102,11 +101,10 @@ class Speaker:
         self.health = health
         self._clock = clock
         self.services, self.slices, self.node, self.config = services, slices, node, config
-        self._caches = (services, slices, node, *config.values())
+        self._caches = (services.cache, slices.cache, node.cache, *config.values())
         self._wakeup: Wakeup[str] = Wakeup(clock)
         self._lock = threading.Lock()  # damping and session state, shared with informer and driver threads
         self._retry_at: float | None = None
-        self._views: dict[Key, tuple[str, ServiceView]] = {}  # parsed Services by resourceVersion
         self.ready = threading.Event()
         self._damping = DampingState()
         self._damped_said: bool | None = None
@@ -120,9 +118,9 @@ class Speaker:
         self._sessions_up: dict[str, bool] = {}
         self._session_lost = False
         self._resync: tuple[float, dict[int, int]] | None = None  # (deadline, relist counts when asked)
-        for cache in (services, slices, *config.values()):
+        for cache in (services.cache, slices.cache, *config.values()):
             cache.subscribe(self._changed)
-        node.subscribe(self._node_changed)
+        node.cache.subscribe(self._node_changed)
         sink.on_session(self._session_changed)
         health.subscribe(self._wakeup.mark)
 
@@ -132,8 +130,9 @@ class Speaker:
         self._wakeup.mark()
 
     def _node_changed(self, key: Key, old: Obj | None, new: Obj | None) -> None:
-        if new is not None:
-            ready = node_view(new).ready
+        view = self.node.get(key) if new is not None else None
+        if view is not None:
+            ready = view.ready
             if self._was_ready and not ready and self.settings.damping is not None:
                 with self._lock:
                     self._damping = ready_lost(self._damping, self._clock(), self.settings.damping)
@@ -146,7 +145,7 @@ class Speaker:
             if not any(self._sessions_up.values()):  # cut off from every router: perhaps from the API as well
                 self._session_lost, self._resync = True, None
             elif up and self._session_lost and self._resync is None:
-                watched = (self.services, self.slices, self.node)
+                watched = (self.services.cache, self.slices.cache, self.node.cache)
                 self._resync = (self._clock() + _RESYNC_SECONDS, {id(c): c.relists for c in watched})
                 log.info("BGP session with %s is back: relisting before announcing Local Services again", peer)
                 for cache in watched:
@@ -161,7 +160,7 @@ class Speaker:
             if self._resync is None:
                 return False
             deadline, before = self._resync
-            if all(c.relists > before[id(c)] for c in (self.services, self.slices, self.node)):
+            if all(c.cache.relists > before[id(c.cache)] for c in (self.services, self.slices, self.node)):
                 log.info("relisted after the session came back: announcing Local Services again")
             elif self._clock() >= deadline:
                 log.warning(
@@ -205,19 +204,18 @@ class Speaker:
     # -- one pass ------------------------------------------------------------------------------------------------
 
     def _reconcile(self, since: float | None) -> None:
-        node_obj = self.node.get(("", self.settings.node_name))
-        if node_obj is None:
+        node = self.node.get(("", self.settings.node_name))
+        if node is None:
             log.warning("Node %s not found; announcing nothing", self.settings.node_name)
             self._sink.set_desired({})
             return
-        node = node_view(node_obj)
         config = self._config()
         peers = tuple(config.peers)
         if peers != self._peers:
             self._sink.configure(list(peers), node)
             self._peers = peers
         damped = self._damping_state()
-        services = self._service_views()
+        services = self.services.values()
         ours = [
             s
             for s in services
@@ -225,7 +223,7 @@ class Speaker:
         ]
         self.health.watch(_health_targets(config, ours))
         trusted = self._endpoints_trusted()
-        endpoints = [e for obj in self.slices.items() for e in endpoint_views(obj)] if trusted else []
+        endpoints = [e for views in self.slices.values() for e in views] if trusted else []
         state = NodeState(node, damped=damped, healthy=self.health.healthy, unhealthy=self.health.unhealthy)
         decision = decide(state, ours, endpoints, config, honour_cordon=self.settings.honour_cordon)
         self._sink.set_desired(decision.routes)
@@ -233,24 +231,6 @@ class Speaker:
             self.metrics.latency.observe(self._clock() - since)
         self._report(node, decision)
         self.last = decision
-
-    def _service_views(self) -> list[ServiceView]:
-        """Every Service as a view, parsed once per resourceVersion: a pass over 2,000 Services stays cheap."""
-        views: dict[Key, tuple[str, ServiceView]] = {}
-        for obj in self.services.items():
-            metadata = obj.get("metadata") or {}
-            key = (metadata.get("namespace") or "", metadata.get("name") or "")
-            version = str(metadata.get("resourceVersion") or "")
-            cached = self._views.get(key)
-            if cached is not None and cached[0] == version:
-                views[key] = cached
-                continue
-            try:
-                views[key] = (version, service_view(obj))
-            except ServiceShapeError:
-                continue
-        self._views = views
-        return [view for _, view in views.values()]
 
     def _config(self) -> Config:
         config, errors = load_config(documents(config_objects(self.config)))
@@ -317,7 +297,7 @@ class Speaker:
 
     def _say(self, diagnostic: Diagnostic, *, slot: tuple[object, ...] | None = None) -> None:
         subject = diagnostic.subject
-        cache = self.node if subject is not None and subject.kind == "Node" else self.services
+        cache = self.node.cache if subject is not None and subject.kind == "Node" else self.services.cache
         obj = cache.get(key_of(subject.key)) if subject is not None else None
         uid = str(((obj or {}).get("metadata") or {}).get("uid") or "")
         with contextlib.suppress(NotLeader):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -20,13 +21,15 @@ from dnslb.adapters.health import HealthProber
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.adapters.kube.informer import Informer
-from dnslb.adapters.kube.writer import SPEAKER, Recorder
+from dnslb.adapters.kube.writer import SPEAKER, NotLeader, Recorder
 from dnslb.app.ops import parse_bool, serve_ops, setup_logging
+from dnslb.app.sources import Parsed
 from dnslb.app.speaker import RouteSink, Speaker, SpeakerMetrics, SpeakerSettings
 from dnslb.core.bgp.damping import DampingConfig
 from dnslb.core.config import BGPPeer
 from dnslb.core.config.resources import GROUP, KINDS, VERSION
-from dnslb.core.model import service_fields
+from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
+from dnslb.core.model import endpoint_views, node_view, service_fields, service_view
 
 log = logging.getLogger("dnslb.speaker")
 
@@ -101,9 +104,20 @@ def assemble(
 ) -> tuple[Speaker, list[Informer], Recorder]:
     """The speaker and what it works with: informers on what this node needs, the Event recorder."""
     core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
-    services = Informer("services", core.list_service_for_all_namespaces, transform=service_fields)
-    slices = Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces)
-    node = Informer("node", partial(core.list_node, field_selector=f"metadata.name={settings.node_name}"))
+    metrics = SpeakerMetrics(registry)
+    recorder = Recorder(core, component=SPEAKER)
+
+    def report(diagnostic: Diagnostic) -> None:
+        if diagnostic.reason == INVALID_OBJECT:
+            metrics.invalid_objects.labels(diagnostic.subject.kind if diagnostic.subject else "").inc()
+        with contextlib.suppress(NotLeader):
+            recorder.record(diagnostic)
+
+    informers = [
+        Informer("services", core.list_service_for_all_namespaces, transform=service_fields),
+        Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces),
+        Informer("node", partial(core.list_node, field_selector=f"metadata.name={settings.node_name}")),
+    ]
     config = {
         kind: Informer(
             kind,
@@ -111,19 +125,18 @@ def assemble(
         )
         for kind in ("AddressPool", "BGPPeer", "BGPAdvertisement")
     }
-    recorder = Recorder(core, component=SPEAKER)
     speaker = Speaker(
         settings,
-        services=services,
-        slices=slices,
-        node=node,
+        services=Parsed(informers[0], "Service", service_view, report),
+        slices=Parsed(informers[1], "EndpointSlice", endpoint_views, report),
+        node=Parsed(informers[2], "Node", node_view, report),
         config=config,
         sink=sink,
         recorder=recorder,
         health=health,
-        metrics=SpeakerMetrics(registry),
+        metrics=metrics,
     )
-    return speaker, [services, slices, node, *config.values()], recorder
+    return speaker, [*informers, *config.values()], recorder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,21 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectRef
 
 Severity = Literal["Normal", "Warning"]
-
-
-@dataclass(frozen=True, order=True)
-class ObjectRef:
-    """An object of the API (or of a manifest): its kind and key; cluster-scoped objects have namespace ""."""
-
-    kind: str
-    key: ObjectKey
-
-    def __str__(self) -> str:
-        namespace = f"{self.key.namespace}/" if self.key.namespace else ""
-        return f"{self.kind}/{namespace}{self.key.name}"
 
 
 @dataclass(frozen=True)
@@ -56,10 +44,6 @@ class Diagnostic:
         return f"{self.where}: {body}" if self.where else body
 
 
-def service_ref(key: ObjectKey) -> ObjectRef:
-    return ObjectRef("Service", key)
-
-
 # Every reason the core gives, as Events show them.
 IP_ALLOCATED = "IPAllocated"
 IP_RELEASED = "IPReleased"
@@ -70,3 +54,11 @@ DNS_NOT_PUBLISHED = "DNSNotPublished"
 DNS_PROVIDER_FAILED = "DNSProviderFailed"
 INVALID_CONFIG = "InvalidConfig"
 INVALID_BGP_ATTRIBUTE = "InvalidBGPAttribute"
+INVALID_OBJECT = "InvalidObject"
+PROCESSING_FAILED = "ProcessingFailed"
+
+
+def failed(subject: ObjectRef, exc: Exception) -> Diagnostic:
+    """An object that could not be handled at all (a bug meeting it): it is skipped, the others go on."""
+    message = f"could not be handled ({type(exc).__name__}: {exc}); skipped, everything else goes on"
+    return Diagnostic(subject, PROCESSING_FAILED, message)

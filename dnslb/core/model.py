@@ -1,23 +1,24 @@
-"""Plain values shared by the core and the adapters: Services as dnslb sees them, keys, ports."""
+"""Plain values shared by the core and the adapters: Services, Nodes and endpoints as dnslb sees them.
+
+The readers here take objects as the API (or a manifest) gives them and are strict: ASCII grammars, known values,
+ranges. What would make the whole object meaningless raises `ShapeError` naming the field; a bad value in a field
+dnslb can do without (an address in status that is no address) is left out and kept in the view's `problems`.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
+from dnslb.core.grammar import is_dns1123_label, is_dns1123_subdomain, parse_ip, show
+from dnslb.core.objects import ObjectKey, ObjectRef
+
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True, order=True)
-class ObjectKey:
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True, order=True)
@@ -48,6 +49,7 @@ class ServiceView:
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     ingress_ips: tuple[str, ...] = ()
     health_check_node_port: int | None = None
+    problems: tuple[Diagnostic, ...] = ()  # fields left out because their values were unusable
 
     @property
     def order(self) -> tuple[bool, str, str, str]:
@@ -55,8 +57,23 @@ class ServiceView:
         return (not self.created, self.created, self.key.namespace, self.key.name)
 
 
-class ServiceShapeError(ValueError):
-    """A document that claims to be a Service but is not shaped like one."""
+class ShapeError(ValueError):
+    """An object that is not shaped as its kind must be: `field` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+FAMILIES = ("IPv4", "IPv6")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+TRAFFIC_POLICIES = ("Cluster", "Local")
+_QUALIFIED_NAME = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
+_UID = re.compile(r"[-A-Za-z0-9]{1,64}")
 
 
 def service_view(obj: Mapping[str, Any]) -> ServiceView:
@@ -64,36 +81,139 @@ def service_view(obj: Mapping[str, Any]) -> ServiceView:
     metadata = _mapping(obj.get("metadata"), "metadata")
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
-    name = metadata.get("name")
-    if not isinstance(name, str) or not name:
-        raise ServiceShapeError("metadata.name is missing")
-    namespace = metadata.get("namespace") or "default"
-    ingress = _mapping(status.get("loadBalancer"), "status.loadBalancer").get("ingress") or []
-    policy = spec.get("ipFamilyPolicy") or "SingleStack"
-    families = tuple(spec.get("ipFamilies") or (("IPv4", "IPv6") if policy == "RequireDualStack" else ("IPv4",)))
+    key = ObjectKey(_namespace(metadata), _name(metadata))
+    policy = _choice(spec, "ipFamilyPolicy", FAMILY_POLICIES, "SingleStack")
+    families = _families(spec.get("ipFamilies"), policy)
+    ingress_ips, problems = _ingress_ips(key, status)
     return ServiceView(
-        key=ObjectKey(str(namespace), name),
-        uid=str(metadata.get("uid") or ""),
+        key=key,
+        uid=_uid(metadata),
         created=_timestamp(metadata.get("creationTimestamp")),
-        type=str(spec.get("type") or "ClusterIP"),
-        load_balancer_class=spec.get("loadBalancerClass") or None,
-        load_balancer_ip=spec.get("loadBalancerIP") or None,
-        ip_family_policy=str(policy),
+        type=_choice(spec, "type", SERVICE_TYPES, "ClusterIP"),
+        load_balancer_class=_qualified_name(spec.get("loadBalancerClass"), "spec.loadBalancerClass"),
+        load_balancer_ip=_optional_string(spec.get("loadBalancerIP"), "spec.loadBalancerIP"),
+        ip_family_policy=policy,
         ip_families=families,
-        ports=tuple(
-            Port(str(p.get("protocol") or "TCP"), int(p["port"]))
-            for p in spec.get("ports") or []
-            if isinstance(p, Mapping) and isinstance(p.get("port"), int)
-        ),
-        external_traffic_policy=str(spec.get("externalTrafficPolicy") or "Cluster"),
+        ports=_ports(spec.get("ports")),
+        external_traffic_policy=_choice(spec, "externalTrafficPolicy", TRAFFIC_POLICIES, "Cluster"),
         selector=_strings(spec.get("selector"), "spec.selector"),
         labels=_strings(metadata.get("labels"), "metadata.labels"),
         annotations=_strings(metadata.get("annotations"), "metadata.annotations"),
-        ingress_ips=tuple(str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip")),
-        health_check_node_port=spec.get("healthCheckNodePort")
-        if isinstance(spec.get("healthCheckNodePort"), int)
-        else None,
+        ingress_ips=ingress_ips,
+        health_check_node_port=_port_number(spec.get("healthCheckNodePort"), "spec.healthCheckNodePort"),
+        problems=problems,
     )
+
+
+def _namespace(metadata: Mapping[str, Any]) -> str:
+    namespace = metadata.get("namespace")
+    if namespace is None or namespace == "":
+        return "default"  # a manifest without one; the API always says
+    if not is_dns1123_label(namespace):
+        raise ShapeError("metadata.namespace", f"{show(namespace)} is not a namespace name")
+    return str(namespace)
+
+
+def _name(metadata: Mapping[str, Any], *, subdomain: bool = False) -> str:
+    name = metadata.get("name")
+    if name is None or name == "":
+        raise ShapeError("metadata.name", "is missing")
+    if not (is_dns1123_subdomain(name) if subdomain else is_dns1123_label(name)):
+        raise ShapeError("metadata.name", f"{show(name)} is not a valid name")
+    return str(name)
+
+
+def _uid(metadata: Mapping[str, Any]) -> str:
+    uid = metadata.get("uid")
+    if uid is None or uid == "":
+        return ""
+    if not isinstance(uid, str) or not _UID.fullmatch(uid):
+        raise ShapeError("metadata.uid", f"{show(uid)} is not a uid")
+    return uid
+
+
+def _choice(spec: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = spec.get(name)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        raise ShapeError(f"spec.{name}", f"{show(value)} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _families(value: Any, policy: str) -> tuple[str, ...]:
+    if value is None or value == []:
+        return ("IPv4", "IPv6") if policy == "RequireDualStack" else ("IPv4",)
+    if not isinstance(value, list) or not 1 <= len(value) <= 2 or any(f not in FAMILIES for f in value):
+        raise ShapeError("spec.ipFamilies", f"{show(value)} is not a list of IPv4 and/or IPv6")
+    if len(set(value)) != len(value):
+        raise ShapeError("spec.ipFamilies", f"{show(value)} names a family twice")
+    return tuple(str(f) for f in value)
+
+
+def _ports(value: Any) -> tuple[Port, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ShapeError("spec.ports", "is not a list")
+    ports = []
+    for i, item in enumerate(value):
+        where = f"spec.ports[{i}]"
+        entry = _mapping(item, where)
+        number = _port_number(entry.get("port"), f"{where}.port")
+        if number is None:
+            raise ShapeError(f"{where}.port", "is missing")
+        protocol = entry.get("protocol") or "TCP"
+        if protocol not in PROTOCOLS:
+            raise ShapeError(f"{where}.protocol", f"{show(protocol)} is not one of {', '.join(PROTOCOLS)}")
+        ports.append(Port(str(protocol), number))
+    return tuple(ports)
+
+
+def _port_number(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= 65535:
+        raise ShapeError(where, f"{show(value)} is not a port number (1-65535)")
+    return value
+
+
+def _qualified_name(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 316 or not _QUALIFIED_NAME.fullmatch(value):
+        raise ShapeError(where, f"{show(value)} is not a qualified name")
+    return value
+
+
+def _optional_string(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ShapeError(where, f"{show(value)} is not a string")
+    return value
+
+
+def _ingress_ips(key: ObjectKey, status: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[Diagnostic, ...]]:
+    """The IPs in status.loadBalancer.ingress, parsed; an entry that is no IP is left out and reported."""
+    ingress = _mapping(status.get("loadBalancer"), "status.loadBalancer").get("ingress")
+    if ingress is None:
+        return (), ()
+    if not isinstance(ingress, list):
+        raise ShapeError("status.loadBalancer.ingress", "is not a list")
+    ips: list[str] = []
+    problems: list[Diagnostic] = []
+    for i, entry in enumerate(ingress):
+        where = f"status.loadBalancer.ingress[{i}].ip"
+        ip = _mapping(entry, f"status.loadBalancer.ingress[{i}]").get("ip")
+        if ip is None or ip == "":
+            continue  # a hostname entry, written by another load balancer
+        try:
+            ips.append(str(parse_ip(ip)))
+        except ValueError as exc:
+            message = f"{exc}; left out"
+            problems.append(Diagnostic(ObjectRef("Service", key), INVALID_OBJECT, message, field=where))
+    return tuple(ips), tuple(problems)
 
 
 _SPEC_FIELDS = (
@@ -125,23 +245,28 @@ def _mapping(value: Any, path: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ServiceShapeError(f"{path} is not a mapping")
+        raise ShapeError(path, "is not a mapping")
     return value
 
 
 def _strings(value: Any, path: str) -> Mapping[str, str]:
     mapping = _mapping(value, path)
-    if not all(isinstance(v, str) for v in mapping.values()):
-        raise ServiceShapeError(f"{path} values must be strings")
-    return MappingProxyType({str(k): v for k, v in mapping.items()})
+    for k, v in mapping.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise ShapeError(f"{path}[{show(k)}]", "keys and values must be strings")
+    return MappingProxyType(dict(mapping))
 
 
 def _timestamp(value: Any) -> str:
     """RFC 3339 as the API writes it; YAML loaders turn it into a datetime, so turn it back."""
+    if value is None or value == "":
+        return ""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(value or "")
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        raise ShapeError("metadata.creationTimestamp", f"{show(value)} is not an RFC 3339 time")
+    return value
 
 
 EXCLUDE_FROM_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -163,18 +288,26 @@ def node_view(obj: Mapping[str, Any]) -> NodeView:
     metadata = _mapping(obj.get("metadata"), "metadata")
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, Mapping)}
-    addresses = sorted(
-        (a for a in status.get("addresses") or [] if isinstance(a, Mapping) and a.get("address")),
-        key=lambda a: a.get("type") != "InternalIP",
-    )
+    conditions: dict[str, str] = {}
+    for i, condition in enumerate(_list(status.get("conditions"), "status.conditions")):
+        entry = _mapping(condition, f"status.conditions[{i}]")
+        if isinstance(entry.get("type"), str) and isinstance(entry.get("status"), str):
+            conditions[entry["type"]] = entry["status"]
+    addresses: list[tuple[bool, str]] = []
+    for i, item in enumerate(_list(status.get("addresses"), "status.addresses")):
+        entry = _mapping(item, f"status.addresses[{i}]")
+        try:
+            ip = parse_ip(entry.get("address"))
+        except ValueError:
+            continue  # a Hostname entry, or an address that is none: no use as a BGP source
+        addresses.append((entry.get("type") != "InternalIP", str(ip)))
     return NodeView(
-        name=str(metadata.get("name") or ""),
+        name=_name(metadata, subdomain=True),
         labels=_strings(metadata.get("labels"), "metadata.labels"),
         ready=conditions.get("Ready") == "True",
         network_unavailable=conditions.get("NetworkUnavailable") == "True",
-        unschedulable=bool(spec.get("unschedulable")),
-        addresses=tuple(str(a["address"]) for a in addresses),
+        unschedulable=spec.get("unschedulable") is True,
+        addresses=tuple(address for _, address in sorted(addresses, key=lambda a: a[0])),
     )
 
 
@@ -190,15 +323,28 @@ class EndpointView:
 def endpoint_views(obj: Mapping[str, Any]) -> list[EndpointView]:
     """The endpoints of one discovery.k8s.io/v1 EndpointSlice."""
     metadata = _mapping(obj.get("metadata"), "metadata")
-    service = (metadata.get("labels") or {}).get("kubernetes.io/service-name")
+    service = _strings(metadata.get("labels"), "metadata.labels").get("kubernetes.io/service-name")
     if not service:
         return []
-    key = ObjectKey(str(metadata.get("namespace") or "default"), str(service))
+    if not is_dns1123_label(service):
+        raise ShapeError("metadata.labels[kubernetes.io/service-name]", f"{show(service)} is not a Service name")
+    key = ObjectKey(_namespace(metadata), service)
     views = []
-    for endpoint in obj.get("endpoints") or []:
-        if not isinstance(endpoint, Mapping) or not endpoint.get("nodeName"):
+    for i, item in enumerate(_list(obj.get("endpoints"), "endpoints")):
+        endpoint = _mapping(item, f"endpoints[{i}]")
+        node = endpoint.get("nodeName")
+        if node is None or node == "":
             continue
-        conditions = endpoint.get("conditions") or {}
-        ready = conditions.get("ready") is not False  # absent means ready, per the EndpointSlice API
-        views.append(EndpointView(key, str(endpoint["nodeName"]), ready))
+        if not is_dns1123_subdomain(node):
+            raise ShapeError(f"endpoints[{i}].nodeName", f"{show(node)} is not a node name")
+        ready = _mapping(endpoint.get("conditions"), f"endpoints[{i}].conditions").get("ready")
+        views.append(EndpointView(key, str(node), ready is not False))  # absent means ready, per the API
     return views
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ShapeError(path, "is not a list")
+    return value

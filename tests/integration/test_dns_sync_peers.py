@@ -14,7 +14,7 @@ from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.dns.changes import rollback_changes
 from dnslb.core.dns.desired import Claim, claims
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey
 from dnslb.provider import Change, Provider, RecordSet, Zone
 from dnslb_route53 import Route53Provider
 from dnslb_testkit.servers.powerdns import PowerDNSServer

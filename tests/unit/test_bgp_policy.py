@@ -13,7 +13,8 @@ from dnslb.core.bgp.routes import Route
 from dnslb.core.config import load_config
 from dnslb.core.config.communities import parse_community
 from dnslb.core.manifests import read_documents
-from dnslb.core.model import EndpointView, NodeView, ObjectKey
+from dnslb.core.model import EndpointView, NodeView
+from dnslb.core.objects import ObjectKey
 from tests.builders import make_service
 
 CONFIG = """

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
-from dnslb.core.model import ObjectKey, ServiceView
+from dnslb.core.model import ServiceView
+from dnslb.core.objects import ObjectKey
 from tests.builders import make_pool, make_service
 
 POOL = make_pool("p", "10.0.0.0/29")

@@ -11,7 +11,7 @@ from dnslb.core.dns.batch import Group, group_cost, minimum_requests, pack
 from dnslb.core.dns.changes import rollback_changes, zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey
 from dnslb.provider import Change, Limits, RecordSet, Zone, default_cost
 from dnslb_inmemory import InMemoryProvider
 from tests.builders import make_service
@@ -139,7 +139,7 @@ def test_claims_from_services() -> None:
         "'-bad-.example.test' has an invalid label '-bad-' (letters, digits and inner '-' only)",
         "metadata.annotations[dnslb.io/hostname]: "
         "web.example.test: hostname is already claimed by the earlier Service default/web",
-        "metadata.annotations[dnslb.io/ttl]: TTL -5 is outside 1..604800 seconds",
+        "metadata.annotations[dnslb.io/ttl]: TTL '-5' is not a whole number of seconds",
     ]
     assert {s.reason for s in skipped} == {"DNSNotPublished"}
 

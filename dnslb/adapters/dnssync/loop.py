@@ -19,7 +19,7 @@ from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.core.config.resources import DNSProvider
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
-from dnslb.core.dns.desired import claims
+from dnslb.core.dns.desired import claims, held
 from dnslb.core.dns.registry import hostname_of, ownership_of
 from dnslb.core.model import ServiceView
 from dnslb.provider import Provider, ProviderError, RecordSet, Zone
@@ -125,7 +125,7 @@ class DNSLoop:
                 try:
                     if full_read or not sync.read_once:
                         sync.read()
-                    diagnostics = sync.sync(found, may_delete)
+                    diagnostics = sync.sync(found, may_delete, held(skipped))
                 except ProviderError as exc:
                     self._export(name, sync)
                     self._hooks.report(sync.failed(f"DNSProvider {name} failed: {exc}"))

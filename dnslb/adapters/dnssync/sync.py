@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic, ObjectRef, service_ref
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
 from dnslb.core.dns.batch import Batch, Group, pack
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim, for_provider, granted
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 from dnslb.provider import Change, Limits, Provider, ProviderError, RecordSet, Rejected, Throttled, Transient, Zone
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class ProviderSync:
     def records(self, zone: str) -> list[RecordSet]:
         return list(self._records.get(zone, []))
 
-    def sync(self, claims: Sequence[Claim], may_delete: bool) -> list[Diagnostic]:
+    def sync(self, claims: Sequence[Claim], may_delete: bool, held: Collection[ObjectKey] = ()) -> list[Diagnostic]:
         """Bring every zone to what `claims` want; returns why claims this provider leaves out were left out."""
         if self._stale:  # a rejection may mean the zone changed behind our cache: plan from a fresh read
             self.read()
@@ -111,6 +111,7 @@ class ProviderSync:
                 policy=self.spec.policy,
                 takeover=self.spec.takeover,
                 may_delete=may_delete,
+                held=held,
             )
             diagnostics += plan.refused
             if plan.replaced:

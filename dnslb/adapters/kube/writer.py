@@ -22,13 +22,13 @@ from kubernetes.client.rest import ApiException
 from dnslb.adapters.kube.retry import with_retries
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import GROUP, VERSION
-from dnslb.core.diagnostics import Diagnostic, ObjectRef
-from dnslb.core.model import ObjectKey
+from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.objects import ObjectKey, ObjectRef
 
 log = logging.getLogger(__name__)
 CONTROLLER = "dnslb-controller"
 SPEAKER = "dnslb-speaker"
-_CORE_KINDS = ("Service", "Node", "Namespace")
+_API_VERSIONS = {"Service": "v1", "Node": "v1", "Namespace": "v1", "EndpointSlice": "discovery.k8s.io/v1"}
 _CLUSTER_SCOPED = ("Node", "Namespace")
 
 
@@ -169,7 +169,7 @@ class Recorder:
                 "kind": subject.kind,
                 **({} if cluster_scoped else {"namespace": key.namespace}),
                 "name": key.name,
-                "apiVersion": "v1" if subject.kind in _CORE_KINDS else f"{GROUP}/{VERSION}",
+                "apiVersion": _API_VERSIONS.get(subject.kind, f"{GROUP}/{VERSION}"),
                 **({"uid": uid} if uid else {}),
             },
             "type": type_,

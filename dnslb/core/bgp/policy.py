@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from dnslb.core import annotations as ann
 from dnslb.core.bgp.routes import Prefix, Route
 from dnslb.core.config import AddressPool, BGPAdvertisement, BGPPeer, Config, any_selector_matches
-from dnslb.core.config.addresses import IPAddress
+from dnslb.core.config.addresses import AddressRange
 from dnslb.core.config.communities import Community, parse_community
-from dnslb.core.diagnostics import INVALID_BGP_ATTRIBUTE, Diagnostic, service_ref
-from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, ObjectKey, ServiceView
+from dnslb.core.diagnostics import INVALID_BGP_ATTRIBUTE, Diagnostic, failed
+from dnslb.core.grammar import IPAddress, parse_ip, parse_uint, trim
+from dnslb.core.model import EXCLUDE_FROM_LB, EndpointView, NodeView, ServiceView
+from dnslb.core.objects import ObjectKey, service_ref
 
 
 @dataclass(frozen=True)
@@ -83,44 +85,68 @@ def decide(
     announcing: set[ObjectKey] = set()
     problems: list[Diagnostic] = []
     for service in services:
-        vips = _vips(service)
-        if not vips or (service.external_traffic_policy == "Local" and service.key not in local_ready):
+        if service.external_traffic_policy == "Local" and service.key not in local_ready:
             continue
-        extra_communities, extra_pref, service_problems = _service_attributes(service)
+        try:  # one Service that cannot be handled must not cost the node its other routes
+            wanted, service_problems = _service_routes(service, state, ranges, config, mine)
+        except Exception as exc:
+            problems.append(failed(service_ref(service.key), exc))
+            continue
         problems += service_problems
-        for vip in vips:
-            pool = next((p for r, p in ranges if vip in r), None)
-            if pool is None:
-                continue
-            if pool.spec.health_withdraw and (not state.healthy or service.key in state.unhealthy):
-                continue
-            for ad in config.advertisements:
-                if not _selects(ad, pool, node):
-                    continue
-                prefix = ipaddress.ip_network(
-                    (vip, ad.spec.aggregation_length if vip.version == 4 else ad.spec.aggregation_length_v6),
-                    strict=False,
-                )
-                communities = {parse_community(c) for c in ad.spec.communities} | set(extra_communities)
-                pref = extra_pref if extra_pref is not None else ad.spec.local_pref
-                for peer in mine:
-                    if ad.spec.peers and peer.name not in ad.spec.peers:
-                        continue
-                    have_communities, have_pref = merged.get((peer.name, prefix), (set(), None))
-                    best_pref = pref if have_pref is None else (have_pref if pref is None else max(have_pref, pref))
-                    merged[(peer.name, prefix)] = (have_communities | communities, best_pref)
-                    announcing.add(service.key)
+        for peer_name, prefix, communities, pref in wanted:
+            have_communities, have_pref = merged.get((peer_name, prefix), (set(), None))
+            best_pref = pref if have_pref is None else (have_pref if pref is None else max(have_pref, pref))
+            merged[(peer_name, prefix)] = (have_communities | communities, best_pref)
+            announcing.add(service.key)
     routes: dict[str, set[Route]] = {p.name: set() for p in mine}
     for (peer_name, prefix), (communities, pref) in merged.items():
         routes[peer_name].add(Route.create(prefix, communities=communities, local_preference=pref))
     return Decision({k: frozenset(v) for k, v in routes.items()}, frozenset(announcing), None, tuple(problems))
 
 
+_Wanted = tuple[str, Prefix, set[Community], int | None]  # peer name, prefix, communities, local preference
+
+
+def _service_routes(
+    service: ServiceView,
+    state: NodeState,
+    ranges: list[tuple[AddressRange, AddressPool]],
+    config: Config,
+    mine: list[BGPPeer],
+) -> tuple[list[_Wanted], list[Diagnostic]]:
+    """What one Service asks this node to send to each of its peers; every route checked as ExaBGP would get it."""
+    vips = _vips(service)
+    if not vips:
+        return [], []
+    extra_communities, extra_pref, problems = _service_attributes(service)
+    wanted: list[_Wanted] = []
+    for vip in vips:
+        pool = next((p for r, p in ranges if vip in r), None)
+        if pool is None:
+            continue
+        if pool.spec.health_withdraw and (not state.healthy or service.key in state.unhealthy):
+            continue
+        for ad in config.advertisements:
+            if not _selects(ad, pool, state.node):
+                continue
+            prefix = ipaddress.ip_network(
+                (vip, ad.spec.aggregation_length if vip.version == 4 else ad.spec.aggregation_length_v6),
+                strict=False,
+            )
+            communities = {parse_community(c) for c in ad.spec.communities} | set(extra_communities)
+            pref = extra_pref if extra_pref is not None else ad.spec.local_pref
+            Route.create(prefix, communities=communities, local_preference=pref)  # raises if ExaBGP could not take it
+            wanted += [
+                (p.name, prefix, communities, pref) for p in mine if not ad.spec.peers or p.name in ad.spec.peers
+            ]
+    return wanted, problems
+
+
 def _vips(service: ServiceView) -> list[IPAddress]:
     out = []
     for text in service.ingress_ips:
         try:
-            out.append(ipaddress.ip_address(text))
+            out.append(parse_ip(text))
         except ValueError:
             continue
     return out
@@ -143,16 +169,16 @@ def _service_attributes(service: ServiceView) -> tuple[list[Community], int | No
         name, text = found
         for part in text.split(","):
             try:
-                communities.append(parse_community(part.strip()))
+                communities.append(parse_community(trim(part)))
             except ValueError as exc:
                 problems.append(_bad_attribute(service, ann.field(name), f"{exc}; the Service is announced without it"))
     pref: int | None = None
     found = ann.lookup(service.annotations, ann.BGP_LOCAL_PREF)
     if found is not None:
         name, text = found
-        if text.strip().isdigit() and int(text) <= 0xFFFFFFFF:
-            pref = int(text)
-        else:
+        try:
+            pref = parse_uint(trim(text), 0, 0xFFFFFFFF)
+        except ValueError:
             message = f"{text!r} is not a local preference (0-4294967295); ignored"
             problems.append(_bad_attribute(service, ann.field(name), message))
     return communities, pref, problems

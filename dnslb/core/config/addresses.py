@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from dnslb.core.grammar import IPAddress, parse_ip, trim
+
+_CIDR = re.compile(r"[0-9A-Fa-f:.]{2,45}/[0-9]{1,3}")
 
 
 @dataclass(frozen=True, order=True)
@@ -39,12 +42,12 @@ def address(version: int, value: int) -> IPAddress:
 
 def parse_address_range(text: str) -> AddressRange:
     """Parse `10.0.0.0/24`, `10.0.0.1-10.0.0.9` or `fd00::/64`; raise ValueError with a message for an operator."""
-    entry = text.strip()
+    entry = trim(text)
     if "-" in entry:
         first_text, _, last_text = entry.partition("-")
         try:
-            first = ipaddress.ip_address(first_text.strip())
-            last = ipaddress.ip_address(last_text.strip())
+            first = parse_ip(trim(first_text))
+            last = parse_ip(trim(last_text))
         except ValueError:
             raise ValueError(f"'{text}' is not a valid address range (expected FIRST-LAST)") from None
         if first.version != last.version:
@@ -54,6 +57,8 @@ def parse_address_range(text: str) -> AddressRange:
         return AddressRange(first.version, int(first), int(last))
     if "/" not in entry:
         raise ValueError(f"'{text}' is neither a CIDR (10.0.0.0/24) nor a range (10.0.0.1-10.0.0.9)")
+    if not _CIDR.fullmatch(entry):
+        raise ValueError(f"'{text}' is not a valid CIDR")
     try:
         network = ipaddress.ip_network(entry, strict=True)
     except ValueError as exc:

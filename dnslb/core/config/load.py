@@ -20,9 +20,9 @@ from dnslb.core.config.resources import (
     DNSProvider,
     Resource,
 )
-from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic, ObjectRef
+from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic
 from dnslb.core.manifests import Document
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey, ObjectRef
 
 
 @dataclass(frozen=True)

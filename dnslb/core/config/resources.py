@@ -15,8 +15,8 @@ from pydantic_core import PydanticCustomError
 
 from dnslb.core.config.addresses import AddressRange, parse_address_range
 from dnslb.core.config.communities import parse_community
-from dnslb.core.diagnostics import ObjectRef
-from dnslb.core.model import ObjectKey
+from dnslb.core.grammar import parse_ip
+from dnslb.core.objects import ObjectKey, ObjectRef
 
 GROUP = "dnslb.io"
 VERSION = "v1alpha1"
@@ -41,7 +41,7 @@ def _address_entry(text: str) -> str:
 
 def _ip(text: str) -> str:
     try:
-        ipaddress.ip_address(text)
+        parse_ip(text)
     except ValueError:
         raise _invalid("'{text}' is not an IP address", text=text) from None
     return text
@@ -49,7 +49,8 @@ def _ip(text: str) -> str:
 
 def _ipv4(text: str) -> str:
     try:
-        ipaddress.IPv4Address(text)
+        if parse_ip(text).version != 4:
+            raise ValueError(text)
     except ValueError:
         raise _invalid("'{text}' is not an IPv4 address", text=text) from None
     return text

@@ -11,14 +11,15 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic, service_ref
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic
 from dnslb.core.dns.batch import Group
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, ownership_record, resource_of
+from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import Change, RecordSet
 
 Policy = Literal["sync", "upsert-only", "create-only"]
@@ -45,21 +46,27 @@ def zone_changes(
     policy: Policy = "sync",
     takeover: bool = False,
     may_delete: bool = True,
+    held: Collection[ObjectKey] = (),
 ) -> ZoneChanges:
+    """`held`: Services whose claims could not be made this pass; the names they own are not deleted."""
     at: dict[str, dict[str, RecordSet]] = {}
     for record in current:
         at.setdefault(record.name, {})[record.type] = record
     owners: dict[str, tuple[str, RecordSet]] = {}
+    claimed_elsewhere: set[str] = set()
+    kept = {resource_of(key) for key in held}
     for record in current:
         hostname = hostname_of(record.name)
         found = ownership_of(record)
         if hostname is not None and found is not None:
             owners[hostname] = (found.owner, record)
+            if found.resource in kept:
+                claimed_elsewhere.add(hostname)
 
     groups: list[Group] = []
     refused: list[Diagnostic] = []
     replaced: list[RecordSet] = []
-    claimed = {c.hostname for c in claims}
+    claimed = {c.hostname for c in claims} | claimed_elsewhere
     for claim in sorted(claims, key=lambda c: c.hostname):
         standing = {t: r for t, r in at.get(claim.hostname, {}).items() if t in MANAGED_TYPES}
         ownership = owners.get(claim.hostname)

@@ -6,16 +6,17 @@ earlier-created keeps it, the other is told why. Bad annotations skip that hostn
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic, service_ref
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, PROCESSING_FAILED, Diagnostic, failed
 from dnslb.core.dns.hostnames import service_hostnames
+from dnslb.core.grammar import parse_ip, parse_uint, show, trim
 from dnslb.core.ipam.request import not_handled_because
-from dnslb.core.model import ObjectKey, ServiceView
+from dnslb.core.model import ServiceView
+from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import RecordSet, Zone
 
 DEFAULT_TTL = 300
@@ -38,21 +39,13 @@ def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> 
     found: list[Claim] = []
     skipped: list[Diagnostic] = []
     for service in sorted(services, key=lambda s: s.order):
-        if not_handled_because(service, load_balancer_class) is not None:
+        try:  # a bug meeting one Service costs its names this pass (they are held, not deleted), not everyone's
+            service_claims, problems = _claims_of(service, load_balancer_class)
+        except Exception as exc:
+            skipped.append(failed(service_ref(service.key), exc))
             continue
-        hostnames, problems = service_hostnames(service)
+        found += service_claims
         skipped += problems
-        if not hostnames:
-            continue
-        ttl, ttl_problem = _ttl(service)
-        if ttl_problem is not None:
-            skipped.append(ttl_problem)
-            continue
-        records_for = _records_of(service, ttl)
-        if records_for is None:
-            continue  # no VIP yet: nothing to publish
-        for hostname in hostnames:
-            found.append(Claim(hostname, service.key, service.created, ttl, records_for(hostname)))
     winners: dict[str, Claim] = {}
     for claim in found:
         holder = winners.setdefault(claim.hostname, claim)
@@ -61,6 +54,26 @@ def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> 
             reason = f"hostname is already claimed by the earlier Service {holder.service}"
             skipped.append(_not_published(claim.service, reason, field=field, about=claim.hostname))
     return list(winners.values()), skipped
+
+
+def held(skipped: Iterable[Diagnostic]) -> frozenset[ObjectKey]:
+    """Services whose claims are unknown this pass (they could not be handled): their names must not be deleted."""
+    return frozenset(d.subject.key for d in skipped if d.reason == PROCESSING_FAILED and d.subject is not None)
+
+
+def _claims_of(service: ServiceView, load_balancer_class: str | None) -> tuple[list[Claim], list[Diagnostic]]:
+    if not_handled_because(service, load_balancer_class) is not None:
+        return [], []
+    hostnames, problems = service_hostnames(service)
+    if not hostnames:
+        return [], list(problems)
+    ttl, ttl_problem = _ttl(service)
+    if ttl_problem is not None:
+        return [], [*problems, ttl_problem]
+    records_for = _records_of(service, ttl)
+    if records_for is None:
+        return [], list(problems)  # no VIP yet: nothing to publish
+    return [Claim(h, service.key, service.created, ttl, records_for(h)) for h in hostnames], list(problems)
 
 
 def for_provider(
@@ -102,12 +115,15 @@ def _ttl(service: ServiceView) -> tuple[int, Diagnostic | None]:
         return DEFAULT_TTL, None
     name, text = found
     try:
-        ttl = int(text.strip())
+        ttl = parse_uint(trim(text), 0, 2**63)
     except ValueError:
-        return 0, _not_published(service.key, f"TTL '{text}' is not a whole number of seconds", field=ann.field(name))
+        return 0, _not_published(
+            service.key, f"TTL {show(text)} is not a whole number of seconds", field=ann.field(name)
+        )
     if not MIN_TTL <= ttl <= MAX_TTL:
-        reason = f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds"
-        return 0, _not_published(service.key, reason, field=ann.field(name))
+        return 0, _not_published(
+            service.key, f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds", field=ann.field(name)
+        )
     return ttl, None
 
 
@@ -116,7 +132,7 @@ def _records_of(service: ServiceView, ttl: int) -> _RecordsFor | None:
     v6: list[str] = []
     for text in service.ingress_ips:
         try:
-            ip = ipaddress.ip_address(text)
+            ip = parse_ip(text)
         except ValueError:
             continue
         (v4 if ip.version == 4 else v6).append(str(ip))

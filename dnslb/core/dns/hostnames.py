@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from dnslb.core import annotations as ann
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic, service_ref
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic
+from dnslb.core.grammar import trim
 from dnslb.core.model import ServiceView
+from dnslb.core.objects import service_ref
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
@@ -41,8 +43,8 @@ def service_hostnames(service: ServiceView) -> tuple[tuple[str, ...], tuple[Diag
     names: list[str] = []
     problems: list[Diagnostic] = []
     for raw in found[1].split(","):
-        name = raw.strip().lower().removesuffix(".")
-        if not raw.strip():
+        name = trim(raw).lower().removesuffix(".")
+        if not trim(raw):
             continue
         problem = hostname_problem(name)
         if problem is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnslb.core.model import ObjectKey
+from dnslb.core.objects import ObjectKey
 from dnslb.provider import RecordSet
 
 PREFIX = "_dnslb."

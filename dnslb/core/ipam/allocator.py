@@ -12,17 +12,18 @@ Rules, in the order they bite:
 
 from __future__ import annotations
 
-import ipaddress
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from dnslb.core.config.addresses import IPAddress, address
+from dnslb.core.config.addresses import address
 from dnslb.core.config.resources import AddressPool, any_selector_matches
-from dnslb.core.diagnostics import ALLOCATION_FAILED, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic, service_ref
+from dnslb.core.diagnostics import ALLOCATION_FAILED, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic, failed
+from dnslb.core.grammar import IPAddress, parse_ip
 from dnslb.core.ipam.request import FAMILY_NAME, Request, request_for
 from dnslb.core.ipam.space import FreeSpace, is_buggy_ipv4
-from dnslb.core.model import ObjectKey, ServiceView
+from dnslb.core.model import ServiceView
+from dnslb.core.objects import ObjectKey, service_ref
 
 
 @dataclass(frozen=True)
@@ -118,27 +119,31 @@ class Allocator:
         """Take the VIPs these Services already hold (from their status), earlier-created first."""
         conflicts: list[Diagnostic] = []
         for service in sorted(services, key=lambda s: s.order):
-            ips = _parse_ips(service.ingress_ips)
-            if not ips or service.key in self._allocations:
-                continue
-            request = request_for(service)
-            blocked = []
-            for ip in ips:
-                reason, _ = self._sharing_blocked(ip, request)
-                if reason is not None:
-                    blocked.append(Diagnostic(service_ref(service.key), IP_CONFLICT, reason))
-            if blocked:
-                conflicts += blocked
-                self._conflicted[service.key] = ips
-                continue
-            pool = self.pool_of(ips[0])
-            conflicts += [
-                Diagnostic(service_ref(service.key), IP_NOT_IN_POOL, f"{ip} is in no AddressPool; the Service keeps it")
-                for ip in ips
-                if self.pool_of(ip) is None
-            ]
-            self._hold(Allocation(service.key, pool, ips), request)
+            try:  # one Service's status that cannot be taken must not keep the others from theirs
+                conflicts += self._restore(service)
+            except Exception as exc:
+                conflicts.append(failed(service_ref(service.key), exc))
         return conflicts
+
+    def _restore(self, service: ServiceView) -> list[Diagnostic]:
+        ips = _parse_ips(service.ingress_ips)
+        if not ips or service.key in self._allocations:
+            return []
+        request = request_for(service)
+        blocked = []
+        for ip in ips:
+            reason, _ = self._sharing_blocked(ip, request)
+            if reason is not None:
+                blocked.append(Diagnostic(service_ref(service.key), IP_CONFLICT, reason))
+        if blocked:
+            self._conflicted[service.key] = ips
+            return blocked
+        self._hold(Allocation(service.key, self.pool_of(ips[0]), ips), request)
+        return [
+            Diagnostic(service_ref(service.key), IP_NOT_IN_POOL, f"{ip} is in no AddressPool; the Service keeps it")
+            for ip in ips
+            if self.pool_of(ip) is None
+        ]
 
     def allocate(self, service: ServiceView) -> Allocation | Diagnostic:
         """The Service's VIPs: what it holds when that still fits its spec, else a new assignment, else why not."""
@@ -327,7 +332,7 @@ def _parse_ips(texts: tuple[str, ...]) -> tuple[IPAddress, ...]:
     ips: list[IPAddress] = []
     for text in texts:
         try:
-            ip = ipaddress.ip_address(text)
+            ip = parse_ip(text)
         except ValueError:
             continue
         if ip not in ips:

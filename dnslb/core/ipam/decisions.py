@@ -13,17 +13,11 @@ from dataclasses import dataclass, replace
 
 from dnslb.core import annotations as ann
 from dnslb.core.config import AddressPool
-from dnslb.core.diagnostics import (
-    IP_ALLOCATED,
-    IP_CONFLICT,
-    IP_NOT_IN_POOL,
-    IP_RELEASED,
-    Diagnostic,
-    service_ref,
-)
+from dnslb.core.diagnostics import IP_ALLOCATED, IP_CONFLICT, IP_NOT_IN_POOL, IP_RELEASED, Diagnostic, failed
 from dnslb.core.ipam.allocator import Allocation, Allocator
 from dnslb.core.ipam.request import not_handled_because
-from dnslb.core.model import ObjectKey, ServiceView
+from dnslb.core.model import ServiceView
+from dnslb.core.objects import ObjectKey, service_ref
 
 
 @dataclass(frozen=True)
@@ -79,6 +73,12 @@ class VIPDecisions:
         return actions
 
     def service_changed(self, service: ServiceView) -> list[Action]:
+        try:  # a bug meeting one Service must cost that Service, not the pass over all of them
+            return self._service_changed(service)
+        except Exception as exc:
+            return [failed(service_ref(service.key), exc)]
+
+    def _service_changed(self, service: ServiceView) -> list[Action]:
         key = service.key
         if not_handled_because(service, self._class) is not None:
             released = self._allocator.release(key)

@@ -3,13 +3,13 @@ exception."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from dnslb.core import annotations as ann
-from dnslb.core.config.addresses import IPAddress
-from dnslb.core.diagnostics import ALLOCATION_FAILED, Diagnostic, service_ref
-from dnslb.core.model import ObjectKey, Port, ServiceView
+from dnslb.core.diagnostics import ALLOCATION_FAILED, Diagnostic
+from dnslb.core.grammar import IPAddress, parse_ip, trim
+from dnslb.core.model import Port, ServiceView
+from dnslb.core.objects import ObjectKey, service_ref
 
 FAMILY = {"IPv4": 4, "IPv6": 6}
 FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
@@ -50,7 +50,7 @@ def request_for(service: ServiceView) -> Request:
     problems: list[Diagnostic] = []
     families = _families(service)
     pool = ann.lookup(service.annotations, ann.ADDRESS_POOL)
-    if pool is not None and not pool[1].strip():
+    if pool is not None and not trim(pool[1]):
         problems.append(_refused(service, ann.field(pool[0]), "is empty; name an AddressPool or drop the annotation"))
     sharing = ann.lookup(service.annotations, ann.ALLOW_SHARED_IP)
     requested, requested_field = _requested(service, families, problems)
@@ -63,11 +63,11 @@ def request_for(service: ServiceView) -> Request:
         service_labels=tuple(sorted(service.labels.items())),
         families=families,
         policy=service.ip_family_policy,
-        pool=pool[1].strip() if pool and pool[1].strip() else None,
+        pool=trim(pool[1]) if pool and trim(pool[1]) else None,
         pool_field=ann.field(pool[0]) if pool else None,
         requested=requested,
         requested_field=requested_field,
-        sharing_key=sharing[1].strip() if sharing else "",
+        sharing_key=trim(sharing[1]) if sharing else "",
         backend=backend,
         ports=frozenset(service.ports),
         problems=tuple(problems),
@@ -89,7 +89,7 @@ def _requested(
         return (), None
     if found is not None:
         field, text = ann.field(found[0]), found[1]
-        if spec_ip is not None and spec_ip.strip() != text.strip():
+        if spec_ip is not None and trim(spec_ip) != trim(text):
             problems.append(
                 _refused(service, "spec.loadBalancerIP", f"'{spec_ip}' differs from {field} '{text}'; keep one")
             )
@@ -97,9 +97,9 @@ def _requested(
     else:
         field, text = "spec.loadBalancerIP", spec_ip or ""
     ips: list[IPAddress] = []
-    for part in (p.strip() for p in text.split(",")):
+    for part in (trim(p) for p in text.split(",")):
         try:
-            ips.append(ipaddress.ip_address(part))
+            ips.append(parse_ip(part))
         except ValueError:
             problems.append(_refused(service, field, f"'{part}' is not an IP address"))
             return (), field

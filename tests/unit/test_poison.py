@@ -1,0 +1,166 @@
+"""One bad object never stops the others: random objects and random annotation values go into the readers and the
+per-object paths of the controller (VIP decisions), the speaker (announcement policy) and the DNS engine; a poisoned
+object is reported and the healthy ones come out exactly as they would alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dnslb.core.bgp.policy import NodeState, decide
+from dnslb.core.config import load_config
+from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.dns.desired import claims
+from dnslb.core.ipam.decisions import VIPDecisions, WriteStatus
+from dnslb.core.manifests import read_documents
+from dnslb.core.model import NodeView, ShapeError, endpoint_views, node_view, service_view
+from tests.builders import make_service
+
+CONFIG = """
+apiVersion: dnslb.io/v1alpha1
+kind: AddressPool
+metadata: {name: public}
+spec: {addresses: [10.0.0.0/24, "fd00::/120"]}
+---
+apiVersion: dnslb.io/v1alpha1
+kind: BGPPeer
+metadata: {name: edge}
+spec: {myASN: 64512, peerASN: 64500, peerAddress: 192.168.0.1}
+---
+apiVersion: dnslb.io/v1alpha1
+kind: BGPAdvertisement
+metadata: {name: all}
+spec: {communities: ["64512:100"]}
+"""
+config, errors = load_config(read_documents("c", CONFIG))
+assert errors == [], errors
+
+# text a user may put anywhere: Unicode digits and spaces, zone ids, control characters, huge numbers
+HOSTILE = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["\u00b2", "\u0663", "\uff11\uff10", "1_000", "+5", "-1", "99999999999999999999999", "fe80::1%eth0",
+                     "10.0.0.1\n", "\u2003300", "0x10", "1e3", "", " ", "10.0.0.300", "::ffff:10.0.0.1",
+                     "large:1:2:3:4"]),
+)  # fmt: skip
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | HOSTILE,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(HOSTILE, inner, max_size=4),
+    max_leaves=12,
+)
+ANNOTATIONS = [
+    "dnslb.io/hostname", "dnslb.io/ttl", "dnslb.io/load-balancer-ips", "dnslb.io/address-pool",
+    "dnslb.io/allow-shared-ip", "dnslb.io/bgp-communities", "dnslb.io/bgp-local-pref",
+    "external-dns.alpha.kubernetes.io/ttl", "metallb.universe.tf/loadBalancerIPs",
+]  # fmt: skip
+
+
+def service_object(overrides: dict[str, Any]) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "metadata": {"name": "s", "namespace": "default", "uid": "u-1", "resourceVersion": "1"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}},
+    }
+    for path, value in overrides.items():
+        *parents, last = path.split(".")
+        target = obj
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                return obj
+        target[last] = value
+    return obj
+
+
+FIELDS = st.sampled_from([
+    "metadata.name", "metadata.namespace", "metadata.uid", "metadata.creationTimestamp", "metadata.labels",
+    "metadata.annotations", "spec.type", "spec.ports", "spec.ipFamilies", "spec.ipFamilyPolicy", "spec.selector",
+    "spec.externalTrafficPolicy", "spec.loadBalancerClass", "spec.loadBalancerIP", "spec.healthCheckNodePort",
+    "status.loadBalancer", "status.loadBalancer.ingress", "status",
+])  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(FIELDS, JSON, min_size=1, max_size=3))
+def test_reading_any_service_object_either_succeeds_or_names_the_field(overrides: dict[str, Any]) -> None:
+    try:
+        view = service_view(service_object(overrides))
+    except ShapeError as exc:
+        assert exc.field and exc.field.split(".")[0] in ("metadata", "spec", "status")
+        return
+    assert view.key.name.isascii() and view.key.namespace.isascii()
+    assert all(ip.isascii() and "%" not in ip for ip in view.ingress_ips)
+    assert all(1 <= p.port <= 65535 for p in view.ports)
+
+
+@settings(max_examples=300)
+@given(JSON, JSON)
+def test_reading_any_node_or_endpoint_slice_either_succeeds_or_names_the_field(status: Any, endpoints: Any) -> None:
+    node = {"metadata": {"name": "n1"}, "status": status}
+    try:
+        view = node_view(node)
+        assert all(a.isascii() and "%" not in a for a in view.addresses)
+    except ShapeError as exc:
+        assert exc.field
+    slice_ = {"metadata": {"namespace": "d", "labels": {"kubernetes.io/service-name": "s"}}, "endpoints": endpoints}
+    try:
+        endpoint_views(slice_)
+    except ShapeError as exc:
+        assert exc.field
+
+
+HEALTHY = [
+    make_service(f"ok{i}", created=f"2026-01-0{i + 1}T00:00:00Z", ingress=(f"10.0.0.{i + 1}",),
+                 annotations={"dnslb.io/hostname": f"ok{i}.example.test"})
+    for i in range(3)
+]  # fmt: skip
+
+
+def poisoned(annotations: dict[str, str]) -> Any:
+    return make_service("bad", created="2026-01-01T12:00:00Z", ingress=("10.0.0.200",), annotations=annotations)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(ANNOTATIONS), HOSTILE, min_size=1, max_size=4))
+def test_a_poisoned_service_never_changes_what_the_healthy_ones_get(annotations: dict[str, str]) -> None:
+    bad = poisoned(annotations)
+    # the speaker: the healthy VIPs are announced exactly as without the poisoned Service
+    state = NodeState(NodeView("n1", ready=True, addresses=("192.168.0.10",)))
+    alone = decide(state, HEALTHY, [], config)
+    together = decide(state, [*HEALTHY, bad], [], config)
+    healthy_prefixes = {r.prefix for routes in alone.routes.values() for r in routes}
+    assert {r for r in together.routes["edge"] if r.prefix in healthy_prefixes} == set(alone.routes["edge"])
+    assert all(isinstance(p, Diagnostic) and p.subject and p.subject.key == bad.key for p in together.problems)
+    # the controller: every healthy Service keeps its VIP and gets no other action
+    decided = VIPDecisions(config.pools).start([*HEALTHY, bad])
+    for service in HEALTHY:
+        mine = [a for a in decided if getattr(a, "service", None) == service.key]
+        assert all(isinstance(a, WriteStatus) and a.ips == service.ingress_ips for a in mine)
+        assert not [a for a in decided if isinstance(a, Diagnostic) and a.subject and a.subject.key == service.key]
+    # DNS: every healthy name is claimed as without the poisoned Service
+    found, skipped = claims([*HEALTHY, bad], None)
+    assert {c.hostname for c in found if c.service != bad.key} == {f"ok{i}.example.test" for i in range(3)}
+    assert all(d.subject and d.subject.key == bad.key for d in skipped)
+
+
+def test_a_bug_meeting_one_service_is_reported_on_it_and_the_others_go_on() -> None:
+    class Exploding(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:
+            raise RuntimeError("boom")
+
+        def __contains__(self, key: object) -> bool:
+            raise RuntimeError("boom")
+
+    bad = dataclasses.replace(poisoned({}), annotations=Exploding())
+    state = NodeState(NodeView("n1", ready=True, addresses=("192.168.0.10",)))
+    decision = decide(state, [*HEALTHY, bad], [], config)
+    assert len(decision.routes["edge"]) == 3
+    assert [(p.reason, p.subject.key.name if p.subject else "") for p in decision.problems] == [
+        ("ProcessingFailed", "bad")
+    ]
+    found, skipped = claims([*HEALTHY, bad], None)
+    assert len(found) == 3 and [d.reason for d in skipped] == ["ProcessingFailed"]
+    actions = VIPDecisions(config.pools).service_changed(bad)
+    assert [getattr(a, "reason", None) for a in actions] == ["ProcessingFailed"]
