@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
 from dnslb.adapters.dnssync.plugins import create as create_provider
+from dnslb.adapters.dnssync.sync import Fenced
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.adapters.kube.informer import Informer
@@ -31,7 +32,7 @@ from dnslb.core.config.resources import GROUP, KINDS, VERSION
 from dnslb.core.config.resources import DNSProvider as DNSProviderResource
 from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
 from dnslb.core.model import service_fields, service_view
-from dnslb.provider import Provider
+from dnslb.provider import Provider, RecordSet, Zone
 
 log = logging.getLogger("dnslb.controller")
 
@@ -143,13 +144,19 @@ def assemble(
         secret = read_secret(core, settings.namespace, ref.name) if ref is not None else {}
         return create_provider(resource.spec.type, resource.spec.settings, secret)
 
+    def save_replaced(provider: str, zone: Zone, records: Sequence[RecordSet]) -> None:
+        if not may_write():
+            raise Fenced(f"{provider}: not the leader; the takeover save for {zone.name} not written")
+        takeover.save(provider, zone.name, records)
+
     dns = DNSLoop(
         Hooks(
             services=services.values,
             source_complete=lambda: services.cache.synced.is_set() and bool(services.cache.items()),
             make_provider=make_provider,
-            save_replaced=lambda provider, zone, records: takeover.save(provider, zone.name, records),
+            save_replaced=save_replaced,
             report=report,
+            may_write=may_write,
         ),
         owner=settings.owner_id,
         load_balancer_class=settings.load_balancer_class,

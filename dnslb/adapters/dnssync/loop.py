@@ -15,7 +15,7 @@ from functools import partial
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from dnslb.adapters.dnssync.sync import ProviderSync
+from dnslb.adapters.dnssync.sync import Fenced, ProviderSync
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.core.config.resources import DNSProvider
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
@@ -58,6 +58,7 @@ class Hooks:
     make_provider: Callable[[DNSProvider], Provider]
     save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
     report: Callable[[Diagnostic], None]  # an Event on its subject
+    may_write: Callable[[], bool] = lambda: True  # asked before every provider write and takeover save
 
 
 class DNSLoop:
@@ -126,6 +127,9 @@ class DNSLoop:
                     if full_read or not sync.read_once:
                         sync.read()
                     diagnostics = sync.sync(found, may_delete, held(skipped))
+                except Fenced as exc:
+                    log.error("DNS sync stopped: %s", exc)
+                    return
                 except ProviderError as exc:
                     self._export(name, sync)
                     self._hooks.report(sync.failed(f"DNSProvider {name} failed: {exc}"))
@@ -160,6 +164,7 @@ class DNSLoop:
                 save_replaced=partial(self._hooks.save_replaced, name),
                 report=self._hooks.report,
                 ref=resource.ref,
+                may_write=self._hooks.may_write,
             )
 
     def _export(self, name: str, sync: ProviderSync) -> None:

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Fenced(Exception):
+    """A provider write was about to be sent by a process that may not write (it is not, or no longer, the leader)."""
+
+
 @dataclass
 class SyncStats:
     requests: int = 0
@@ -47,6 +51,7 @@ class ProviderSync:
         ref: ObjectRef | None = None,
         attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        may_write: Callable[[], bool] = lambda: True,
     ) -> None:
         self.name = name
         self.ref = ref or ObjectRef("DNSProvider", ObjectKey("", name))
@@ -58,6 +63,7 @@ class ProviderSync:
         self._report = report
         self._attempts = attempts
         self._sleep = sleep
+        self._may_write = may_write
         self._zones: list[Zone] = []
         self._records: dict[str, list[RecordSet]] = {}
         self._last_request = 0.0
@@ -146,6 +152,8 @@ class ProviderSync:
 
     def _send(self, zone: Zone, changes: Sequence[Change]) -> None:
         self._pace()
+        if not self._may_write():  # checked after pacing, right before the request: only the leader writes DNS
+            raise Fenced(f"{self.name}: not the leader; {len(changes)} changes to {zone.name} not sent")
         self._call(lambda: self.provider.apply(zone, changes), f"apply {len(changes)} changes to {zone.name}")
         self.stats.requests += 1
         current = {r.key: r for r in self._records.get(zone.name, [])}

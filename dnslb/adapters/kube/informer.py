@@ -1,5 +1,11 @@
 """List+watch of one resource into a cache of plain dicts, with relist on 410 Gone and backoff on errors.
 
+Nothing waits forever, as in client-go: each watch asks the server to end it after a jittered 5 to 10 minutes, and the
+client gives up on a stream that stays silent (no event, no BOOKMARK) for `idle_seconds`; lists and watches after
+an error back off from 0.8 s to 30 s with jitter, so many processes do not relist at once. Lists after a watch
+error are served from the server's watch cache (`resourceVersion=0`), which costs the API server little; a `resync`
+asks for a fresh, consistent list, because it is called when the cache may be stale.
+
 Objects stay the JSON the API sent (no client model classes): the core reads them through `model.service_view` and
 the config loader, and skipping deserialisation keeps a 10,000-Service relist cheap. The watch stream is read with
 the client's own line iterator; `kubernetes.watch.Watch(deserialize=False)` cannot be used, as it fails on the
@@ -25,6 +31,7 @@ Key = tuple[str, str]
 OnChange = Callable[[Key, Obj | None, Obj | None], None]
 
 log = logging.getLogger(__name__)
+_FIRST_BACKOFF = 0.8
 
 
 class Expired(Exception):
@@ -49,8 +56,10 @@ class Informer:
         lister: Callable[..., Any],
         *,
         page_size: int = 500,
-        watch_seconds: int = 60,
-        max_backoff: float = 10.0,
+        watch_seconds: int = 300,
+        idle_seconds: float = 90.0,
+        connect_seconds: float = 5.0,
+        max_backoff: float = 30.0,
         transform: Callable[[Obj], Obj] = lambda obj: obj,
     ) -> None:
         self.name = name
@@ -59,6 +68,8 @@ class Informer:
         self._subscribers: list[OnChange] = []
         self._page_size = page_size
         self._watch_seconds = watch_seconds
+        self._idle_seconds = idle_seconds
+        self._connect_seconds = connect_seconds
         self._max_backoff = max_backoff
         self._lock = threading.Lock()
         self._cache: dict[Key, Obj] = {}
@@ -105,21 +116,23 @@ class Informer:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
-        backoff = 0.2
+        backoff = _FIRST_BACKOFF
         resource_version = ""
+        consistent = False  # the first list may come from the watch cache
         while not self._stopping.is_set():
             if self._relist_requested.is_set():
                 self._relist_requested.clear()
-                resource_version = ""
+                resource_version, consistent = "", True
             try:
                 if not resource_version:
-                    resource_version = self._relist()
+                    resource_version = self._relist(consistent)
+                    consistent = False
                     self.synced.set()
                 resource_version = self._watch(resource_version)
-                backoff = 0.2
+                backoff = _FIRST_BACKOFF
             except Expired:
                 log.info("%s: watch expired, relisting", self.name)
-                resource_version = ""
+                resource_version, consistent = "", True  # the cache we would list from is as old as our watch
             except Exception as exc:
                 if self._stopping.is_set():
                     break
@@ -131,13 +144,15 @@ class Informer:
                 if isinstance(exc, ApiException) and exc.status == 410:
                     resource_version = ""
 
-    def _relist(self) -> str:
+    def _relist(self, consistent: bool) -> str:
         fresh: dict[Key, Obj] = {}
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"limit": self._page_size, "_preload_content": False}
             if token:
                 kwargs["_continue"] = token
+            elif not consistent:
+                kwargs["resource_version"] = "0"  # from the watch cache: whole, without paging, cheap for the server
             response = self._lister(**kwargs)
             page = json.loads(response.data)
             for item in page.get("items") or []:
@@ -163,8 +178,9 @@ class Informer:
             watch=True,
             resource_version=resource_version,
             allow_watch_bookmarks=True,
-            timeout_seconds=self._watch_seconds,
+            timeout_seconds=int(self._watch_seconds * (1 + random.random())),
             _preload_content=False,
+            _request_timeout=(self._connect_seconds, self._idle_seconds),  # a silent stream ends here
         )
         self._response = response
         try:

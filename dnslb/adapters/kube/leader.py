@@ -2,7 +2,9 @@
 
 Expiry is judged by this process's own monotonic clock from when it last saw the lease record change, never by
 comparing timestamps written by another machine, so clock skew between replicas cannot elect two leaders.
-`is_leader()` turns false as soon as a renewal is overdue, before anyone else can take the lease.
+`is_leader()` turns false as soon as a renewal is overdue (`renew_deadline` after the last one), before anyone else
+can take the lease (`lease_seconds`). Every Lease request carries a timeout within what is left of that deadline,
+and a watchdog calls `on_lose` the moment `is_leader()` turns false, even while a renewal call is still hanging.
 """
 
 from __future__ import annotations
@@ -57,20 +59,38 @@ class LeaderElector:
             return self._renewed_at is not None and self._clock() - self._renewed_at < self._renew_deadline
 
     def run(self, stop: threading.Event, on_lead: Callable[[], None], on_lose: Callable[[], None]) -> None:
-        """Try to acquire, then renew, every retry period until `stop`; call `on_lose` when leadership ends."""
-        leading = False
-        while not stop.is_set():
+        """Try to acquire, then renew, every retry period until `stop`; call `on_lose` (once, from whichever thread
+        notices first) when leadership ends."""
+        lost = threading.Event()
+        leading = threading.Event()
+
+        def lose() -> None:
+            with self._lock:
+                if lost.is_set():
+                    return
+                lost.set()
+            log.error("%s lost the lease %s/%s", self.identity, self._namespace, self._name)
+            on_lose()
+
+        def watchdog() -> None:
+            while not stop.is_set() and not lost.is_set():
+                if leading.is_set() and not self.is_leader():
+                    lose()
+                    return
+                stop.wait(min(0.1, self._retry_period))
+
+        threading.Thread(target=watchdog, name="lease-watchdog", daemon=True).start()
+        while not stop.is_set() and not lost.is_set():
             ok = self._try_acquire_or_renew()
-            if ok and not leading:
-                leading = True
+            if ok and not leading.is_set():
+                leading.set()
                 log.info("%s became leader on lease %s/%s", self.identity, self._namespace, self._name)
                 on_lead()
-            elif leading and not self.is_leader():
-                log.error("%s lost the lease %s/%s", self.identity, self._namespace, self._name)
-                on_lose()
+            elif leading.is_set() and not self.is_leader():
+                lose()
                 return
             stop.wait(self._retry_period)
-        if leading:
+        if leading.is_set() and not lost.is_set():
             self.release()
 
     def release(self) -> None:
@@ -78,18 +98,27 @@ class LeaderElector:
         with self._lock:
             self._renewed_at = None
         try:
-            lease = self._api.read_namespaced_lease(self._name, self._namespace)
+            timeout = (1.0, self._retry_period)
+            lease = self._api.read_namespaced_lease(self._name, self._namespace, _request_timeout=timeout)
             if lease.spec.holder_identity == self.identity:
                 lease.spec.holder_identity = None
                 lease.spec.lease_duration_seconds = 1
-                self._api.replace_namespaced_lease(self._name, self._namespace, lease)
+                self._api.replace_namespaced_lease(self._name, self._namespace, lease, _request_timeout=timeout)
         except Exception as exc:
             log.warning("could not release lease: %s", exc)
+
+    def _timeout(self) -> tuple[float, float]:
+        """A request must end before the renew deadline does: what is left of it (a retry period before leading)."""
+        with self._lock:
+            renewed = self._renewed_at
+        left = self._retry_period if renewed is None else self._renew_deadline - (self._clock() - renewed)
+        left = max(0.2, left)
+        return (min(left, 5.0), left)
 
     def _try_acquire_or_renew(self) -> bool:
         now = self._clock()
         try:
-            lease = self._api.read_namespaced_lease(self._name, self._namespace)
+            lease = self._api.read_namespaced_lease(self._name, self._namespace, _request_timeout=self._timeout())
         except ApiException as exc:
             if exc.status != 404:
                 log.warning("reading lease failed: HTTP %s", exc.status)
@@ -127,7 +156,7 @@ class LeaderElector:
             },
         }
         try:
-            self._api.replace_namespaced_lease(self._name, self._namespace, body)
+            self._api.replace_namespaced_lease(self._name, self._namespace, body, _request_timeout=self._timeout())
         except Exception as exc:
             log.info("renewing lease failed: %s", getattr(exc, "status", exc))
             return False
@@ -149,7 +178,7 @@ class LeaderElector:
             },
         }
         try:
-            self._api.create_namespaced_lease(self._namespace, body)
+            self._api.create_namespaced_lease(self._namespace, body, _request_timeout=self._timeout())
         except Exception as exc:
             log.info("creating lease failed: %s", getattr(exc, "status", exc))
             return False
