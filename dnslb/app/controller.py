@@ -251,7 +251,9 @@ class Controller:
                 self._writer.condition(KINDS[ref.kind].PLURAL, ref.key, generation, not problems, message)
                 if problems:
                     uid = str((obj.get("metadata") or {}).get("uid") or "")
-                    self._recorder.record(Diagnostic(ref, INVALID_CONFIG, message), uid=uid)
+                    self._recorder.record(Diagnostic(ref, INVALID_CONFIG, message), uid=uid, slot=(ref, "config"))
+                else:
+                    self._recorder.forget((ref, "config"))
             except NotLeader:
                 raise
             except Exception as exc:

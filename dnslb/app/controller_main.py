@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
             if stop.is_set():
                 return 0
     try:
+        recorder.seed()
+    except Exception as exc:  # without the old Events a few may be said again: not worth failing for
+        log.warning("could not read the Events already written: %s", exc)
+    try:
         controller.run()
     except NotLeader:
         lost.set()

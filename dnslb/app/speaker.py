@@ -110,7 +110,7 @@ class Speaker:
         self._damped_said: bool | None = None
         self._was_ready: bool | None = None
         self._peers: tuple[BGPPeer, ...] | None = None
-        self._announcing: frozenset[ObjectKey] = frozenset()
+        self._announcing: frozenset[ObjectKey] | None = None  # None until the first pass: a start is no change
         self.last: Decision | None = None
         # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
         # moved meanwhile: Local Services stay withheld from then until a fresh list after a session is back
@@ -280,8 +280,9 @@ class Speaker:
             self.metrics.prefixes.labels(peer).set(len(routes))
         for peer, up in self._sink.sessions().items():
             self.metrics.sessions.labels(peer).set(1 if up else 0)
-        started = decision.announcing - self._announcing
-        stopped = self._announcing - decision.announcing
+        before = decision.announcing if self._announcing is None else self._announcing
+        started = decision.announcing - before
+        stopped = before - decision.announcing
         for key in sorted(started):
             announced = Diagnostic(
                 service_ref(key), "AnnouncedFromNode", f"announcing from node {node.name}", severity="Normal"

@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     for informer in informers:
         threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
     threading.Thread(target=health.run, args=(stop,), name="health", daemon=True).start()
+    try:
+        recorder.seed()
+    except Exception as exc:  # without the old Events a few may be said again: not worth failing for
+        log.warning("could not read the Events already written: %s", exc)
     speaker.run()
     speaker.drain()
     sink.stop()
@@ -105,7 +109,7 @@ def assemble(
     """The speaker and what it works with: informers on what this node needs, the Event recorder."""
     core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
     metrics = SpeakerMetrics(registry)
-    recorder = Recorder(core, component=SPEAKER)
+    recorder = Recorder(core, component=SPEAKER, instance=settings.node_name)
 
     def report(diagnostic: Diagnostic) -> None:
         if diagnostic.reason == INVALID_OBJECT:

@@ -24,7 +24,7 @@ CONTROLLER = (
     g(EVERY, "", "services", "list watch")
     | g(EVERY, "", "namespaces", "list watch")
     | g(EVERY, "", "services/status", "patch")
-    | g(EVERY, "", "events", "create")
+    | g(EVERY, "", "events", "create patch list")
     | {grant for kind in CONFIG_KINDS for grant in g(NS, "dnslb.io", kind, "list watch")}
     | {grant for kind in CONFIG_KINDS for grant in g(NS, "dnslb.io", f"{kind}/status", "patch")}
     | g(NS, "dnslb.io", "dnsproviders", "get")
@@ -38,7 +38,7 @@ SPEAKER = (
     g(EVERY, "", "services", "list watch")
     | g(EVERY, "discovery.k8s.io", "endpointslices", "list watch")
     | g(EVERY, "", "nodes", "list watch")
-    | g(EVERY, "", "events", "create")
+    | g(EVERY, "", "events", "create patch list")
     | {grant for kind in CONFIG_KINDS[:3] for grant in g(NS, "dnslb.io", kind, "list watch")}
     | g(NS, "", "secrets", "get")
 )
@@ -63,7 +63,7 @@ def test_the_speaker_holds_exactly_its_grants(objects: list[Obj]) -> None:
 
 def test_the_speaker_writes_nothing_but_events(objects: list[Obj]) -> None:
     writes = {grant for grant in grants(objects, NS, "dnslb-speaker") if grant.verb not in ("get", "list", "watch")}
-    assert {(grant.resource, grant.verb) for grant in writes} == {("events", "create")}
+    assert {(grant.resource, grant.verb) for grant in writes} == {("events", "create"), ("events", "patch")}
 
 
 def test_no_rule_uses_a_wildcard_or_a_non_resource_url(objects: list[Obj]) -> None:

@@ -92,6 +92,25 @@ def manifest_args(objects: list[Obj], kind: str, name: str, values: Mapping[str,
     return kept + [f"{flag}={value}" for flag, value in flags.items()]
 
 
+def steps(*pairs: tuple[Callable[[], object], Callable[[], object] | None]) -> Callable[[], bool]:
+    """A `done` for run_until that walks through (condition, then-do) pairs in order; done after the last one."""
+    remaining = list(pairs)
+
+    def done() -> bool:
+        while remaining and remaining[0][0]():
+            _, then = remaining.pop(0)
+            if then is not None:
+                then()
+        return not remaining
+
+    return done
+
+
+def event_counts(core: k8s.CoreV1Api, namespace: str, name: str) -> dict[str, int]:
+    events = core.list_namespaced_event(namespace).items
+    return {e.reason: e.count or 1 for e in events if e.involved_object.name == name}
+
+
 def run_until(argv: list[str], done: Callable[[], bool], what: str) -> int:
     """Run `dnslb ARGV` in this thread as its process would run; SIGTERM it once `done()` (or after TIMEOUT)."""
     args = cli._parser().parse_args(argv)
@@ -222,11 +241,26 @@ def test_controller_and_rollback_requests_match_the_controller_rbac(
             vip() and accepted and "IPAllocated" in events and saved and zone(zone_file).get(f"{HOSTNAME} A") == [vip()]
         )
 
+    def advertise_to(peer: str) -> None:
+        custom.patch_namespaced_custom_object("dnslb.io", "v1alpha1", NS, "bgpadvertisements", "all",
+                                              {"spec": {"peers": [peer]}})  # fmt: skip
+
+    def accepted() -> bool:
+        ad = custom.get_namespaced_custom_object("dnslb.io", "v1alpha1", NS, "bgpadvertisements", "all")
+        return any(c["status"] == "True" for c in ad.get("status", {}).get("conditions", []))
+
+    # the same invalid config twice, with a valid one between: one Event, its count 2 (aggregation: patch)
+    done = steps(
+        (all_done, lambda: advertise_to("nope")),
+        (lambda: event_counts(core, NS, "all").get("InvalidConfig") == 1, lambda: advertise_to("edge")),
+        (accepted, lambda: advertise_to("nope")),
+        (lambda: event_counts(core, NS, "all").get("InvalidConfig") == 2, None),
+    )
     argv = manifest_args(
         objects, "Deployment", "dnslb-controller", {"POD_NAME": "dnslb-controller-0", "POD_NAMESPACE": NS},
         api_server=kube.url, metrics_addr="127.0.0.1:0", log_format="text",
     )  # fmt: skip
-    assert run_until(argv, all_done, "allocate, publish and take over") == 0
+    assert run_until(argv, done, "allocate, publish, take over and count a repeated Event") == 0
 
     takeover_off = {"spec": {"takeover": False}}
     custom.patch_namespaced_custom_object("dnslb.io", "v1alpha1", NS, "dnsproviders", "mem", takeover_off)
@@ -279,19 +313,28 @@ def test_speaker_requests_match_the_speaker_rbac(
 
     def announced() -> bool:
         sink = StandInSink.instances[-1]
-        events = {e.reason for e in core.list_namespaced_event(APP_NS).items}
         prefixes = {str(route.prefix) for route in sink.routes.get("edge", ())}
-        return (
-            sink.passwords == {"edge": BGP_PASSWORD}
-            and "198.51.100.3/32" in prefixes
-            and ("AnnouncedFromNode" in events)
-        )
+        return sink.passwords == {"edge": BGP_PASSWORD} and "198.51.100.3/32" in prefixes
+
+    def ready(status: str) -> None:
+        core.patch_node_status("node-1", {"status": {"conditions": [{"type": "Ready", "status": status}]}})
+
+    def counted(reason: str, count: int) -> Callable[[], bool]:
+        return lambda: event_counts(core, APP_NS, "web").get(reason) == count
+
+    # a start is no change (no Event); withdrawn, announced, withdrawn again: the repeat counts on its Event
+    done = steps(
+        (announced, lambda: ready("False")),
+        (counted("WithdrawnFromNode", 1), lambda: ready("True")),
+        (counted("AnnouncedFromNode", 1), lambda: ready("False")),
+        (counted("WithdrawnFromNode", 2), None),
+    )
 
     argv = manifest_args(
         objects, "DaemonSet", "dnslb-speaker", {"NODE_NAME": "node-1", "POD_NAMESPACE": NS},
         api_server=kube.url, metrics_addr="127.0.0.1:0", workdir=str(tmp_path / "run"), health_url="",
         drain_seconds="0", log_format="text",
     )  # fmt: skip
-    assert run_until(argv, announced, "read its BGP password and announce the VIP") == 0
+    assert run_until(argv, done, "read its BGP password, announce the VIP and count a repeated Event") == 0
 
     check(objects, "dnslb-speaker", recorder.requests)

@@ -11,7 +11,9 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -102,9 +104,43 @@ class StatusWriter:
         _guarded_write(what, call, self._may_write, self._on_api_error)
 
 
+@dataclass
+class _Sent:
+    namespace: str
+    name: str
+    count: int
+    first: str
+
+
+class _Bucket:
+    """A token bucket: `burst` tokens, one back every `refill` seconds."""
+
+    def __init__(self, burst: float, refill: float, now: float) -> None:
+        self._burst, self._refill = burst, refill
+        self._tokens, self._at = burst, now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + (now - self._at) / self._refill)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 class Recorder:
-    """Events on the objects diagnostics are about, each distinct message once per slot (by default the subject,
-    reason, field and item: a repeat of what was last said there is not sent again)."""
+    """Events on the objects diagnostics are about, as client-go's recorder sends them, and quieter.
+
+    - Said once: a diagnostic whose slot (by default its subject, reason, field and item) last said the same thing is
+      not sent again, however often it is recorded — a reconcile pass repeating itself costs no request.
+    - Aggregated: the same object, reason and message said again after something else was said in its slot updates
+      the Event it created (`count`, `lastTimestamp`), as `kubectl describe` shows "(x3 over 10m)".
+    - Rate-limited: 25 Events per object at once, then one per 5 minutes (client-go's spam filter), and `overall`
+      per second for the process; what is over is dropped with a log line.
+    - Seeded: `seed()` reads the Events this component (and instance) already wrote, so a restart or a failover does
+      not say again what is already said.
+    Events go out from their own thread, so a slow Event never delays a status write.
+    """
 
     def __init__(
         self,
@@ -114,22 +150,53 @@ class Recorder:
         may_write: Callable[[], bool] = lambda: True,
         on_api_error: Callable[[str, Exception], None] = lambda what, exc: None,
         instance: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        overall: float = 50.0,
     ) -> None:
         self._core = core
         self._component = component
         self._may_write = may_write
         self._on_api_error = on_api_error
         self._instance = instance or f"{socket.gethostname()}-{os.getpid()}"
-        self._said: dict[tuple[object, ...], str] = {}
+        self._clock = clock
+        self._said: dict[tuple[object, ...], tuple[object, ...]] = {}  # slot → key of what it last said
+        self._sent: dict[tuple[object, ...], _Sent] = {}  # (object, uid, reason, message) → its Event
+        self._buckets: dict[ObjectRef, _Bucket] = {}
+        self._overall = _Bucket(overall * 2, 1 / overall, clock())
+        self._dropped = 0
         self._lock = threading.Lock()
-        self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=10_000)
+        self._queue: queue.Queue[Callable[[], Any] | None] = queue.Queue(maxsize=10_000)
         self._sender = threading.Thread(target=self._send_events, name="events", daemon=True)
         self._sender.start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Send the Events still queued (for at most `timeout`), then stop the sender."""
-        self._events.put(None)
+        self._queue.put(None)
         self._sender.join(timeout)
+
+    def seed(self, page_size: int = 500) -> int:
+        """Remember the Events this component and instance wrote before (a previous run, another replica): what they
+        say is not said again. Returns how many were found."""
+        found, token = 0, None
+        while True:
+            kwargs: dict[str, Any] = {"field_selector": f"reportingComponent={self._component}", "limit": page_size}
+            if token:
+                kwargs["_continue"] = token
+            page = self._core.list_event_for_all_namespaces(**kwargs)
+            for event in page.items or []:
+                if event.reporting_instance not in (self._instance, None, ""):
+                    continue
+                involved = event.involved_object
+                ref = ObjectRef(involved.kind or "", ObjectKey(involved.namespace or "", involved.name or ""))
+                key = (ref, involved.uid or "", event.reason or "", event.message or "")
+                stamp = event.first_timestamp
+                first = stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp is not None else now()
+                with self._lock:
+                    self._sent[key] = _Sent(event.metadata.namespace, event.metadata.name, event.count or 1, first)
+                found += 1
+            token = page.metadata._continue
+            if not token:
+                return found
 
     def record(self, diagnostic: Diagnostic, *, uid: str = "", slot: tuple[object, ...] | None = None) -> None:
         """An Event on `diagnostic.subject` (which must be set), unless this slot last said the same. Raises
@@ -137,34 +204,67 @@ class Recorder:
         subject = diagnostic.subject
         if subject is None:
             raise ValueError(f"a diagnostic about no object cannot become an Event: {diagnostic}")
-        message = diagnostic.describe()
+        message = diagnostic.describe()[:1024]
+        key = (subject, uid, diagnostic.reason, message)
         slot = slot if slot is not None else (subject, diagnostic.reason, diagnostic.field, diagnostic.about)
         with self._lock:
-            if self._said.get(slot) == f"{diagnostic.reason}:{message}":
+            if self._said.get(slot) == key:
                 return
-            self._said[slot] = f"{diagnostic.reason}:{message}"
+            self._said[slot] = key
+            already = self._sent.get(key)
         level = logging.WARNING if diagnostic.severity == "Warning" else logging.INFO
         log.log(level, "%s: %s: %s", subject, diagnostic.reason, message, extra={"reason": diagnostic.reason})
         if not self._may_write():
             raise NotLeader("create event")
-        namespace, body = self._event(subject, diagnostic.severity, diagnostic.reason, message, uid)
-        try:
-            self._events.put_nowait((namespace, body))
-        except queue.Full:
-            log.warning("Event queue full; dropped %s for %s", diagnostic.reason, subject)
+        if not self._allowed(subject):
+            return
+        stamp = now()
+        if already is not None:
+            with self._lock:
+                already.count += 1
+                patch = {"count": already.count, "lastTimestamp": stamp}
+            self._enqueue(
+                partial(self._core.patch_namespaced_event, already.name, already.namespace, patch), "update event"
+            )
+            return
+        namespace, body = self._event(diagnostic, subject, message, uid=uid, stamp=stamp)
+        with self._lock:
+            self._sent[key] = _Sent(namespace, body["metadata"]["name"], 1, stamp)
+        self._enqueue(partial(self._core.create_namespaced_event, namespace, body), "create event")
 
     def forget(self, slot: tuple[object, ...]) -> None:
-        """Let the next message in this slot through even if it repeats the last one."""
+        """The condition a slot reported has cleared: the next time it is said, it is said again (as a repeat of
+        the same Event, if the message is the same)."""
         with self._lock:
             self._said.pop(slot, None)
 
-    def _event(self, subject: ObjectRef, type_: str, reason: str, message: str, uid: str) -> tuple[str, dict[str, Any]]:
-        stamp = now()
+    def _allowed(self, subject: ObjectRef) -> bool:
+        at = self._clock()
+        with self._lock:
+            bucket = self._buckets.setdefault(subject, _Bucket(25, 300.0, at))
+            if bucket.take(at) and self._overall.take(at):
+                return True
+            self._dropped += 1
+            dropped = self._dropped
+        if dropped == 1 or dropped % 100 == 0:
+            log.warning("Events over the rate limit dropped: %d so far (latest about %s)", dropped, subject)
+        return False
+
+    def _enqueue(self, call: Callable[[], Any], what: str) -> None:
+        try:
+            self._queue.put_nowait(lambda: _guarded_write(what, call, self._may_write, self._on_api_error))
+        except queue.Full:
+            log.warning("Event queue full; dropped one (%s)", what)
+
+    def _event(
+        self, diagnostic: Diagnostic, subject: ObjectRef, message: str, *, uid: str, stamp: str
+    ) -> tuple[str, dict[str, Any]]:
         key = subject.key
         cluster_scoped = subject.kind in _CLUSTER_SCOPED  # their Events live in "default"
         namespace = "default" if cluster_scoped else key.namespace
         body: dict[str, Any] = {
-            "metadata": {"generateName": f"{key.name}.", "namespace": namespace},
+            # named here, not by the server, so a repeat can update this Event without waiting for its creation
+            "metadata": {"name": f"{key.name}.{time.time_ns():x}"[-253:], "namespace": namespace},
             "involvedObject": {
                 "kind": subject.kind,
                 **({} if cluster_scoped else {"namespace": key.namespace}),
@@ -172,9 +272,9 @@ class Recorder:
                 "apiVersion": _API_VERSIONS.get(subject.kind, f"{GROUP}/{VERSION}"),
                 **({"uid": uid} if uid else {}),
             },
-            "type": type_,
-            "reason": reason,
-            "message": message[:1024],
+            "type": diagnostic.severity,
+            "reason": diagnostic.reason,
+            "message": message,
             "source": {"component": self._component},
             "reportingComponent": self._component,
             "reportingInstance": self._instance,
@@ -185,14 +285,9 @@ class Recorder:
         return namespace, body
 
     def _send_events(self) -> None:
-        while (item := self._events.get()) is not None:
+        while (send := self._queue.get()) is not None:
             try:
-                _guarded_write(
-                    "create event",
-                    partial(self._core.create_namespaced_event, *item),
-                    self._may_write,
-                    self._on_api_error,
-                )
+                send()
             except NotLeader:
                 pass
             except Exception as exc:

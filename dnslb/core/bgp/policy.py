@@ -167,11 +167,15 @@ def _service_attributes(service: ServiceView) -> tuple[list[Community], int | No
     found = ann.lookup(service.annotations, ann.BGP_COMMUNITIES)
     if found is not None:
         name, text = found
+        bad = []
         for part in text.split(","):
             try:
                 communities.append(parse_community(trim(part)))
             except ValueError as exc:
-                problems.append(_bad_attribute(service, ann.field(name), f"{exc}; the Service is announced without it"))
+                bad.append(str(exc))
+        if bad:  # one Diagnostic per field, however many parts are bad: one Event, not one per part
+            message = "; ".join(bad) + ("; the Service is announced without it" if len(bad) == 1 else " (all left out)")
+            problems.append(_bad_attribute(service, ann.field(name), message))
     pref: int | None = None
     found = ann.lookup(service.annotations, ann.BGP_LOCAL_PREF)
     if found is not None:
