@@ -34,6 +34,7 @@ from dnslb.core.config.resources import DNSProvider, DNSProviderSpec
 from dnslb.core.dns.batch import minimum_requests
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim
+from dnslb.core.ipam.request import CLASSLESS
 from dnslb.core.objects import ObjectKey
 from dnslb.provider import Change, Cost, Limits, Provider, RecordSet, Zone
 from dnslb_testkit.kubeapi import KubeAPIProcess
@@ -152,7 +153,7 @@ def quiet(provider: Provider, seconds: float, resync: float) -> list[dict[str, A
     loop = DNSLoop(
         Hooks(services=lambda: views, source_complete=lambda: True, make_provider=lambda resource: counting,
               save_replaced=lambda *a: None, report=lambda *a: None),
-        owner="bench", load_balancer_class=None, registry=CollectorRegistry(),
+        owner="bench", classes=CLASSLESS, registry=CollectorRegistry(),
         resync_seconds=resync,
     )  # fmt: skip
     loop.configure([DNSProvider.model_validate({"apiVersion": "dnslb.io/v1alpha1", "kind": "DNSProvider",

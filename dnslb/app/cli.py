@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dnslb import __version__
+from dnslb.app.ops import add_class_arguments
+from dnslb.core.ipam import ClassFilter
 from dnslb.core.manifests import Document, ManifestError, read_documents
 
 LAB_HELP = "the whole system in network namespaces on this machine, under load and chaos (root)"
@@ -48,12 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "-f", "--filename", action="append", required=True, metavar="FILE", help="manifest file, '-' for stdin; repeat"
     )
     plan.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
-    plan.add_argument(
-        "--load-balancer-class",
-        default=None,
-        metavar="CLASS",
-        help="serve Services of this spec.loadBalancerClass (default: only Services without a class)",
-    )
+    add_class_arguments(plan)
     plan.set_defaults(run=_run_plan)
 
     from dnslb.app import controller_main
@@ -130,7 +127,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     except (OSError, ManifestError) as exc:
         print(f"dnslb plan: {exc}", file=sys.stderr)
         return 2
-    plan = make_plan(documents, args.load_balancer_class)
+    plan = make_plan(documents, ClassFilter(args.load_balancer_class, args.default_class))
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     for error in plan.errors:

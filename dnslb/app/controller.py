@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,17 +26,19 @@ from dnslb.core.config import AddressPool, Config, DNSProvider, load_config
 from dnslb.core.config.resources import KINDS
 from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic
 from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
+from dnslb.core.ipam.request import CLASSLESS, ClassFilter
 from dnslb.core.model import ServiceView
 from dnslb.core.objects import ObjectKey, ObjectRef
 
 log = logging.getLogger(__name__)
 _CONFIG = ("", "<config>")  # the mark for "the config resources changed"
+WRITERS = 8  # status writes in flight at once: 10,000 first allocations in seconds, still one write per Service
 
 
 @dataclass(frozen=True)
 class Settings:
     namespace: str = "dnslb-system"
-    load_balancer_class: str | None = None
+    classes: ClassFilter = CLASSLESS
     resync_seconds: float = 300.0
     owner_id: str = "dnslb"
 
@@ -90,6 +93,7 @@ class Controller:
         self.dns = dns
         self._clock = clock
         self._wakeup: Wakeup[Key] = Wakeup(clock)
+        self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="status")
         self.ready = threading.Event()
         self._decisions: VIPDecisions | None = None
         self._pools: tuple[AddressPool, ...] = ()
@@ -135,7 +139,7 @@ class Controller:
         self._pools = config.pools
         self._decisions = VIPDecisions(
             self._pools,
-            self.settings.load_balancer_class,
+            self.settings.classes,
             lookup=self._view,
             namespace_labels=namespace_labels(self._namespaces),
         )
@@ -186,19 +190,32 @@ class Controller:
             self.dns.trigger()
 
     def _apply(self, actions: list[Action]) -> None:
+        """Events are queued at once; status writes go out `WRITERS` at a time, each Service's in order."""
+        writes: dict[ObjectKey, list[WriteStatus | ClearStatus]] = {}
         try:
             for action in actions:
-                if isinstance(action, WriteStatus):
-                    self._writer.write_status(action.service, action.ips, action.pool)
-                elif isinstance(action, ClearStatus):
-                    self._writer.write_status(action.service, (), None)
+                if isinstance(action, WriteStatus | ClearStatus):
+                    writes.setdefault(action.service, []).append(action)
                 else:
                     self.metrics.allocations.labels(action.reason).inc()
                     self._recorder.record(action, uid=self._uid(action))
         except NotLeader:
             raise
-        except Exception as exc:  # the API is down: the next resync or event writes what is still different
-            log.error("writing %d actions failed: %s", len(actions), exc)
+        except Exception as exc:
+            log.error("recording Events failed: %s", exc)
+        failures = [f.exception() for f in [self._writers.submit(self._write, w) for w in writes.values()]]
+        if any(isinstance(exc, NotLeader) for exc in failures):
+            raise NotLeader("write status")
+        for failure in failures:
+            if failure is not None:  # the API is down: the next resync or event writes what is still different
+                log.error("writing status failed: %s", failure)
+
+    def _write(self, writes: list[WriteStatus | ClearStatus]) -> None:
+        for action in writes:
+            if isinstance(action, WriteStatus):
+                self._writer.write_status(action.service, action.ips, action.pool)
+            else:
+                self._writer.write_status(action.service, (), None)
 
     def _uid(self, diagnostic: Diagnostic) -> str:
         subject = diagnostic.subject

@@ -26,12 +26,13 @@ from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.leader import LeaderElector
 from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWriter
 from dnslb.app.controller import Controller, Metrics, Settings
-from dnslb.app.ops import parse_bool, serve_ops, setup_logging
+from dnslb.app.ops import add_class_arguments, parse_bool, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.core.config.resources import GROUP, KINDS, VERSION
 from dnslb.core.config.resources import DNSProvider as DNSProviderResource
 from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
-from dnslb.core.model import service_fields, service_view
+from dnslb.core.ipam.request import ClassFilter
+from dnslb.core.model import service_fields, service_view, without_unread_metadata
 from dnslb.provider import Provider, RecordSet, Zone
 
 log = logging.getLogger("dnslb.controller")
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         if args.leader_elect
         else None
     )  # fmt: skip
-    settings = Settings(args.namespace, args.load_balancer_class, args.resync_seconds, args.owner_id)
+    classes = ClassFilter(args.load_balancer_class, args.default_class)
+    settings = Settings(args.namespace, classes, args.resync_seconds, args.owner_id)
     controller, informers, recorder = assemble(
         api, settings, registry, may_write=elector.is_leader if elector else lambda: True
     )
@@ -138,7 +140,7 @@ def assemble(
     namespaces = Informer("namespaces", core.list_namespace, transform=_namespace_fields)
     config = {
         kind: Informer(kind, partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace,
-                                     model.PLURAL))
+                                     model.PLURAL), transform=without_unread_metadata)
         for kind, model in KINDS.items()
     }  # fmt: skip
     takeover = TakeoverStore(core, settings.namespace)
@@ -163,7 +165,7 @@ def assemble(
             may_write=may_write,
         ),
         owner=settings.owner_id,
-        load_balancer_class=settings.load_balancer_class,
+        classes=settings.classes,
         registry=registry,
         resync_seconds=settings.resync_seconds,
     )
@@ -189,9 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
     parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
     parser.add_argument("--namespace", default="dnslb-system", help="where the config resources and the Lease live")
-    parser.add_argument(
-        "--load-balancer-class", metavar="CLASS", help="serve Services of this class (default: Services without one)"
-    )
+    add_class_arguments(parser)
     parser.add_argument(
         "--leader-elect", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
         help="elect a leader on a Lease before writing (default true; --leader-elect=false for one replica)",

@@ -110,3 +110,16 @@ def parse_bool(text: str) -> bool:
     if text.lower() in ("false", "0", "no"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_class_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which Services a process serves, the same flags for the controller, the speaker and plan."""
+    parser.add_argument(
+        "--load-balancer-class",
+        metavar="CLASS",
+        help="serve Services of this spec.loadBalancerClass (default: only Services without a class)",
+    )
+    parser.add_argument(
+        "--default-class", type=parse_bool, nargs="?", const=True, default=False, metavar="BOOL",
+        help="with --load-balancer-class, also serve Services without a class, as the cluster's default (false)",
+    )  # fmt: skip

@@ -18,7 +18,7 @@ from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import claims, for_provider, granted
 from dnslb.core.dns.hostnames import service_hostnames
-from dnslb.core.ipam import PoolUsage, not_handled_because
+from dnslb.core.ipam import CLASSLESS, ClassFilter, PoolUsage, not_handled_because
 from dnslb.core.ipam.decisions import VIPDecisions
 from dnslb.core.manifests import Document
 from dnslb.core.model import ServiceView, ShapeError, service_view
@@ -67,7 +67,7 @@ class Plan:
         return 1 if any(s.got_no_vip for s in self.services) else 0
 
 
-def make_plan(documents: Iterable[Document], load_balancer_class: str | None = None) -> Plan:
+def make_plan(documents: Iterable[Document], classes: ClassFilter = CLASSLESS) -> Plan:
     documents = list(documents)
     config, config_errors = load_config(d for d in documents if is_config(d))
     errors = [str(e) for e in config_errors]
@@ -88,18 +88,18 @@ def make_plan(documents: Iterable[Document], load_balancer_class: str | None = N
         else:
             kind = f"{document.api_version or '?'} {document.kind or '?'}"
             notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
-    plans, usage = _plan_services(services, config.pools, namespace_labels, load_balancer_class)
-    dns, dns_notes = _plan_dns(config, services, plans, load_balancer_class)
+    plans, usage = _plan_services(services, config.pools, namespace_labels, classes)
+    dns, dns_notes = _plan_dns(config, services, plans, classes)
     return Plan(tuple(plans), tuple(usage), tuple(errors), (*notes, *dns_notes), tuple(dns))
 
 
 def _plan_dns(
-    config: Config, services: list[ServiceView], plans: list[ServicePlan], load_balancer_class: str | None
+    config: Config, services: list[ServiceView], plans: list[ServicePlan], classes: ClassFilter
 ) -> tuple[list[DNSChange], list[str]]:
     """The records each DNSProvider would get, planned against empty zones (plan reads no live DNS)."""
     vips = {p.service: p.ips for p in plans if p.ips}
     views = [replace(s, ingress_ips=vips[s.key]) for s in services if s.key in vips]
-    found, _ = claims(views, load_balancer_class)
+    found, _ = claims(views, classes)
     changes: list[DNSChange] = []
     notes: list[str] = []
     for provider in config.providers:
@@ -120,13 +120,11 @@ def _plan_services(
     services: list[ServiceView],
     pools: tuple[AddressPool, ...],
     namespace_labels: Mapping[str, Mapping[str, str]],
-    load_balancer_class: str | None,
+    classes: ClassFilter,
 ) -> tuple[list[ServicePlan], list[PoolUsage]]:
     """The controller's own decisions (VIPDecisions) at its startup, read back per Service."""
     by_key = {s.key: s for s in services}
-    decisions = VIPDecisions(
-        pools, load_balancer_class, lookup=by_key.get, namespace_labels=lambda n: namespace_labels.get(n, {})
-    )
+    decisions = VIPDecisions(pools, classes, lookup=by_key.get, namespace_labels=lambda n: namespace_labels.get(n, {}))
     notes: dict[ObjectKey, list[str]] = {}
     for action in decisions.start(services):
         if isinstance(action, Diagnostic) and action.reason == IP_NOT_IN_POOL and action.subject is not None:
@@ -135,7 +133,7 @@ def _plan_services(
     for service in sorted(services, key=lambda s: s.order):
         hostnames, hostname_problems = service_hostnames(service)
         warnings = tuple(p.describe() for p in hostname_problems) + tuple(notes.get(service.key, ()))
-        ignored = not_handled_because(service, load_balancer_class)
+        ignored = not_handled_because(service, classes)
         if ignored is not None:
             plans.append(ServicePlan(service.key, "ignored", hostnames=hostnames, reason=ignored, warnings=warnings))
             continue

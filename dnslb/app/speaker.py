@@ -25,6 +25,7 @@ from dnslb.core.bgp.policy import Decision, NodeState, decide
 from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer, Config, load_config
 from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.ipam.request import CLASSLESS, ClassFilter, not_handled_because
 from dnslb.core.model import EndpointView, NodeView, ServiceView
 from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 
@@ -54,7 +55,7 @@ class SpeakerSettings:
     honour_cordon: bool = True
     damping: DampingConfig | None = field(default_factory=DampingConfig)
     drain_seconds: float = 5.0
-    load_balancer_class: str | None = None
+    classes: ClassFilter = CLASSLESS
 
 
 class SpeakerMetrics:
@@ -216,11 +217,7 @@ class Speaker:
             self._peers = peers
         damped = self._damping_state()
         services = self.services.values()
-        ours = [
-            s
-            for s in services
-            if s.type == "LoadBalancer" and s.load_balancer_class == self.settings.load_balancer_class
-        ]
+        ours = [s for s in services if not_handled_because(s, self.settings.classes) is None]
         self.health.watch(_health_targets(config, ours))
         trusted = self._endpoints_trusted()
         endpoints = [e for views in self.slices.values() for e in views] if trusted else []

@@ -22,14 +22,23 @@ from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.writer import SPEAKER, NotLeader, Recorder
-from dnslb.app.ops import parse_bool, serve_ops, setup_logging
+from dnslb.app.ops import add_class_arguments, parse_bool, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.app.speaker import RouteSink, Speaker, SpeakerMetrics, SpeakerSettings
 from dnslb.core.bgp.damping import DampingConfig
 from dnslb.core.config import BGPPeer
 from dnslb.core.config.resources import GROUP, KINDS, VERSION
 from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
-from dnslb.core.model import endpoint_views, node_view, service_fields, service_view
+from dnslb.core.ipam.request import ClassFilter
+from dnslb.core.model import (
+    endpoint_views,
+    node_fields,
+    node_view,
+    service_fields,
+    service_view,
+    slice_fields,
+    without_unread_metadata,
+)
 
 log = logging.getLogger("dnslb.speaker")
 
@@ -68,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         honour_cordon=not args.ignore_cordon,
         damping=damping,
         drain_seconds=args.drain_seconds,
-        load_balancer_class=args.load_balancer_class,
+        classes=ClassFilter(args.load_balancer_class, args.default_class),
     )
     health = HealthProber(args.health_url or None, args.health_host, interval=args.health_interval)
     speaker, informers, recorder = assemble(api, settings, sink, health, registry)
@@ -119,13 +128,18 @@ def assemble(
 
     informers = [
         Informer("services", core.list_service_for_all_namespaces, transform=service_fields),
-        Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces),
-        Informer("node", partial(core.list_node, field_selector=f"metadata.name={settings.node_name}")),
+        Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces, transform=slice_fields),
+        Informer(
+            "node",
+            partial(core.list_node, field_selector=f"metadata.name={settings.node_name}"),
+            transform=node_fields,
+        ),
     ]
     config = {
         kind: Informer(
             kind,
             partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace, KINDS[kind].PLURAL),
+            transform=without_unread_metadata,
         )
         for kind in ("AddressPool", "BGPPeer", "BGPAdvertisement")
     }
@@ -150,7 +164,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
     parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
     parser.add_argument("--namespace", default="dnslb-system", help="where the config resources and Secrets live")
-    parser.add_argument("--load-balancer-class", metavar="CLASS", help="announce Services of this class only")
+    add_class_arguments(parser)
     parser.add_argument("--workdir", help="where ExaBGP's config and sockets go (default: a new temp dir)")
     parser.add_argument(
         "--drain-seconds", type=float, default=5.0, help="on SIGTERM: withdraw, wait this long, stop (default 5)"

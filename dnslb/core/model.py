@@ -222,23 +222,78 @@ _SPEC_FIELDS = (
 )  # fmt: skip
 
 
+# What a real server sends and no reader here uses, often larger than the rest of the object together.
+_NOT_READ = ("managedFields", "ownerReferences", "finalizers")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _trimmed_metadata(metadata: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    metadata = _dict(metadata)
+    kept = {k: metadata[k] for k in keys if k in metadata}
+    annotations = kept.get("annotations")
+    if isinstance(annotations, dict) and _LAST_APPLIED in annotations:
+        kept["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+    return kept
+
+
 def service_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    """Only what `service_view` reads (and resourceVersion), so a cache of 10,000 Services stays small."""
-    metadata = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    load_balancer = (obj.get("status") or {}).get("loadBalancer")
+    """Only what `service_view` reads (and resourceVersion), so a cache of 10,000 Services stays small. Never
+    raises: what is malformed is kept as it is, for `service_view` to name."""
+    spec = _dict(obj.get("spec"))
+    ports = spec.get("ports")
+    load_balancer = _dict(obj.get("status")).get("loadBalancer")
     return {
-        "metadata": {
-            k: metadata[k]
-            for k in ("name", "namespace", "uid", "creationTimestamp", "resourceVersion", "labels", "annotations")
-            if k in metadata
-        },
-        "spec": {
-            **{k: spec[k] for k in _SPEC_FIELDS if k in spec and k != "ports"},
-            "ports": [{"port": p.get("port"), "protocol": p.get("protocol")} for p in spec.get("ports") or []],
-        },
+        "metadata": _trimmed_metadata(
+            obj.get("metadata"),
+            ("name", "namespace", "uid", "creationTimestamp", "resourceVersion", "labels", "annotations"),
+        ),
+        "spec": {**{k: spec[k] for k in _SPEC_FIELDS if k in spec and k != "ports"}, "ports": _trimmed_ports(ports)},
         "status": {"loadBalancer": load_balancer} if load_balancer else {},
     }
+
+
+def _trimmed_ports(ports: Any) -> Any:
+    if not isinstance(ports, list):
+        return ports
+    return [{"port": p.get("port"), "protocol": p.get("protocol")} if isinstance(p, dict) else p for p in ports]
+
+
+def slice_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """Only what `endpoint_views` reads: 30,000 EndpointSlices with their addresses, ports, hints and
+    managedFields would cost a speaker hundreds of megabytes."""
+    metadata = _trimmed_metadata(obj.get("metadata"), ("name", "namespace", "uid", "resourceVersion"))
+    labels = _dict(_dict(obj.get("metadata")).get("labels"))
+    if "kubernetes.io/service-name" in labels:
+        metadata["labels"] = {"kubernetes.io/service-name": labels["kubernetes.io/service-name"]}
+    endpoints = obj.get("endpoints")
+    if isinstance(endpoints, list):
+        endpoints = [
+            {k: e[k] for k in ("nodeName", "conditions") if k in e} if isinstance(e, dict) else e for e in endpoints
+        ]
+    return {"metadata": metadata, "endpoints": endpoints}
+
+
+def node_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """Only what `node_view` reads (no images, no volumes, no capacity)."""
+    status = _dict(obj.get("status"))
+    return {
+        "metadata": _trimmed_metadata(obj.get("metadata"), ("name", "uid", "resourceVersion", "labels")),
+        "spec": {k: v for k, v in _dict(obj.get("spec")).items() if k == "unschedulable"},
+        "status": {k: status[k] for k in ("conditions", "addresses") if k in status},
+    }
+
+
+def without_unread_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without the metadata no reader uses (managedFields above all)."""
+    metadata = _dict(obj.get("metadata"))
+    if not any(k in metadata for k in _NOT_READ) and _LAST_APPLIED not in _dict(metadata.get("annotations")):
+        return obj
+    kept = {k: v for k, v in metadata.items() if k not in _NOT_READ}
+    return {**obj, "metadata": _trimmed_metadata(kept, tuple(kept))}
 
 
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.dns.changes import rollback_changes
 from dnslb.core.dns.desired import Claim, claims
+from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.objects import ObjectKey
 from dnslb.provider import Change, Provider, RecordSet, Zone
 from dnslb_route53 import Route53Provider
@@ -64,7 +65,7 @@ def test_3000_services_with_two_hostnames_each_stay_within_route53s_limits(moto:
                      ingress=(f"10.{i // 250}.{i % 250}.1",))
         for i in range(3000)
     ]  # fmt: skip
-    wanted, skipped = claims(services, None)
+    wanted, skipped = claims(services, ClassFilter())
     assert len(wanted) == 6000 and skipped == []
     sync, notices, _ = syncer(provider)
     assert sync.sync(wanted, may_delete=True) == []

@@ -11,6 +11,7 @@ from dnslb.core.dns.batch import Group, group_cost, minimum_requests, pack
 from dnslb.core.dns.changes import rollback_changes, zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
+from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.objects import ObjectKey
 from dnslb.provider import Change, Limits, RecordSet, Zone, default_cost
 from dnslb_inmemory import InMemoryProvider
@@ -125,7 +126,7 @@ def test_claims_from_services() -> None:
         make_service("bad", annotations={"dnslb.io/hostname": "-bad-.example.test"}, ingress=("10.0.0.5",)),
         make_service("internal", type="ClusterIP", annotations={"dnslb.io/hostname": "in.example.test"}),
     ]  # fmt: skip
-    found, skipped = claims(services, None)
+    found, skipped = claims(services, ClassFilter())
     assert sorted((c.hostname, str(c.service), c.ttl) for c in found) == [
         ("api.example.test", "default/web", 300),
         ("ext.example.test", "default/external", 60),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
-from dnslb.core.ipam import Allocation, Allocator, not_handled_because
+from dnslb.core.ipam import Allocation, Allocator, ClassFilter, not_handled_because
 from tests.builders import make_pool, make_service
 
 
@@ -218,11 +218,15 @@ def test_load_balancer_class_filtering() -> None:
     plain = make_service("plain")
     classed = make_service("classed", loadBalancerClass="dnslb.io/vip")
     cluster_ip = make_service("internal", type="ClusterIP")
-    assert not_handled_because(plain, None) is None
-    assert not_handled_because(classed, None) == "loadBalancerClass dnslb.io/vip belongs to another load balancer"
-    assert not_handled_because(classed, "dnslb.io/vip") is None
-    assert not_handled_because(plain, "dnslb.io/vip") is not None
-    assert not_handled_because(cluster_ip, None) == "type is ClusterIP"
+    assert not_handled_because(plain, ClassFilter()) is None
+    assert (
+        not_handled_because(classed, ClassFilter()) == "loadBalancerClass dnslb.io/vip belongs to another load balancer"
+    )
+    assert not_handled_because(classed, ClassFilter("dnslb.io/vip")) is None
+    assert not_handled_because(plain, ClassFilter("dnslb.io/vip")) is not None
+    assert not_handled_because(cluster_ip, ClassFilter()) == "type is ClusterIP"
+    assert not_handled_because(plain, ClassFilter("dnslb.io/vip", default=True)) is None  # the default class
+    assert not_handled_because(classed, ClassFilter("other", default=True)) is not None
 
 
 def test_release_returns_the_address() -> None:

@@ -15,6 +15,7 @@ from dnslb.core.config import load_config
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.dns.desired import claims
 from dnslb.core.ipam.decisions import VIPDecisions, WriteStatus
+from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.manifests import read_documents
 from dnslb.core.model import NodeView, ShapeError, endpoint_views, node_view, service_view
 from tests.builders import make_service
@@ -140,7 +141,7 @@ def test_a_poisoned_service_never_changes_what_the_healthy_ones_get(annotations:
         assert all(isinstance(a, WriteStatus) and a.ips == service.ingress_ips for a in mine)
         assert not [a for a in decided if isinstance(a, Diagnostic) and a.subject and a.subject.key == service.key]
     # DNS: every healthy name is claimed as without the poisoned Service
-    found, skipped = claims([*HEALTHY, bad], None)
+    found, skipped = claims([*HEALTHY, bad], ClassFilter())
     assert {c.hostname for c in found if c.service != bad.key} == {f"ok{i}.example.test" for i in range(3)}
     assert all(d.subject and d.subject.key == bad.key for d in skipped)
 
@@ -160,7 +161,7 @@ def test_a_bug_meeting_one_service_is_reported_on_it_and_the_others_go_on() -> N
     assert [(p.reason, p.subject.key.name if p.subject else "") for p in decision.problems] == [
         ("ProcessingFailed", "bad")
     ]
-    found, skipped = claims([*HEALTHY, bad], None)
+    found, skipped = claims([*HEALTHY, bad], ClassFilter())
     assert len(found) == 3 and [d.reason for d in skipped] == ["ProcessingFailed"]
     actions = VIPDecisions(config.pools).service_changed(bad)
     assert [getattr(a, "reason", None) for a in actions] == ["ProcessingFailed"]

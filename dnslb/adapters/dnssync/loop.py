@@ -21,6 +21,7 @@ from dnslb.core.config.resources import DNSProvider
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
 from dnslb.core.dns.desired import claims, held
 from dnslb.core.dns.registry import hostname_of, ownership_of
+from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import ServiceView
 from dnslb.provider import Provider, ProviderError, RecordSet, Zone
 
@@ -67,14 +68,14 @@ class DNSLoop:
         hooks: Hooks,
         *,
         owner: str,
-        load_balancer_class: str | None,
+        classes: ClassFilter,
         registry: CollectorRegistry,
         resync_seconds: float = 300.0,
         debounce_seconds: float = 0.05,
     ) -> None:
         self._hooks = hooks
         self._owner = owner
-        self._class = load_balancer_class
+        self._class = classes
         self._resync_seconds = resync_seconds
         self._debounce = debounce_seconds
         self.metrics = DNSMetrics(registry)

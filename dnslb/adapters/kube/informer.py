@@ -87,6 +87,14 @@ class Informer:
         for on_change in self._subscribers:
             on_change(key, old, new)
 
+    def _trim(self, obj: Obj) -> Obj:
+        """The transform must not stop the informer for one odd object: keep that one as it came."""
+        try:
+            return self._transform(obj)
+        except Exception as exc:
+            log.warning("%s: could not trim %s (%s); kept whole", self.name, object_key(obj), exc)
+            return obj
+
     def get(self, key: Key) -> Obj | None:
         with self._lock:
             return self._cache.get(key)
@@ -156,7 +164,7 @@ class Informer:
             response = self._lister(**kwargs)
             page = json.loads(response.data)
             for item in page.get("items") or []:
-                fresh[object_key(item)] = self._transform(item)
+                fresh[object_key(item)] = self._trim(item)
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 resource_version = str((page.get("metadata") or {}).get("resourceVersion") or "")
@@ -193,7 +201,7 @@ class Informer:
                 resource_version = _rv(obj) or resource_version
                 if kind == "BOOKMARK":
                     continue
-                obj = self._transform(obj)
+                obj = self._trim(obj)
                 key = object_key(obj)
                 with self._lock:
                     previous = self._cache.get(key)

@@ -14,7 +14,7 @@ from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, PROCESSING_FAILED, Diagnostic, failed
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.grammar import parse_ip, parse_uint, show, trim
-from dnslb.core.ipam.request import not_handled_because
+from dnslb.core.ipam.request import ClassFilter, not_handled_because
 from dnslb.core.model import ServiceView
 from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import RecordSet, Zone
@@ -34,13 +34,13 @@ class Claim:
     records: tuple[RecordSet, ...]  # A and/or AAAA
 
 
-def claims(services: Iterable[ServiceView], load_balancer_class: str | None) -> tuple[list[Claim], list[Diagnostic]]:
+def claims(services: Iterable[ServiceView], classes: ClassFilter) -> tuple[list[Claim], list[Diagnostic]]:
     """Every hostname claimed by a Service of ours that has VIPs, earlier-created Services winning duplicates."""
     found: list[Claim] = []
     skipped: list[Diagnostic] = []
     for service in sorted(services, key=lambda s: s.order):
         try:  # a bug meeting one Service costs its names this pass (they are held, not deleted), not everyone's
-            service_claims, problems = _claims_of(service, load_balancer_class)
+            service_claims, problems = _claims_of(service, classes)
         except Exception as exc:
             skipped.append(failed(service_ref(service.key), exc))
             continue
@@ -61,8 +61,8 @@ def held(skipped: Iterable[Diagnostic]) -> frozenset[ObjectKey]:
     return frozenset(d.subject.key for d in skipped if d.reason == PROCESSING_FAILED and d.subject is not None)
 
 
-def _claims_of(service: ServiceView, load_balancer_class: str | None) -> tuple[list[Claim], list[Diagnostic]]:
-    if not_handled_because(service, load_balancer_class) is not None:
+def _claims_of(service: ServiceView, classes: ClassFilter) -> tuple[list[Claim], list[Diagnostic]]:
+    if not_handled_because(service, classes) is not None:
         return [], []
     hostnames, problems = service_hostnames(service)
     if not hostnames:

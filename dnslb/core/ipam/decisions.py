@@ -15,7 +15,7 @@ from dnslb.core import annotations as ann
 from dnslb.core.config import AddressPool
 from dnslb.core.diagnostics import IP_ALLOCATED, IP_CONFLICT, IP_NOT_IN_POOL, IP_RELEASED, Diagnostic, failed
 from dnslb.core.ipam.allocator import Allocation, Allocator
-from dnslb.core.ipam.request import not_handled_because
+from dnslb.core.ipam.request import CLASSLESS, ClassFilter, not_handled_because
 from dnslb.core.model import ServiceView
 from dnslb.core.objects import ObjectKey, service_ref
 
@@ -43,12 +43,12 @@ class VIPDecisions:
     def __init__(
         self,
         pools: Iterable[AddressPool],
-        load_balancer_class: str | None = None,
+        classes: ClassFilter = CLASSLESS,
         lookup: Callable[[ObjectKey], ServiceView | None] = lambda key: None,
         namespace_labels: Callable[[str], Mapping[str, str]] = lambda namespace: {},
     ) -> None:
         self._pools = tuple(pools)
-        self._class = load_balancer_class
+        self._class = classes
         self._lookup = lookup
         self._namespace_labels = namespace_labels
         self._allocator = Allocator(self._pools, namespace_labels)

@@ -35,15 +35,29 @@ class Request:
         return dict(self.service_labels)
 
 
-def not_handled_because(service: ServiceView, load_balancer_class: str | None) -> str | None:
+@dataclass(frozen=True)
+class ClassFilter:
+    """Which LoadBalancer Services this dnslb serves, by `spec.loadBalancerClass`: those of class `name` (None: those
+    without a class); with `default`, also those without a class, as the cluster's default load balancer."""
+
+    name: str | None = None
+    default: bool = False
+
+
+CLASSLESS = ClassFilter()  # the default: Services without a loadBalancerClass
+
+
+def not_handled_because(service: ServiceView, classes: ClassFilter) -> str | None:
     """Why dnslb leaves this Service alone, or None when it is ours to serve."""
     if service.type != "LoadBalancer":
         return f"type is {service.type}"
-    if service.load_balancer_class != load_balancer_class:
-        if service.load_balancer_class is None:
-            return f"no loadBalancerClass; this dnslb serves class {load_balancer_class}"
-        return f"loadBalancerClass {service.load_balancer_class} belongs to another load balancer"
-    return None
+    if service.load_balancer_class == classes.name:
+        return None
+    if service.load_balancer_class is None:
+        if classes.default:
+            return None
+        return f"no loadBalancerClass; this dnslb serves class {classes.name}"
+    return f"loadBalancerClass {service.load_balancer_class} belongs to another load balancer"
 
 
 def request_for(service: ServiceView) -> Request:
