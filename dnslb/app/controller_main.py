@@ -150,6 +150,12 @@ def assemble(
         secret = read_secret(core, settings.namespace, ref.name) if ref is not None else {}
         return create_provider(resource.spec.type, resource.spec.settings, secret)
 
+    def credentials(resource: DNSProviderResource) -> str:
+        ref = resource.spec.secret_ref
+        if ref is None:
+            return ""
+        return str(core.read_namespaced_secret(ref.name, settings.namespace).metadata.resource_version or "")
+
     def save_replaced(provider: str, zone: Zone, records: Sequence[RecordSet]) -> None:
         if not may_write():
             raise Fenced(f"{provider}: not the leader; the takeover save for {zone.name} not written")
@@ -163,6 +169,7 @@ def assemble(
             save_replaced=save_replaced,
             report=report,
             may_write=may_write,
+            credentials=credentials,
         ),
         owner=settings.owner_id,
         classes=settings.classes,

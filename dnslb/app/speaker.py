@@ -10,7 +10,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 log = logging.getLogger(__name__)
 
 _RESYNC_SECONDS = 5.0
+CREDENTIALS_SECONDS = 30.0
 
 
 class RouteSink(Protocol):
@@ -93,8 +94,11 @@ class Speaker:
         recorder: Recorder,
         health: HealthProber,
         metrics: SpeakerMetrics,
+        credentials: Callable[[Sequence[BGPPeer]], object] = lambda peers: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`credentials(peers)`: the version of the peers' passwords (their Secrets' resourceVersions), asked every
+        `CREDENTIALS_SECONDS`; when it changes, ExaBGP gets the new passwords without a restart of the speaker."""
         self.settings = settings
         self.metrics = metrics
         self._sink = sink
@@ -111,6 +115,9 @@ class Speaker:
         self._damped_said: bool | None = None
         self._was_ready: bool | None = None
         self._peers: tuple[BGPPeer, ...] | None = None
+        self._credentials = credentials
+        self._credentials_seen: object = None
+        self._credentials_due = 0.0
         self._announcing: frozenset[ObjectKey] | None = None  # None until the first pass: a start is no change
         self.last: Decision | None = None
         # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
@@ -198,7 +205,8 @@ class Speaker:
             except Exception:  # one failed pass must not stop the node announcing: log, and try again shortly
                 log.exception("speaker reconcile failed; retrying in 5s")
                 self._retry_at = self._clock() + 5.0
-            timeouts = [t for t in (self._next_damping_change(), self._retry_in(), self._resync_check_in()) if t]
+            due = (self._next_damping_change(), self._retry_in(), self._resync_check_in(), self._credentials_in())
+            timeouts = [t for t in due if t]
             woken = self._wakeup.wait(min(timeouts, default=None))
             since = woken.since
 
@@ -212,9 +220,13 @@ class Speaker:
             return
         config = self._config()
         peers = tuple(config.peers)
-        if peers != self._peers:
-            self._sink.configure(list(peers), node)
-            self._peers = peers
+        if peers != self._peers or self._clock() >= self._credentials_due:
+            credentials = self._read_credentials(peers)
+            if peers != self._peers or credentials != self._credentials_seen:
+                if self._peers is not None and peers == self._peers:
+                    log.info("BGP passwords changed: configuring ExaBGP again")
+                self._sink.configure(list(peers), node)
+                self._peers, self._credentials_seen = peers, credentials
         damped = self._damping_state()
         services = self.services.values()
         ours = [s for s in services if not_handled_because(s, self.settings.classes) is None]
@@ -246,6 +258,17 @@ class Speaker:
         if state.suppressed != bool(self._damped_said):
             self._node_event(state)
         return state.suppressed
+
+    def _read_credentials(self, peers: Sequence[BGPPeer]) -> object:
+        self._credentials_due = self._clock() + CREDENTIALS_SECONDS
+        try:
+            return self._credentials(peers)
+        except Exception as exc:  # unreadable now: keep the passwords ExaBGP has, ask again later
+            log.warning("BGP peer passwords cannot be read: %s", exc)
+            return self._credentials_seen
+
+    def _credentials_in(self) -> float:
+        return max(0.05, self._credentials_due - self._clock())
 
     def _retry_in(self) -> float | None:
         return None if self._retry_at is None else max(0.05, self._retry_at - self._clock())

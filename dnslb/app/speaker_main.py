@@ -9,6 +9,7 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -80,7 +81,12 @@ def run(args: argparse.Namespace) -> int:
         classes=ClassFilter(args.load_balancer_class, args.default_class),
     )
     health = HealthProber(args.health_url or None, args.health_host, interval=args.health_interval)
-    speaker, informers, recorder = assemble(api, settings, sink, health, registry)
+
+    def credentials(peers: Sequence[BGPPeer]) -> object:
+        refs = sorted({p.spec.password_secret.name for p in peers if p.spec.password_secret is not None})
+        return tuple(core.read_namespaced_secret(name, args.namespace).metadata.resource_version for name in refs)
+
+    speaker, informers, recorder = assemble(api, settings, sink, health, registry, credentials=credentials)
     stop = threading.Event()
     server, _ = serve_ops(
         args.metrics_addr, registry, {"/healthz": lambda: not stop.is_set(), "/readyz": speaker.ready.is_set}
@@ -113,7 +119,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def assemble(
-    api: ApiClient, settings: SpeakerSettings, sink: RouteSink, health: HealthProber, registry: CollectorRegistry
+    api: ApiClient,
+    settings: SpeakerSettings,
+    sink: RouteSink,
+    health: HealthProber,
+    registry: CollectorRegistry,
+    *,
+    credentials: Callable[[Sequence[BGPPeer]], object] = lambda peers: None,
 ) -> tuple[Speaker, list[Informer], Recorder]:
     """The speaker and what it works with: informers on what this node needs, the Event recorder."""
     core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
@@ -153,6 +165,7 @@ def assemble(
         recorder=recorder,
         health=health,
         metrics=metrics,
+        credentials=credentials,
     )
     return speaker, [*informers, *config.values()], recorder
 

@@ -60,6 +60,9 @@ class Hooks:
     save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
     report: Callable[[Diagnostic], None]  # an Event on its subject
     may_write: Callable[[], bool] = lambda: True  # asked before every provider write and takeover save
+    # the version of a provider's credentials (its Secret's resourceVersion): checked at every full read, a change
+    # makes a new provider, so a rotated Secret is used without a restart
+    credentials: Callable[[DNSProvider], str] = lambda resource: ""
 
 
 class DNSLoop:
@@ -116,7 +119,7 @@ class DNSLoop:
             scheduler.shutdown(wait=False)
 
     def _sync_all(self, configured: tuple[DNSProvider, ...], full_read: bool) -> None:
-        self._rebuild(configured)
+        self._rebuild(configured, recheck_credentials=full_read)
         with self.metrics.duration.time():
             found, skipped = claims(self._hooks.services(), self._class)
             may_delete = self._hooks.source_complete()
@@ -142,15 +145,19 @@ class DNSLoop:
                 self._export(name, sync)
             self.metrics.skipped.set(skipped_count)
 
-    def _rebuild(self, configured: tuple[DNSProvider, ...]) -> None:
+    def _rebuild(self, configured: tuple[DNSProvider, ...], *, recheck_credentials: bool) -> None:
         wanted = {p.name: p for p in configured}
         for name in list(self._syncs):
             if name not in wanted or self._syncs[name].spec != wanted[name].spec:
+                del self._syncs[name]
+            elif recheck_credentials and self._credentials(wanted[name]) != self._syncs[name].credentials:
+                log.info("DNSProvider %s: its credentials changed; using the new ones", name)
                 del self._syncs[name]
         for name, resource in wanted.items():
             if name in self._syncs:
                 continue
             try:
+                credentials = self._credentials(resource)
                 provider = self._hooks.make_provider(resource)
             except Exception as exc:  # a broken plugin or Secret must not stop the other providers
                 self.metrics.errors.labels(name, type(exc).__name__).inc()
@@ -167,6 +174,15 @@ class DNSLoop:
                 ref=resource.ref,
                 may_write=self._hooks.may_write,
             )
+            self._syncs[name].credentials = credentials
+
+    def _credentials(self, resource: DNSProvider) -> str:
+        try:
+            return self._hooks.credentials(resource)
+        except Exception as exc:  # unreadable now: keep using what works, ask again at the next full read
+            log.warning("DNSProvider %s: its credentials cannot be read: %s", resource.name, exc)
+            sync = self._syncs.get(resource.name)
+            return sync.credentials if sync is not None else ""
 
     def _export(self, name: str, sync: ProviderSync) -> None:
         stats = sync.take_stats()

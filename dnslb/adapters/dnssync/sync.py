@@ -55,6 +55,7 @@ class ProviderSync:
     ) -> None:
         self.name = name
         self.ref = ref or ObjectRef("DNSProvider", ObjectKey("", name))
+        self.credentials = ""  # the version of the credentials the provider was made with
         self.spec = spec
         self.provider = provider
         self.owner = spec.owner_id or owner
