@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -14,6 +13,7 @@ import pytest
 from kubernetes.client import ApiException
 
 from dnslb_testkit.kubeapi import KubeAPIControl
+from dnslb_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -284,13 +284,12 @@ def test_delete_collection_by_label(core: k8s.CoreV1Api, namespace: str) -> None
 @pytest.mark.cluster
 def test_every_namespace_gets_the_root_ca_config_map(core: k8s.CoreV1Api, namespace: str) -> None:
     # kube-controller-manager publishes it (shortly after creation on a real cluster; at once on the double).
-    deadline = time.monotonic() + 10
-    while True:
+
+    def root_ca() -> k8s.V1ConfigMap | None:
         try:
-            ca = core.read_namespaced_config_map("kube-root-ca.crt", namespace)
-            break
+            return core.read_namespaced_config_map("kube-root-ca.crt", namespace)
         except ApiException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return None
+
+    ca = wait_for(root_ca, 10, f"the kube-root-ca.crt ConfigMap in {namespace}", interval=0.1)
     assert "ca.crt" in ca.data

@@ -10,11 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import kubernetes.client as k8s
 import pytest
 from kubernetes.client import ApiException
 
+from dnslb.adapters.child import Child
 from dnslb_testkit.kubeapi import ApiError, KubeAPI, KubeAPIControl, KubeAPIProcess, running_kubeapi
 from dnslb_testkit.kubeapi.recorder import WatchRecorder
 
@@ -144,7 +146,7 @@ def test_separate_process_serves_the_client_and_fault_hooks() -> None:
             client.close()
 
 
-def test_separate_process_outlives_a_killed_client_process() -> None:
+def test_separate_process_outlives_a_killed_client_process(tmp_path: Path) -> None:
     with KubeAPIProcess() as double:
         # A client in its own process, killed mid-watch: the API keeps serving everyone else.
         script = (
@@ -153,17 +155,11 @@ def test_separate_process_outlives_a_killed_client_process() -> None:
             "print('watching', flush=True)\n"
             "for e in w.Watch().stream(c.list_namespaced_config_map, 'default'): pass\n"
         )
-        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        client = Child.start([sys.executable, "-c", script], name="client", log=tmp_path / "client.log")
         try:
-            assert child.stdout is not None and child.stdout.readline().strip() == "watching"
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(10)
+            client.wait_ready(lambda: "watching\n" in client.read_log(), 20, "watch")
         finally:
-            if child.poll() is None:
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait(10)
-            if child.stdout:
-                child.stdout.close()
+            assert client.kill() == -signal.SIGKILL
         with urllib.request.urlopen(f"{double.url}/api/v1/namespaces/default", timeout=5) as response:
             assert json.loads(response.read())["metadata"]["name"] == "default"
         pid = double.pid

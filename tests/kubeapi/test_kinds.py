@@ -17,6 +17,7 @@ import pytest
 from kubernetes.client import ApiException
 
 from dnslb_testkit.kubeapi import KubeAPIControl
+from dnslb_testkit.waiting import wait_for
 
 GROUP, VERSION = "dnslb.io", "v1alpha1"
 
@@ -240,9 +241,7 @@ def test_client_leader_election_runs_against_the_double(
     election.start()
     try:
         assert started.wait(5)
-        deadline = time.monotonic() + 5
-        while kubeapi.count_requests("leases", "update") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: kubeapi.count_requests("leases", "update") >= 1, 5, "the elector's first renewal")
         lease = coordination.read_namespaced_lease("dnslb-le", "default")
         assert lease.spec.holder_identity == "candidate-a"
         assert kubeapi.count_requests("leases", "update") >= 1

@@ -15,6 +15,7 @@ from kubernetes.informer import SharedInformer
 
 from dnslb_testkit.kubeapi import KubeAPI, KubeAPIControl
 from dnslb_testkit.kubeapi.recorder import RecordedEvent, WatchRecorder
+from dnslb_testkit.waiting import wait_for
 
 
 def config_map(name: str, labels: dict[str, str] | None = None) -> k8s.V1ConfigMap:
@@ -203,9 +204,7 @@ def test_drop_watches_ends_the_stream_the_client_sees(kubeapi: KubeAPIControl, c
 
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while kubeapi.count_requests("secrets", "watch") == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: kubeapi.count_requests("secrets", "watch") > 0, 5, "the client's watch", interval=0.02)
     time.sleep(0.1)
     kubeapi.drop_watches()
     assert ended.wait(5)
@@ -249,9 +248,7 @@ def test_informer_recovers_from_dropped_watches_and_compaction(kubeapi: KubeAPIC
         kubeapi.drop_watches()
         kubeapi.compact()
         core.create_namespaced_config_map("default", config_map("b"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and {"default/a", "default/b"} - set(informer.cache.list_keys()):
-            time.sleep(0.05)
+        wait_for(lambda: {"default/a", "default/b"} <= set(informer.cache.list_keys()), 10, "both objects cached")
         assert {"default/a", "default/b"} <= set(informer.cache.list_keys())
     finally:
         informer.stop()
