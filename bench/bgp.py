@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench._report import figure, save
 from dnslb_testkit.bgpbed import BGPBed, host_prefix
 from dnslb_testkit.kubeapi import KubeAPI
-from tests.controller.harness import wait_for
+from dnslb_testkit.waiting import wait_for
 from tests.speaker.harness import (
     SpeakerProcess,
     addresses,

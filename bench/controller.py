@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench._report import figure, save
 from dnslb_testkit.kubeapi import KubeAPIProcess
-from tests.controller.harness import ControllerProcess, apply_pool, ensure_namespace, service_body, wait_for
+from dnslb_testkit.waiting import wait_for
+from tests.controller.harness import ControllerProcess, apply_pool, ensure_namespace, service_body
 
 EXISTING = 10_000
 TRIES = 200

@@ -38,11 +38,13 @@ import dns.rdatatype
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
+from dnslb.adapters.child import poll_until
 from dnslb.adapters.kube.client import api_client
 from dnslb_lab import cluster, state
 from dnslb_testkit.bgpbed import NODE_ASN, ROUTER_ASN, BedNode, BGPBed, host_prefix
 from dnslb_testkit.netns import Namespace, NetnsError, Process, entered
 from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
+from dnslb_testkit.waiting import wait_for
 
 DNS_ADDRESS = IPv4Address("10.0.2.53")
 API_ADDRESS = IPv4Address("10.0.3.10")
@@ -209,8 +211,8 @@ class Lab:
         self.say(f"starting the Kubernetes API double on {self.api_url} and dnslb controller")
         log = self.options.logs / "kubeapi.log"
         argv = [sys.executable, "-m", "dnslb_testkit.kubeapi", "--host", str(API_ADDRESS), "--port", str(API_PORT)]
-        self.api = self.testbed.spawn(control, argv, log=log)
-        _wait_for(lambda: self.api_url in self.api_log(), "the API double to listen", self.api)
+        self.api = self.testbed.spawn(control, argv, log=log, name="the API double")
+        self.api.wait_ready(lambda: self.api_url in self.api_log(), _START_TIMEOUT, "listen")
         self._control.enter_context(entered(control))
         self._client = api_client(server=self.api_url)
         self._seed()
@@ -222,8 +224,10 @@ class Lab:
                 "--log-format", "logfmt",
             ],
             log=self.options.logs / "controller.log",
+            name="dnslb controller",
         )  # fmt: skip
-        _wait_for(lambda: _http_ok(f"http://{API_ADDRESS}:9090/readyz"), "the controller to be ready", self.controller)
+        ready = f"http://{API_ADDRESS}:9090/readyz"
+        self.controller.wait_ready(lambda: _http_ok(ready), _START_TIMEOUT, "become ready")
 
     def api_log(self) -> str:
         return self.api.read_log() if self.api is not None else ""
@@ -270,10 +274,13 @@ class Lab:
         conf = parts.workdir / "nginx.conf"
         conf.write_text(_nginx_conf(parts.workdir))
         parts.nginx = self.testbed.spawn(
-            parts.bed, ["nginx", "-c", str(conf), "-p", str(parts.workdir)], log=self.options.logs / f"nginx-{name}.log"
+            parts.bed,
+            ["nginx", "-c", str(conf), "-p", str(parts.workdir)],
+            log=self.options.logs / f"nginx-{name}.log",
+            name=f"NGINX on {name}",
         )
-        _wait_for(
-            lambda: _listening(parts.bed.namespace, "127.0.0.1", cluster.HTTP_PORT), f"NGINX on {name}", parts.nginx
+        parts.nginx.wait_ready(
+            lambda: _listening(parts.bed.namespace, "127.0.0.1", cluster.HTTP_PORT), _START_TIMEOUT, "listen"
         )
         if not self.database_node:
             self.start_database(name)
@@ -282,8 +289,9 @@ class Lab:
         name = parts.bed.name
         argv = [sys.executable, "-m", "dnslb_lab.app", kind, "--name", name, "--host", host, "--port", str(port),
                 "--delay-file", str(parts.workdir / "delay")]  # fmt: skip
-        process = self.testbed.spawn(parts.bed, argv, log=self.options.logs / f"{kind}-{name}.log")
-        _wait_for(lambda: "listening" in process.read_log(), f"the {kind} app on {name}", process)
+        log = self.options.logs / f"{kind}-{name}.log"
+        process = self.testbed.spawn(parts.bed, argv, log=log, name=f"the {kind} app on {name}")
+        process.wait_ready(lambda: "listening" in process.read_log(), _START_TIMEOUT, "listen")
         return process
 
     def start_database(self, name: str) -> None:
@@ -330,15 +338,14 @@ class Lab:
     def _wait_sessions(self) -> None:
         expected = {parts.bed.bird_v4 for parts in self.nodes.values()}
         self.say(f"waiting for {len(expected)} BGP sessions at the router")
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not expected <= self.testbed.bird.established():
+
+        def established() -> bool:
             for parts in self.nodes.values():
                 if parts.speaker is not None and not parts.speaker.alive():
                     raise RuntimeError(f"the speaker on {parts.bed.name} exited; see {parts.speaker.log}")
-            if time.monotonic() > deadline:
-                missing = sorted(expected - self.testbed.bird.established())
-                raise RuntimeError(f"BGP sessions {missing} not established within {_START_TIMEOUT:g}s")
-            time.sleep(0.1)
+            return expected <= self.testbed.bird.established()
+
+        wait_for(established, _START_TIMEOUT, f"BGP sessions {sorted(expected)} at the router", interval=0.1)
 
     # ------------------------------------------------------------------ Services and convergence
 
@@ -368,14 +375,12 @@ class Lab:
         return measured
 
     def _wait_vip(self, service: cluster.LabService) -> IPv4Address:
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
+        def vip() -> IPv4Address | None:
             status = self.core.read_namespaced_service_status(service.name, service.namespace).status
             ingress = status.load_balancer.ingress if status and status.load_balancer else None
-            if ingress:
-                return IPv4Address(ingress[0].ip)
-            time.sleep(_POLL)
-        raise RuntimeError(f"{service.namespace}/{service.name} got no VIP within 30s; see controller.log")
+            return IPv4Address(ingress[0].ip) if ingress else None
+
+        return wait_for(vip, 30.0, f"a VIP for {service.namespace}/{service.name} (see controller.log)", interval=_POLL)
 
     def paths(self, vip: IPv4Address) -> set[str]:
         """The nodes BIRD has a path from for `vip`."""
@@ -392,13 +397,7 @@ class Lab:
 
     def wait(self, condition: Callable[[], bool], timeout: float) -> float | None:
         """Poll `condition` until true; the monotonic time it became true, or None after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if condition():
-                return time.monotonic()
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(_POLL)
+        return time.monotonic() if poll_until(condition, timeout, interval=_POLL) else None
 
     # ------------------------------------------------------------------ chaos
 
@@ -482,16 +481,6 @@ def _dnslb() -> list[str]:
 
 def _since(start: float, at: float | None) -> Measured:
     return Measured(None, "not reached") if at is None else Measured(at - start)
-
-
-def _wait_for(condition: Callable[[], bool], what: str, process: Process | None = None) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while not condition():
-        if process is not None and not process.alive():
-            raise RuntimeError(f"{what}: the process exited; its log {process.log}:\n{process.read_log()[-2000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(_POLL)
 
 
 def _listening(namespace: Namespace, host: str, port: int) -> bool:

@@ -16,9 +16,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from dnslb.adapters.child import poll_until
 
 STATE_DIR = Path("/run/dnslb-lab")
 _STOP_TIMEOUT = 10.0
@@ -149,9 +150,7 @@ def teardown(state: LabState) -> list[str]:
     for process in ours:  # each leads its own session (started with one): its group is its helpers too
         _signal_group(process, signal.SIGTERM)
         _signal_group(process, signal.SIGCONT)
-    deadline = time.monotonic() + _STOP_TIMEOUT
-    while any(alive(p) for p in ours) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll_until(lambda: not any(alive(p) for p in ours), _STOP_TIMEOUT, interval=0.1)
     for process in ours:
         if alive(process):
             _signal_group(process, signal.SIGKILL)

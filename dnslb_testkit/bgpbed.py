@@ -44,14 +44,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network, ip_network
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from dnslb.adapters.child import ChildStartError
 from dnslb_testkit.netns import IPAddress, IPNetwork, Namespace, Network, Process
 from dnslb_testkit.servers.bird import BirdConfig, BirdNeighbor, BirdRouter
 
@@ -269,9 +269,10 @@ class BGPBed:
         *,
         log: Path | None = None,
         env: Mapping[str, str] | None = None,
+        name: str | None = None,
     ) -> Process:
         """Start a long-running command inside the router, client or a node; stopped at teardown or by `stop`."""
-        return self.network.spawn(_namespace(where), argv, log=log, env=env, cwd=self.directory)
+        return self.network.spawn(_namespace(where), argv, log=log, env=env, cwd=self.directory, name=name)
 
     def stop(self, process: Process) -> int:
         """Stop a process started in the bed (by PID) and return its exit status."""
@@ -289,14 +290,13 @@ class BGPBed:
         address of the node, IPv4 and IPv6 — each VIP on its loopback included). Returns once it listens."""
         host = str(address) if address is not None else "::"
         log = self.directory / f"http-{node.name}-{port}.log"
-        process = self.spawn(node, [sys.executable, "-c", _HTTP_SERVER, node.name, host, str(port)], log=log)
-        deadline = time.monotonic() + _SERVE_TIMEOUT
-        while "listening" not in process.read_log():
-            if not process.alive() or time.monotonic() > deadline:
-                output = process.read_log()
-                self.stop(process)
-                raise RuntimeError(f"the HTTP server on {node.name} did not start: {output}")
-            time.sleep(0.02)
+        argv = [sys.executable, "-c", _HTTP_SERVER, node.name, host, str(port)]
+        process = self.spawn(node, argv, log=log, name=f"the HTTP server on {node.name}")
+        try:
+            process.wait_ready(lambda: "listening" in process.read_log(), _SERVE_TIMEOUT, "listen")
+        except ChildStartError:
+            self.stop(process)
+            raise
         return process
 
     def http_get(
@@ -381,19 +381,6 @@ class BGPBed:
 def host_prefix(address: IPAddress) -> IPNetwork:
     """The /32 or /128 of an address: how a VIP appears in routing tables."""
     return ip_network(f"{address}/{address.max_prefixlen}")
-
-
-def wait_until(condition: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition") -> T:
-    """Call `condition` until it returns something truthy and return that; `TimeoutError` naming `what` (and the
-    last value seen) after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout:g}s (last: {value!r})")
-        time.sleep(interval)
 
 
 def _host_interface(address: IPAddress) -> IPv4Interface | IPv6Interface:

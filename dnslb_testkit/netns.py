@@ -32,13 +32,13 @@ import re
 import secrets
 import signal
 import subprocess
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+
+from dnslb.adapters.child import Child, spawn
 
 IP = "ip"
 
@@ -148,50 +148,23 @@ def _enter(fd: int, what: str) -> None:
         raise NetnsError(f"cannot enter {what}: {os.strerror(error)}")
 
 
-class Process:
-    """A long-running process started inside a namespace by `Network.spawn`; stop it with `Network.stop`."""
+class Process(Child):
+    """A long-running process started inside a namespace by `Network.spawn`; stop it with `Network.stop`.
 
-    def __init__(self, popen: subprocess.Popen[bytes], namespace: Namespace, argv: tuple[str, ...], log: Path | None):
-        self._popen = popen
+    `ip netns exec` execs the command, so the PID is the command's own. It leads a session of its own, and is not
+    reaped before `Network.stop`, which then also kills what is left of its process group."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        namespace: Namespace,
+        argv: tuple[str, ...],
+        log: Path | None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(popen, name or Path(argv[0]).name, log)
         self.namespace = namespace
         self.argv = argv
-        self.log = log
-
-    @property
-    def pid(self) -> int:
-        # `ip netns exec` execs the command, so this is the command's own PID
-        return self._popen.pid
-
-    @property
-    def returncode(self) -> int | None:
-        """None while running; the exit status (negative: the signal that ended it) once it has ended."""
-        if self._popen.returncode is not None:
-            return self._popen.returncode
-        try:
-            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)  # looks, does not reap
-        except ChildProcessError:  # reaped elsewhere: let Popen record it
-            return self._popen.poll()
-        if info is None:
-            return None
-        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-
-    def alive(self) -> bool:
-        return self.returncode is None
-
-    def wait(self, timeout: float) -> int:
-        """Wait up to `timeout` seconds for it to end and return its exit status; raises `subprocess.TimeoutExpired`.
-
-        The process stays a zombie until `Network.stop` reaps it, so its PID cannot be reused in between."""
-        deadline = time.monotonic() + timeout
-        while (status := self.returncode) is None:
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(list(self.argv), timeout)
-            time.sleep(0.02)
-        return status
-
-    def send_signal(self, signum: int) -> None:
-        if self.alive():
-            os.kill(self.pid, signum)
 
     def pause(self) -> None:
         """SIGSTOP: the process keeps its sockets open but stops answering, so its peers' hold timers run out."""
@@ -200,33 +173,10 @@ class Process:
     def resume(self) -> None:
         self.send_signal(signal.SIGCONT)
 
-    def read_log(self) -> str:
-        """What the process wrote to its log so far ('' without a log)."""
-        if self.log is None or not self.log.exists():
-            return ""
-        return self.log.read_text(errors="replace")
-
     def _ask_to_stop(self) -> None:
         """SIGTERM, and SIGCONT: a paused process acts on SIGTERM only once it runs again."""
         self.send_signal(signal.SIGTERM)
         self.send_signal(signal.SIGCONT)
-
-    def _terminate(self, timeout: float) -> int:
-        """SIGTERM (see `_ask_to_stop`), SIGKILL after `timeout`; then SIGKILL for what is left of its process
-        group; then reap it and return its exit status."""
-        if self.alive():
-            self._ask_to_stop()
-            try:
-                self.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.send_signal(signal.SIGKILL)
-                self.wait(timeout)
-        # Children it left behind are in the group it leads (spawn starts a new session). The group is killed while
-        # the leader is still an unreaped zombie: its PID, which is the group ID, cannot belong to anyone else yet.
-        if self._popen.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
-        return self._popen.wait()
 
     def __repr__(self) -> str:
         return f"Process(pid={self.pid}, namespace={self.namespace.name!r}, argv={list(self.argv)!r})"
@@ -293,26 +243,15 @@ class Network:
         log: Path | None = None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        name: str | None = None,
     ) -> Process:
         """Start `argv` inside `namespace`, stdout and stderr to `log` (None: discarded), in a session of its own.
 
-        `env` is added to this process's environment."""
+        `env` is added to this process's environment; `name` names it in messages (None: the program's name)."""
         self._check_owned(namespace)
         full_env = {**os.environ, **env} if env is not None else None
-        output: int | IO[bytes] = subprocess.DEVNULL
-        with contextlib.ExitStack() as stack:
-            if log is not None:
-                output = stack.enter_context(log.open("ab"))
-            popen = subprocess.Popen(
-                [IP, "netns", "exec", namespace.name, *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=full_env,
-                cwd=cwd,
-                start_new_session=True,
-            )
-        process = Process(popen, namespace, tuple(argv), log)
+        popen = spawn([IP, "netns", "exec", namespace.name, *argv], log=log, env=full_env, cwd=cwd, new_session=True)
+        process = Process(popen, namespace, tuple(argv), log, name)
         self._processes.append(process)
         return process
 
@@ -321,7 +260,7 @@ class Network:
         then SIGKILL whatever is left of its process group (children it started). Returns its exit status."""
         if process not in self._processes:
             raise ValueError(f"{process!r} was not spawned by this network, or is stopped already")
-        status = process._terminate(timeout)
+        status = process.stop(timeout, resume=True, group=True)
         self._processes.remove(process)
         return status
 
@@ -338,7 +277,7 @@ class Network:
                 process._ask_to_stop()
         for process in reversed(self._processes):
             try:
-                process._terminate(_STOP_TIMEOUT)
+                process.stop(_STOP_TIMEOUT, resume=True, group=True)
             except (OSError, subprocess.SubprocessError) as error:
                 problems.append(f"stopping {process!r}: {error}")
         self._processes.clear()

@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# the Kubernetes fixtures (target, api, client, core, custom, ...) the kubeapi, controller and speaker suites share
+pytest_plugins = ["dnslb_testkit.kubeapi.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _root_or_fail(request: pytest.FixtureRequest) -> None:

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import kubernetes.client
 
+from dnslb.adapters.child import Child
 from dnslb_testkit.kubeapi.api import client_configuration_for
 from dnslb_testkit.kubeapi.errors import ApiError
+from dnslb_testkit.scratch import stop_and_remove
 
 _READY_TIMEOUT = 20.0
-_STOP_TIMEOUT = 10.0
 _CONTROL_TIMEOUT = 15.0
 
 
@@ -31,7 +31,8 @@ class KubeAPIProcess:
 
     def __init__(self, *, history_limit: int = 10000, bookmark_interval: float = 1.0) -> None:
         self._arguments = ["--history-limit", str(history_limit), "--bookmark-interval", str(bookmark_interval)]
-        self._process: subprocess.Popen[str] | None = None
+        self._child: Child | None = None
+        self._directory: Path | None = None
         self._url = ""
 
     @property
@@ -40,44 +41,38 @@ class KubeAPIProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        if self._process is not None:
+        if self._child is not None:
             raise RuntimeError("already started")
+        self._directory = Path(tempfile.mkdtemp(prefix="dnslb-kubeapi-"))
         command = [sys.executable, "-m", "dnslb_testkit.kubeapi", "--host", host, "--port", str(port)]
-        process = subprocess.Popen(
-            command + self._arguments, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._child = child = Child.start(
+            command + self._arguments,
+            name="kubeapi process",
+            log=self._directory / "kubeapi.log",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self._process = process
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(process.stdout.readline() if process.stdout else ""))
-        reader.start()
-        reader.join(_READY_TIMEOUT)
-        url = line[0].strip() if line else ""
-        if not url.startswith("http"):
+        try:
+            self._url = child.wait_ready(self._reported_url, _READY_TIMEOUT, "report its URL")
+        except BaseException:
             self.stop()
-            raise RuntimeError(f"kubeapi process did not report its URL (got {url!r})")
-        self._url = url
-        return url
+            raise
+        return self._url
 
     def stop(self) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(_STOP_TIMEOUT)
-        if process.stdout:
-            process.stdout.close()
-        self._process = None
+        stop_and_remove(self._child, self._directory)
+        self._child, self._directory = None, None
+
+    def _reported_url(self) -> str:
+        """The URL the process printed on a line of its own when it began serving ('' before)."""
+        assert self._child is not None
+        lines = self._child.read_log().splitlines(keepends=True)
+        return next((line.strip() for line in lines if line.startswith("http") and line.endswith("\n")), "")
 
     def __enter__(self) -> KubeAPIProcess:
-        if self._process is None:
+        if self._child is None:
             self.start()
         return self
 

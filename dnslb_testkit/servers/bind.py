@@ -18,12 +18,7 @@ import contextlib
 import hashlib
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +30,14 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+from dnslb.adapters.child import Child, ChildStartError
 from dnslb_testkit.netns import IP, Namespace, entered
+from dnslb_testkit.ports import free_port
+from dnslb_testkit.scratch import stop_and_remove
 
 NAMED = "/usr/sbin/named"
 
 _START_TIMEOUT = 20.0
-_STOP_TIMEOUT = 10.0
 _PROBE_TIMEOUT = 0.5
 _PORT_ATTEMPTS = 3
 
@@ -57,7 +54,7 @@ _ALGORITHMS = {
 _CONF_SAFE = re.compile(r"^[A-Za-z0-9_.*-]+$")
 
 
-class BindStartError(RuntimeError):
+class BindStartError(ChildStartError):
     """named did not start, or did not answer for its zones in time; the message ends with its log."""
 
 
@@ -132,7 +129,7 @@ class BindServer:
         self._start_timeout = start_timeout
         self._port = 0
         self._directory: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
 
     @property
     def port(self) -> int:
@@ -142,7 +139,7 @@ class BindServer:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     @property
     def directory(self) -> Path:
@@ -157,7 +154,7 @@ class BindServer:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def start(self) -> BindServer:
-        if self._process is not None:
+        if self._child is not None:
             raise RuntimeError("BindServer is already started")
         prefix = f"{self.netns.name}-" if self.netns is not None else "dnslb-"  # in a lab: found again by its tag
         self._directory = Path(tempfile.mkdtemp(prefix=f"{prefix}bind-"))
@@ -169,12 +166,8 @@ class BindServer:
         return self
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            _terminate(process)
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
+        stop_and_remove(self._child, self._directory)
+        self._child, self._directory = None, None
         self._port = 0
 
     def __enter__(self) -> BindServer:
@@ -190,16 +183,16 @@ class BindServer:
         attempts = 1 if self._requested_port else _PORT_ATTEMPTS
         for attempt in range(attempts):
             with self._inside():
-                self._port = self._requested_port or _free_port(self.address)
+                self._port = self._requested_port or free_port(self.address, udp=True)
             self._write_config()
-            self._process = self._spawn()
+            self._child = child = self._spawn()
             try:
-                self._wait_until_ready()
+                self._wait_until_ready(child)
                 return
             except BindStartError:
                 in_use = "unable to listen on any configured interfaces" in self.log()
-                process, self._process = self._process, None
-                _terminate(process)
+                self._child = None
+                child.stop()
                 if not in_use or attempt == attempts - 1:
                     raise
 
@@ -208,6 +201,7 @@ class BindServer:
         for index, zone in enumerate(self.zones):
             (directory / f"zone{index}.db").write_text(_zone_file(zone))
             (directory / f"zone{index}.db.jnl").unlink(missing_ok=True)
+        (directory / "named.log").unlink(missing_ok=True)  # an earlier attempt's log would mislead
         (directory / "named.conf").write_text(self._named_conf())
 
     def _named_conf(self) -> str:
@@ -247,40 +241,25 @@ class BindServer:
     def _inside(self) -> contextlib.AbstractContextManager[None]:
         return entered(self.netns) if self.netns is not None else contextlib.nullcontext()
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> Child:
         directory = self.directory
         argv = [self._named, "-g", "-4", "-c", str(directory / "named.conf")]
         if self.netns is not None:
             argv = [IP, "netns", "exec", self.netns.name, *argv]  # it execs named: the PID stays named's
-        with (directory / "named.log").open("wb") as log:
-            return subprocess.Popen(
-                argv,
-                cwd=directory,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=self.netns is not None,
-            )
+        return Child.start(
+            argv, name="named", log=directory / "named.log", cwd=directory, new_session=self.netns is not None
+        )
 
-    def _wait_until_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self._start_timeout
-        waiting = list(self.zones)
-        while waiting:
-            if self._process.poll() is not None:
-                raise BindStartError(f"named exited with status {self._process.returncode}\n{self._log_tail()}")
-            if "not loaded due to errors" in self.log():
-                raise BindStartError(f"named could not load a zone\n{self._log_tail()}")
-            if time.monotonic() > deadline:
-                names = ", ".join(z.origin for z in waiting)
-                raise BindStartError(
-                    f"named on {self.address}:{self.port} did not answer SOA for {names} "
-                    f"within {self._start_timeout:.0f}s\n{self._log_tail()}"
-                )
-            with self._inside():
-                waiting = [z for z in waiting if not self._answers_soa(z)]
-            if waiting:
-                time.sleep(0.05)
+    def _wait_until_ready(self, named: Child) -> None:
+        names = ", ".join(zone.origin for zone in self.zones)
+        what = f"answer SOA for {names} on {self.address}:{self.port}"
+        named.wait_ready(lambda: self._every_zone_answers(named), self._start_timeout, what, error=BindStartError)
+
+    def _every_zone_answers(self, named: Child) -> bool:
+        if "not loaded due to errors" in named.read_log():
+            raise BindStartError(f"named could not load a zone\n{named.log_tail()}")
+        with self._inside():
+            return all(self._answers_soa(zone) for zone in self.zones)
 
     def _answers_soa(self, zone: ZoneSpec) -> bool:
         query = dns.message.make_query(zone.origin, dns.rdatatype.SOA)
@@ -291,34 +270,6 @@ class BindServer:
         except (OSError, EOFError, dns.exception.DNSException):
             return False
         return all(r.rcode() == dns.rcode.NOERROR and r.answer for r in (over_udp, over_tcp))
-
-    def _log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
-
-
-def _free_port(address: str) -> int:
-    """A port free for both TCP and UDP on `address` right now."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((address, 0))
-            port: int = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((address, port))
-                except OSError:
-                    continue
-                return port
-    raise BindStartError(f"found no port free for both TCP and UDP on {address}")
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(_STOP_TIMEOUT)
 
 
 def _zone_file(zone: ZoneSpec) -> str:

@@ -31,13 +31,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address, ip_network
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from dnslb.adapters.child import ChildStartError
 from dnslb_testkit.netns import IPAddress, IPNetwork, Namespace, Network, Process
 
 BIRD = "/usr/sbin/bird"
@@ -57,7 +57,7 @@ _PAIR = re.compile(r"\((\d+),\s*(\d+)\)")
 _TRIPLE = re.compile(r"\((\d+),\s*(\d+),\s*(\d+)\)")
 
 
-class BirdStartError(RuntimeError):
+class BirdStartError(ChildStartError):
     """BIRD refused its config or did not come up; the message carries its log."""
 
 
@@ -292,7 +292,7 @@ class BirdRouter:
                 [self._bird, "-f", "-c", str(conf), "-s", str(self.socket), "-P", str(self.directory / "bird.pid")],
                 log=self.directory / "bird.log",
             )
-            self._wait_until_up()
+            self.process.wait_ready(self._up, self._start_timeout, "come up", error=BirdStartError)
         except BaseException:
             self.stop()
             raise
@@ -369,20 +369,13 @@ class BirdRouter:
                 f"BIRD refused its config: {(result.stderr or result.stdout).strip()}\n{conf.read_text()}"
             )
 
-    def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + self._start_timeout
-        while True:
-            if not self.process.alive():
-                raise BirdStartError(f"BIRD exited with status {self.process.returncode}\n{self.log()[-4000:]}")
-            if self.socket.exists():
-                try:
-                    if "Daemon is up and running" in self.birdc("show", "status"):
-                        return
-                except BirdcError:
-                    pass
-            if time.monotonic() > deadline:
-                raise BirdStartError(f"BIRD did not come up within {self._start_timeout:g}s\n{self.log()[-4000:]}")
-            time.sleep(0.05)
+    def _up(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            return "Daemon is up and running" in self.birdc("show", "status")
+        except BirdcError:
+            return False
 
 
 def parse_protocols(text: str) -> tuple[BirdProtocol, ...]:

@@ -11,41 +11,37 @@ by its PID when the context ends. Starting fails loudly, with the server's log, 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from dnslb.adapters.child import Child, ChildStartError
+from dnslb_testkit.ports import free_port
+from dnslb_testkit.scratch import stop_and_remove
 
 PDNS_SERVER = "/usr/sbin/pdns_server"
 SQLITE_SCHEMA = Path("/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql")
 SERVER_ID = "localhost"
 START_ATTEMPTS = 3  # a free port found by binding can be taken by another process before pdns binds it
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 WEBSERVER_BIND_FAILED = "Listening on HTTP socket failed"
 
 
-class PowerDNSStartError(RuntimeError):
+class PowerDNSStartError(ChildStartError):
     """pdns_server did not come up; the message carries its log."""
 
 
 class PowerDNSServer:
     """One running pdns_server child process and what a client needs to reach it."""
 
-    def __init__(
-        self, workdir: Path, process: subprocess.Popen[bytes], api_port: int, dns_port: int, api_key: str
-    ) -> None:
+    def __init__(self, workdir: Path, child: Child, api_port: int, dns_port: int, api_key: str) -> None:
         self.workdir = workdir
-        self.process = process
+        self.child = child
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.dns_port = dns_port
         self.api_key = api_key
@@ -71,24 +67,19 @@ class PowerDNSServer:
     def _start_in(cls, workdir: Path) -> PowerDNSServer:
         if not Path(PDNS_SERVER).exists():
             raise PowerDNSStartError(f"{PDNS_SERVER} is missing (Debian packages pdns-server pdns-backend-sqlite3)")
-        api_port, dns_port = _free_port(), _free_port(udp_too=True)
+        api_port, dns_port = free_port(), free_port(udp=True)
         api_key = secrets.token_hex(16)
         database = workdir / "pdns.sqlite3"
         _create_database(database)
         (workdir / "sockets").mkdir()
         (workdir / "pdns.conf").write_text(_config(database, workdir / "sockets", api_port, dns_port, api_key))
-        log = (workdir / "pdns.log").open("wb")
-        with log:
-            process = subprocess.Popen(
-                [PDNS_SERVER, f"--config-dir={workdir}"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-            )
-        server = cls(workdir, process, api_port, dns_port, api_key)
+        child = Child.start([PDNS_SERVER, f"--config-dir={workdir}"], log=workdir / "pdns.log", cwd=workdir)
+        server = cls(workdir, child, api_port, dns_port, api_key)
         try:
-            server._wait_until_the_api_answers()
+            with httpx.Client(headers={"X-API-Key": api_key}, timeout=1.0, trust_env=False) as api:
+                child.wait_ready(
+                    lambda: server._api_answers(api), START_TIMEOUT, "answer on its API", error=PowerDNSStartError
+                )
         except BaseException:
             server.stop(remove_workdir=False)
             raise
@@ -104,19 +95,10 @@ class PowerDNSServer:
 
     def stop(self, remove_workdir: bool = True) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL if it lingers."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if remove_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_and_remove(self.child, self.workdir if remove_workdir else None)
 
     def log(self) -> str:
-        path = self.workdir / "pdns.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.child.read_log()
 
     def client(self, api_key: str | None = None) -> httpx.Client:
         """An API client for test setup (the provider under test makes its own)."""
@@ -147,19 +129,12 @@ class PowerDNSServer:
         with self.client() as api:
             api.delete(f"/zones/{name.rstrip('.')}.").raise_for_status()
 
-    def _wait_until_the_api_answers(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(headers={"X-API-Key": self.api_key}, timeout=1.0, trust_env=False) as api:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise PowerDNSStartError(f"pdns_server exited with {self.process.returncode}:\n{self.log()}")
-                if WEBSERVER_BIND_FAILED in self.log():  # pdns keeps serving DNS without its API
-                    raise PowerDNSStartError(f"pdns_server's webserver did not start:\n{self.log()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if api.get(f"{self.api_url}/api/v1/servers/{self.server_id}").status_code == 200:
-                        return
-                time.sleep(0.05)
-        raise PowerDNSStartError(f"pdns_server's API did not answer within {START_TIMEOUT} s:\n{self.log()}")
+    def _api_answers(self, api: httpx.Client) -> bool:
+        if WEBSERVER_BIND_FAILED in self.log():  # pdns keeps serving DNS without its API
+            raise PowerDNSStartError(f"pdns_server's webserver did not start:\n{self.child.log_tail()}")
+        with contextlib.suppress(httpx.TransportError):
+            return api.get(f"{self.api_url}/api/v1/servers/{self.server_id}").status_code == 200
+        return False
 
 
 def _config(database: Path, socket_dir: Path, api_port: int, dns_port: int, api_key: str) -> str:
@@ -195,19 +170,3 @@ def _create_database(path: Path) -> None:
         connection.commit()
     finally:
         connection.close()
-
-
-def _free_port(udp_too: bool = False) -> int:
-    """A port nothing listens on now (TCP, and UDP too if asked); free again by the time this returns."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port: int = tcp.getsockname()[1]
-            if not udp_too:
-                return port
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port

@@ -8,36 +8,26 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, ClassVar
+from typing import ClassVar
+
+from dnslb.adapters.child import Child, ChildStartError
+from dnslb_testkit.ports import free_port
+from dnslb_testkit.scratch import stop_and_remove
 
 _READY_TIMEOUT = 30.0
 _START_ATTEMPTS = 3
-_STOP_TIMEOUT = 10.0
-_POLL_INTERVAL = 0.05
-_LOG_TAIL = 2000
+_REQUEST_TIMEOUT = 10.0
 
 
 def moto_server_executable() -> Path:
     """The `moto_server` script installed next to this Python."""
     return Path(sys.executable).parent / "moto_server"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class MotoServer:
@@ -47,8 +37,8 @@ class MotoServer:
         self._executable = executable or moto_server_executable()
         self._host = host
         self._port = 0
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._child: Child | None = None
+        self._directory: Path | None = None
 
     @property
     def url(self) -> str:
@@ -58,10 +48,10 @@ class MotoServer:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     def start(self) -> str:
-        if self._process is not None:
+        if self._child is not None:
             raise RuntimeError("already started")
         failure = ""
         for _ in range(_START_ATTEMPTS):
@@ -74,26 +64,17 @@ class MotoServer:
         raise RuntimeError(failure)
 
     def stop(self) -> None:
-        process = self._process
-        if process is not None:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait(_STOP_TIMEOUT)
-            self._process = None
-        self._close_log()
+        stop_and_remove(self._child, self._directory)
+        self._child, self._directory = None, None
 
     def reset(self) -> None:
         """Forget everything moto holds (every account, region and service)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=_STOP_TIMEOUT):
+        with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT):
             pass
 
     def __enter__(self) -> MotoServer:
-        if self._process is None:
+        if self._child is None:
             self.start()
         return self
 
@@ -106,40 +87,24 @@ class MotoServer:
         """Start moto on a free port; (whether it exited, why it failed) or (False, "") once it answers."""
         self._port = free_port(self._host)
         # moto logs every request; a file cannot fill up and block it the way an unread pipe would
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process; closed by stop())
+        self._directory = Path(tempfile.mkdtemp(prefix="dnslb-moto-"))
         command = [str(self._executable), "-H", self._host, "-p", str(self._port)]
         try:
-            process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+            self._child = child = Child.start(command, name="moto server", log=self._directory / "moto.log")
         except OSError as error:
-            self._close_log()
+            self.stop()
             return False, f"cannot start moto server ({' '.join(command)}): {error}"
-        self._process = process
-        deadline = time.monotonic() + _READY_TIMEOUT
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1.0):
-                    pass
-            except (urllib.error.URLError, OSError):
-                time.sleep(_POLL_INTERVAL)
-                continue
-            if process.poll() is None:  # it was our moto that answered
-                return False, ""
-        exited = process.poll() is not None
-        if exited:
-            failure = f"moto server ({' '.join(command)}) exited with status {process.returncode}"
-        else:
-            failure = f"moto server did not answer on {self.url} within {_READY_TIMEOUT:.0f} s"
-        failure += f"; its output ends with:\n{self._log_tail()}"
-        self.stop()
-        return exited, failure
+        try:
+            child.wait_ready(self._answers, _READY_TIMEOUT, f"answer on {self.url}")
+        except ChildStartError as error:
+            exited = not child.alive()
+            self.stop()
+            return exited, f"{error}\n(command: {' '.join(command)})"
+        return False, ""
 
-    def _log_tail(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")[-_LOG_TAIL:]
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1.0):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False

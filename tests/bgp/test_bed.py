@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dnslb_testkit.bgpbed import BedNode, BGPBed, host_prefix, wait_until
+from dnslb_testkit.bgpbed import BedNode, BGPBed, host_prefix
 from dnslb_testkit.netns import IPAddress, Process
 from dnslb_testkit.servers.bird import (
     BirdConfig,
@@ -26,6 +26,7 @@ from dnslb_testkit.servers.bird import (
     parse_protocols,
     parse_routes,
 )
+from dnslb_testkit.waiting import wait_for
 
 EXABGP = Path(sys.executable).with_name("exabgp")
 HOLD_TIME = 3
@@ -76,7 +77,7 @@ def start_speaker(bed: BGPBed, node: BedNode, vips: tuple[IPAddress, ...]) -> Sp
 def wait_established(bed: BGPBed, speakers: list[Speaker], versions: tuple[int, ...]) -> None:
     wanted = {s.node.bird_protocol(v) for s in speakers for v in versions}
     try:
-        wait_until(lambda: wanted <= bed.bird.established(), timeout=SETTLE, what=f"sessions {sorted(wanted)} up")
+        wait_for(lambda: wanted <= bed.bird.established(), SETTLE, f"sessions {sorted(wanted)} up")
     except TimeoutError as error:
         logs = "\n".join(
             f"--- {s.node.name} (alive: {s.process.alive()})\n{s.process.read_log()[-3000:]}" for s in speakers
@@ -111,7 +112,7 @@ def test_three_nodes_announcing_a_vip_make_one_ecmp_route_that_reaches_every_nod
     bed, speakers = announcing
     nodes = {s.node.address(vip.version): s.node for s in speakers}
 
-    wait_until(lambda: gateways(bed, vip) == set(nodes), timeout=SETTLE, what=f"ECMP route for {vip}")
+    wait_for(lambda: gateways(bed, vip) == set(nodes), SETTLE, f"ECMP route for {vip}")
 
     paths = bed.bird.routes(host_prefix(vip))
     assert sorted(p.protocol for p in paths) == sorted(n.bird_protocol(vip.version) for n in nodes.values())
@@ -132,15 +133,17 @@ def test_three_nodes_announcing_a_vip_make_one_ecmp_route_that_reaches_every_nod
 def test_cutting_a_link_withdraws_its_path_within_the_hold_time(announcing: tuple[BGPBed, list[Speaker]]) -> None:
     bed, speakers = announcing
     cut, kept = speakers[2].node, [s.node for s in speakers[:2]]
-    wait_until(lambda: len(gateways(bed, VIP_V4)) == 3 and len(gateways(bed, VIP_V6)) == 3, timeout=SETTLE)
+    wait_for(
+        lambda: len(gateways(bed, VIP_V4)) == 3 and len(gateways(bed, VIP_V6)) == 3, SETTLE, "three paths for each VIP"
+    )
 
     bed.cut(cut)
     try:
         # bounded by the hold time (plus a margin for a busy machine), and not noticed earlier: the router's bridge
         # stays up, so BIRD learns of the cut only when the hold timer expires
         bound = HOLD_TIME + 2.0
-        wait_until(lambda: len(gateways(bed, VIP_V4)) == 2, timeout=bound, interval=0.05, what="IPv4 path withdrawn")
-        wait_until(lambda: len(gateways(bed, VIP_V6)) == 2, timeout=bound, interval=0.05, what="IPv6 path withdrawn")
+        wait_for(lambda: len(gateways(bed, VIP_V4)) == 2, bound, "IPv4 path withdrawn")
+        wait_for(lambda: len(gateways(bed, VIP_V6)) == 2, bound, "IPv6 path withdrawn")
         assert f"{cut.bird_v4}: Error: Hold timer expired" in bed.bird.log(), bed.bird.log()[-2000:]
         assert gateways(bed, VIP_V4) == {n.ipv4 for n in kept}
         assert gateways(bed, VIP_V6) == {n.ipv6 for n in kept}
@@ -150,7 +153,9 @@ def test_cutting_a_link_withdraws_its_path_within_the_hold_time(announcing: tupl
     finally:
         bed.restore(cut)
     # the session comes back on its own once the link is up again (ExaBGP reconnects, BIRD's error wait is short)
-    wait_until(lambda: len(gateways(bed, VIP_V4)) == 3 and len(gateways(bed, VIP_V6)) == 3, timeout=SETTLE)
+    wait_for(
+        lambda: len(gateways(bed, VIP_V4)) == 3 and len(gateways(bed, VIP_V6)) == 3, SETTLE, "three paths for each VIP"
+    )
 
 
 @pytest.mark.root
@@ -162,7 +167,7 @@ def test_teardown_leaves_no_namespace_and_no_process() -> None:
         server = bed.serve_http(bed.nodes[0])
         wait_established(bed, speakers, (4,))
         # different neighbour ASes (passive BIRD: the speakers connect) still merge into one ECMP route
-        wait_until(lambda: gateways(bed, VIP_V4) == {n.ipv4 for n in bed.nodes}, timeout=SETTLE, what="ECMP route")
+        wait_for(lambda: gateways(bed, VIP_V4) == {n.ipv4 for n in bed.nodes}, SETTLE, "ECMP route")
         assert [n.asn for n in bed.nodes] == [64512, 64513]
         names = {n.name for n in bed.network.namespaces}
         pids = [bed.bird.process.pid, server.pid, *(s.process.pid for s in speakers)]

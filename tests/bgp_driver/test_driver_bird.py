@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -25,9 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from dnslb.adapters.child import Child
 from dnslb.adapters.exabgp.driver import Backoff, CommandResult, ExaBGPDriver, ExaBGPStartError, Neighbor
 from dnslb.core.bgp.routes import PeerAddress, Route
 from dnslb.core.config.communities import Community, parse_community
+from dnslb_testkit.ports import free_port
+from dnslb_testkit.waiting import wait_for
 
 BIRD = "/usr/sbin/bird"
 BIRDC = "/usr/sbin/birdc"
@@ -104,41 +106,24 @@ def parse_routes(text: str) -> list[BirdRoute]:
 class LoopbackBird:
     def __init__(self, sessions: Sequence[BirdSession]) -> None:
         self.sessions = tuple(sessions)
-        self.port = _free_port()
+        self.port = free_port("0.0.0.0", "::")  # BIRD listens on the wildcard address of each family
         self.directory = Path(tempfile.mkdtemp(prefix="dnslb-loopback-bird-"))
         self.socket = self.directory / "bird.ctl"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
 
     def start(self) -> LoopbackBird:
         conf = self.directory / "bird.conf"
         conf.write_text(self._config())
-        with (self.directory / "stderr").open("wb") as stderr:
-            self._process = subprocess.Popen(
-                [BIRD, "-f", "-c", str(conf), "-s", str(self.socket)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        deadline = time.monotonic() + TIMEOUT
-        while not self._answers():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"BIRD did not start:\n{self.log()}")
-            time.sleep(0.05)
+        self._child = Child.start(
+            [BIRD, "-f", "-c", str(conf), "-s", str(self.socket)], name="BIRD", log=self.directory / "bird.log"
+        )
+        self._child.wait_ready(self._answers, TIMEOUT, "come up")
         return self
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.kill(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        if self._child is not None:
+            self._child.stop(TIMEOUT)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def log(self) -> str:
-        texts = [p.read_text(errors="replace") for p in (self.directory / "bird.log", self.directory / "stderr")]
-        return "\n".join(t for t in texts if t)
 
     def birdc(self, *command: str) -> str:
         result = subprocess.run(
@@ -164,7 +149,7 @@ class LoopbackBird:
 
     def _config(self) -> str:
         lines = [
-            f'log "{self.directory}/bird.log" all;',
+            "log stderr all;",
             f"router id {ROUTER};",
             "protocol device { scan time 60; }",
         ]
@@ -183,22 +168,6 @@ class LoopbackBird:
                 "}",
             ]
         return "\n".join(lines) + "\n"
-
-
-def _free_port() -> int:
-    """A port free on both families: BIRD listens on the wildcard address of each."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as v4:
-            v4.bind(("0.0.0.0", 0))
-            port = int(v4.getsockname()[1])
-            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as v6:
-                v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                try:
-                    v6.bind(("::", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 @pytest.fixture
@@ -286,16 +255,6 @@ def running(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> float:
-    """Poll until `condition()`; returns the seconds it took; fails the test on timeout."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
-    return time.monotonic() - began
-
-
 def route(text: str, *communities: str, local_preference: int | None = None) -> Route:
     return Route.create(
         ip_network(text), communities=[parse_community(c) for c in communities], local_preference=local_preference
@@ -314,7 +273,7 @@ def test_an_announced_route_reaches_bird_with_its_attributes_and_a_withdrawal_re
     vip = route("10.100.0.1/32", "65000:100", "no-export", "large:65000:1:2", local_preference=250)
     driver.set_desired({vip})
 
-    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route in BIRD")
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), TIMEOUT, "the route in BIRD")
     seen = bird.routes()["10.100.0.1/32"]
     assert seen.communities == {(65000, 100), (65535, 65281)}
     assert seen.large_communities == {(65000, 1, 2)}
@@ -326,7 +285,7 @@ def test_an_announced_route_reaches_bird_with_its_attributes_and_a_withdrawal_re
     assert result.ok and 0 < result.seconds < TIMEOUT
 
     driver.set_desired(set())
-    wait_for(lambda: "10.100.0.1/32" not in bird.routes(), "the withdrawal in BIRD")
+    wait_for(lambda: "10.100.0.1/32" not in bird.routes(), TIMEOUT, "the withdrawal in BIRD")
     assert driver.announced == frozenset()
     assert driver.stats.commands == 2
 
@@ -352,7 +311,7 @@ def test_only_the_difference_is_sent(bird: LoopbackBird, driver_factory: Callabl
     driver.set_desired({c})
     assert commands.take() == [f"{to} withdraw route 10.100.0.1/32", f"{to} withdraw route 10.100.0.2/32"]
 
-    wait_for(lambda: set(bird.routes()) == {"10.100.0.3/32"}, "BIRD to hold only 10.100.0.3/32")
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.3/32"}, TIMEOUT, "BIRD to hold only 10.100.0.3/32")
     assert driver.stats.failed_commands == 0
 
 
@@ -362,16 +321,20 @@ def test_a_killed_exabgp_is_restarted_and_announces_again(
     driver = driver_factory([neighbor(bird)])
     vip = route("10.100.0.1/32", "65000:7")
     driver.set_desired({vip})
-    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route in BIRD")
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), TIMEOUT, "the route in BIRD")
     old_pid, old_relay = driver.pid, driver.relay_pid
     assert old_pid is not None and old_relay is not None
 
     os.kill(old_pid, signal.SIGKILL)
-    wait_for(lambda: driver.pid not in (None, old_pid) and driver.announced == {vip}, "a new ExaBGP announcing")
-    wait_for(lambda: bird.established("speaker") and "10.100.0.1/32" in bird.routes(), "the route back in BIRD")
+    wait_for(
+        lambda: driver.pid not in (None, old_pid) and driver.announced == {vip}, TIMEOUT, "a new ExaBGP announcing"
+    )
+    wait_for(
+        lambda: bird.established("speaker") and "10.100.0.1/32" in bird.routes(), TIMEOUT, "the route back in BIRD"
+    )
     assert bird.routes()["10.100.0.1/32"].communities == {(65000, 7)}
     assert not running(old_pid)
-    wait_for(lambda: not running(old_relay), "the old relay to leave")
+    wait_for(lambda: not running(old_relay), TIMEOUT, "the old relay to leave")
     assert driver.stats.starts == 2 and driver.stats.exits == 1
 
 
@@ -381,16 +344,18 @@ def test_a_killed_relay_tears_exabgp_down_and_no_stale_route_is_left(
     driver = driver_factory([neighbor(bird)], backoff=Backoff(initial=1.0))  # time to see BIRD without the session
     kept, dropped = route("10.100.0.1/32"), route("10.100.0.2/32")
     driver.set_desired({kept, dropped})
-    wait_for(lambda: len(bird.routes()) == 2, "both routes in BIRD")
+    wait_for(lambda: len(bird.routes()) == 2, TIMEOUT, "both routes in BIRD")
     old_pid, relay = driver.pid, driver.relay_pid
     assert old_pid is not None and relay is not None
 
     os.kill(relay, signal.SIGKILL)
-    wait_for(lambda: not bird.established("speaker") and not bird.routes(), "BIRD to lose the session and routes")
-    wait_for(lambda: not running(old_pid), "the old ExaBGP to be gone")
+    wait_for(
+        lambda: not bird.established("speaker") and not bird.routes(), TIMEOUT, "BIRD to lose the session and routes"
+    )
+    wait_for(lambda: not running(old_pid), TIMEOUT, "the old ExaBGP to be gone")
     driver.set_desired({kept})  # while ExaBGP is down: stored, announced on the next start
 
-    wait_for(lambda: bird.established("speaker") and "10.100.0.1/32" in bird.routes(), "the kept route back")
+    wait_for(lambda: bird.established("speaker") and "10.100.0.1/32" in bird.routes(), TIMEOUT, "the kept route back")
     time.sleep(0.5)  # would a stale route come back with it?
     assert set(bird.routes()) == {"10.100.0.1/32"}
     assert driver.pid != old_pid and driver.relay_pid != relay
@@ -402,15 +367,15 @@ def test_drain_withdraws_before_it_stops_exabgp(
 ) -> None:
     driver = driver_factory([neighbor(bird)])
     driver.set_desired({route("10.100.0.1/32"), Route(ip_network("2001:db8:100::1/128"), LOOPBACK6)})
-    wait_for(lambda: len(bird.routes()) == 2, "the routes in BIRD")
+    wait_for(lambda: len(bird.routes()) == 2, TIMEOUT, "the routes in BIRD")
 
     draining = threading.Thread(target=driver.drain, args=(1.5,))
     draining.start()
-    wait_for(lambda: not bird.routes(), "the withdrawals in BIRD", timeout=1.0)
+    wait_for(lambda: not bird.routes(), 1.0, "the withdrawals in BIRD")
     assert bird.established("speaker"), "the session must outlive the withdrawals"
     draining.join(TIMEOUT)
     assert not draining.is_alive()
-    wait_for(lambda: not bird.established("speaker"), "the session to close")
+    wait_for(lambda: not bird.established("speaker"), TIMEOUT, "the session to close")
     assert driver.pid is None
 
 
@@ -449,13 +414,13 @@ def test_ipv6_over_an_ipv6_session_on_loopback(
     vip4 = Route(ip_network("10.100.0.1/32"), SPEAKER)  # IPv4 over this session needs its next hop spelled out
     driver.set_desired({vip6, vip4})
 
-    wait_for(lambda: {"2001:db8:100::1/128", "10.100.0.1/32"} <= set(bird.routes()), "both routes in BIRD")
+    wait_for(lambda: {"2001:db8:100::1/128", "10.100.0.1/32"} <= set(bird.routes()), TIMEOUT, "both routes in BIRD")
     seen = bird.routes()["2001:db8:100::1/128"]
     assert seen.attributes["BGP.next_hop"] == "::1"
     assert seen.communities == {(65000, 6)}
     assert bird.routes()["10.100.0.1/32"].attributes["BGP.next_hop"] == str(SPEAKER)
     driver.set_desired({vip4})
-    wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32"}, "the IPv6 withdrawal in BIRD")
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32"}, TIMEOUT, "the IPv6 withdrawal in BIRD")
 
 
 def test_ipv6_nlri_over_an_ipv4_session_needs_an_explicit_next_hop(
@@ -467,7 +432,7 @@ def test_ipv6_nlri_over_an_ipv4_session_needs_an_explicit_next_hop(
     implicit = Route(ip_network("2001:db8:100::2/128"))  # next-hop self: no IPv6 address on this session
     driver.set_desired({explicit, implicit})
 
-    wait_for(lambda: "2001:db8:100::1/128" in bird.routes(), "the IPv6 route over the IPv4 session")
+    wait_for(lambda: "2001:db8:100::1/128" in bird.routes(), TIMEOUT, "the IPv6 route over the IPv4 session")
     assert bird.routes()["2001:db8:100::1/128"].attributes["BGP.next_hop"] == "::1"
     assert commands.take() == [f"neighbor {ROUTER} announce route 2001:db8:100::1/128 next-hop ::1"]
     assert driver.stats.unsendable == 1 and driver.announced == {explicit}
@@ -482,10 +447,10 @@ def test_ebgp_with_an_md5_password_and_a_wrong_one(
     right = driver_factory([neighbor(bird, session, password=password)])
     assert right.wait_established(TIMEOUT), right.output()
     right.set_desired({route("10.100.0.1/32")})
-    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route over eBGP")
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), TIMEOUT, "the route over eBGP")
     assert bird.routes()["10.100.0.1/32"].attributes["BGP.as_path"] == "65001"
     right.stop()
-    wait_for(lambda: not bird.established("router_ebgp"), "the session to close")
+    wait_for(lambda: not bird.established("router_ebgp"), TIMEOUT, "the session to close")
 
     wrong = driver_factory([neighbor(bird, session, password="not it")])
     assert not wrong.wait_established(2.0)
@@ -499,11 +464,11 @@ def test_reconfigure_moves_the_routes_to_the_new_neighbors(
     bird = bird_factory(first, second)
     driver = driver_factory([neighbor(bird, first)])
     driver.set_desired([route("10.100.0.1/32")])
-    wait_for(lambda: "10.100.0.1/32" in bird.routes("router_a"), "the route from the first session")
+    wait_for(lambda: "10.100.0.1/32" in bird.routes("router_a"), TIMEOUT, "the route from the first session")
 
     driver.reconfigure([neighbor(bird, second)])
-    wait_for(lambda: "10.100.0.1/32" in bird.routes("router_b"), "the route from the second session")
-    wait_for(lambda: not bird.established("router_a"), "the first session to close")
+    wait_for(lambda: "10.100.0.1/32" in bird.routes("router_b"), TIMEOUT, "the route from the second session")
+    wait_for(lambda: not bird.established("router_a"), TIMEOUT, "the first session to close")
     assert not bird.routes("router_a")
     assert set(driver.sessions) == {str(ROUTER_B)}
 
@@ -519,8 +484,8 @@ def test_routes_per_neighbor(
         ROUTER_B: [route("10.100.0.2/32", "65000:2")],
     }
     driver.set_desired(desired)
-    wait_for(lambda: set(bird.routes("router_a")) == {"10.100.0.1/32"}, "the first session's route")
-    wait_for(lambda: set(bird.routes("router_b")) == {"10.100.0.2/32"}, "the second session's route")
+    wait_for(lambda: set(bird.routes("router_a")) == {"10.100.0.1/32"}, TIMEOUT, "the first session's route")
+    wait_for(lambda: set(bird.routes("router_b")) == {"10.100.0.2/32"}, TIMEOUT, "the second session's route")
     assert driver.stats.announced == {str(ROUTER): 1, str(ROUTER_B): 1}
 
 
@@ -542,4 +507,4 @@ def test_a_driver_without_neighbors_runs_no_exabgp_until_it_gets_some(
     assert driver.pid is None and driver.sessions == {} and driver.announced == frozenset()
 
     driver.reconfigure([neighbor(bird)])
-    wait_for(lambda: "10.100.0.1/32" in bird.routes(), "the route once a neighbor is configured")
+    wait_for(lambda: "10.100.0.1/32" in bird.routes(), TIMEOUT, "the route once a neighbor is configured")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dnslb.adapters.child import Child
 from dnslb.adapters.exabgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
 
 # Answers like ExaBGP through the relay: a state message first, then `done` for route commands, `error` for anything
@@ -42,15 +42,14 @@ def listener(tmp_path: Path) -> Iterator[RelayListener]:
 @pytest.fixture
 def fake_relay(listener: RelayListener) -> Iterator[tuple[RelayLink, list[object]]]:
     messages: list[object] = []
-    process = subprocess.Popen([sys.executable, "-c", FAKE_RELAY, str(listener.path)])
+    relay = Child.start([sys.executable, "-c", FAKE_RELAY, str(listener.path)], name="fake relay")
     try:
-        link = listener.accept(10.0, os.getpid(), lambda: process.poll() is None, messages.append)
-        assert link is not None and link.pid == process.pid
+        link = listener.accept(10.0, os.getpid(), relay.alive, messages.append)
+        assert link is not None and link.pid == relay.pid
         yield link, messages
         link.close()
     finally:
-        process.kill()
-        process.wait(10)
+        relay.kill()
 
 
 def test_acks_come_back_in_order_and_messages_are_passed_on(fake_relay: tuple[RelayLink, list[object]]) -> None:

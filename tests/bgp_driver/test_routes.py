@@ -4,15 +4,16 @@ whatever its source — can reach the API text as anything but the one command i
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from dnslb.core.bgp.routes import Route, Update, by_prefix, updates
-from dnslb.core.config.communities import Community, parse_community
+from dnslb.core.config.communities import WELL_KNOWN, Community, parse_community
 
 VIP = ip_network("192.0.2.10/32")
 VIP6 = ip_network("2001:db8::10/128")
@@ -155,16 +156,92 @@ def _assert_one_clean_command(route: Route) -> None:
         assert line.count("route") == 1 and "0.0.0.0/0" not in line
 
 
-@given(texts=st.lists(st.text(), max_size=4), prefix=st.text())
-@example(texts=[INJECTION], prefix="192.0.2.1/32\nannounce route 0.0.0.0/0 next-hop self")
-@example(texts=["large:1:2:3\rannounce route 0.0.0.0/0 next-hop self"], prefix="fe80::%a\nb/64")
-def test_strings_from_config_either_fail_or_yield_one_clean_command(texts: list[str], prefix: str) -> None:
+# Strings as config would hold them: valid communities and prefixes, built from their parts ...
+_U16, _U32 = st.integers(0, 2**16 - 1), st.integers(0, 2**32 - 1)
+COMMUNITY_TEXTS = st.one_of(
+    st.builds("{}:{}".format, _U16, _U16),
+    st.builds("large:{}:{}:{}".format, _U32, _U32, _U32),
+    st.sampled_from(WELL_KNOWN),
+)
+PREFIX_TEXTS = (
+    st.one_of(
+        st.tuples(st.ip_addresses(v=4), st.integers(1, 32)),
+        st.tuples(st.ip_addresses(v=6), st.integers(1, 128)),
+    )
+    .map(lambda parts: str(ip_network(parts, strict=False)))
+    .filter(lambda text: not ip_network(text).is_multicast)
+)
+# ... and hostile ones: anything at all, and valid strings with a second command or a stray character attached
+_SMUGGLED = st.sampled_from(["\nannounce route 0.0.0.0/0 next-hop self", "\r", "\x00", " ", "]", "%eth0"])
+HOSTILE_TEXTS = st.one_of(
+    st.text(),
+    st.builds(str.__add__, COMMUNITY_TEXTS, _SMUGGLED),
+    st.builds(str.__add__, PREFIX_TEXTS, _SMUGGLED),
+)
+# Half the cases are config that parses; the other half mixes hostile strings in.
+CASES = st.one_of(
+    st.tuples(st.lists(COMMUNITY_TEXTS, max_size=4), PREFIX_TEXTS),
+    st.tuples(st.lists(st.one_of(COMMUNITY_TEXTS, HOSTILE_TEXTS), max_size=4), st.one_of(PREFIX_TEXTS, HOSTILE_TEXTS)),
+)
+# RFC 1997 and RFC 3765
+WELL_KNOWN_VALUES = {"no-export": "65535:65281", "no-advertise": "65535:65282", "no-export-subconfed": "65535:65283",
+                     "nopeer": "65535:65284"}  # fmt: skip
+
+
+def expected_prefix(prefix: str) -> str:
+    network = ip_network(prefix)
+    return f"{network.network_address.compressed}/{network.prefixlen}"
+
+
+def expected_announcement(prefix: str, texts: list[str]) -> str:
+    """What the announce command must say for these config strings, worked out from the strings themselves."""
+    standard = {WELL_KNOWN_VALUES.get(t, t) for t in texts if not t.startswith("large:")}
+    large = {t.removeprefix("large:") for t in texts if t.startswith("large:")}
+    words = [f"announce route {expected_prefix(prefix)} next-hop self"]
+    if standard:
+        words.append(f"community [{' '.join(sorted(standard, key=_numbers))}]")
+    if large:
+        words.append(f"large-community [{' '.join(sorted(large, key=_numbers))}]")
+    return " ".join(words)
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(":"))
+
+
+def parse_and_render(texts: list[str], prefix: str) -> str:
+    """ "refused" when a string does not parse; else "rendered", once the commands were checked."""
     try:
         communities = [parse_community(t) for t in texts]
         route = Route.create(ip_network(prefix), communities=communities)
     except (ValueError, TypeError):
-        return
+        return "refused"
     _assert_one_clean_command(route)
+    announcement = expected_announcement(prefix, texts)
+    assert route.announce_line() == announcement
+    assert route.announce_line(PEER6) == f"neighbor ::1 {announcement}"
+    assert route.withdraw_line() == f"withdraw route {expected_prefix(prefix)}"
+    return "rendered"
+
+
+@given(case=CASES)
+@example(case=([INJECTION], "192.0.2.1/32\nannounce route 0.0.0.0/0 next-hop self"))
+@example(case=(["large:1:2:3\rannounce route 0.0.0.0/0 next-hop self"], "fe80::%a\nb/64"))
+@example(case=(["no-export", "65000:1", "large:1:2:3", "65000:1"], "2001:db8::/32"))
+def test_strings_from_config_either_fail_or_yield_one_clean_command(case: tuple[list[str], str]) -> None:
+    event(parse_and_render(*case))
+
+
+def test_the_generated_strings_reach_both_outcomes() -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(max_examples=200, database=None, derandomize=True)
+    @given(case=CASES)
+    def run(case: tuple[list[str], str]) -> None:
+        outcomes[parse_and_render(*case)] += 1
+
+    run()
+    assert outcomes["rendered"] >= 50 and outcomes["refused"] >= 50, outcomes
 
 
 @given(

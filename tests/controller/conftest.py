@@ -1,7 +1,8 @@
 """Fixtures for the controller suite: the API double in its own process, or a real cluster when KUBECONFIG is set.
 
-With KUBECONFIG set, the tests marked `cluster` run against that cluster (each in its own namespace, the CRDs from
-deploy/crds applied, its AddressPools deleted afterwards); the rest keep using the double. Nothing is skipped.
+The Kubernetes fixtures are the shared ones (`dnslb_testkit.kubeapi.fixtures`). With KUBECONFIG set, the tests marked
+`cluster` run against that cluster (each in its own namespace, the CRDs from deploy/crds applied, its AddressPools
+deleted afterwards); the rest keep using the double. Nothing is skipped.
 """
 
 from __future__ import annotations
@@ -16,29 +17,21 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
-from dnslb_testkit.kubeapi import KubeAPIControl, KubeTarget, kube_target
+from dnslb_testkit.kubeapi import KubeTarget
 from tests.controller.harness import NAMESPACE, ControllerProcess, ensure_namespace
 
 _CRDS = Path(__file__).parents[2] / "deploy/crds"
 
 
 @pytest.fixture
-def target(request: pytest.FixtureRequest) -> Iterator[KubeTarget]:
-    on_cluster = request.node.get_closest_marker("cluster") is not None
-    with kube_target(separate_process=True, environ=os.environ if on_cluster else {}) as target:
-        yield target
+def kube_in_child_process() -> bool:
+    return True  # this suite has the double in a child process of its own
 
 
 @pytest.fixture
-def api(target: KubeTarget) -> KubeAPIControl:
-    if target.double is None:
-        pytest.fail("a test marked `cluster` cannot use the API double's fault hooks")
-    return target.double
-
-
-@pytest.fixture
-def client(target: KubeTarget) -> Iterator[k8s.ApiClient]:
-    client = target.api_client()
+def client(client: k8s.ApiClient, target: KubeTarget) -> Iterator[k8s.ApiClient]:
+    """The shared client, with the controller's namespace; on a real cluster also the CRDs, and the test's
+    AddressPools deleted afterwards."""
     core = k8s.CoreV1Api(client)
     ensure_namespace(core, NAMESPACE)
     if target.real_cluster:
@@ -57,7 +50,6 @@ def client(target: KubeTarget) -> Iterator[k8s.ApiClient]:
                 custom.delete_namespaced_custom_object(
                     "dnslb.io", "v1alpha1", NAMESPACE, "addresspools", pool["metadata"]["name"]
                 )
-    client.close()
 
 
 @pytest.fixture
@@ -69,16 +61,6 @@ def ns(target: KubeTarget, client: k8s.ApiClient) -> Iterator[str]:
     yield name
     if target.real_cluster:
         core.delete_namespace(name)
-
-
-@pytest.fixture
-def core(client: k8s.ApiClient) -> k8s.CoreV1Api:
-    return k8s.CoreV1Api(client)
-
-
-@pytest.fixture
-def custom(client: k8s.ApiClient) -> k8s.CustomObjectsApi:
-    return k8s.CustomObjectsApi(client)
 
 
 @pytest.fixture

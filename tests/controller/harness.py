@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -16,22 +13,14 @@ from typing import Any
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
+from dnslb.adapters.child import Child
+from dnslb_testkit.ports import free_port
+from dnslb_testkit.waiting import wait_for as typed_wait_for
+
 NAMESPACE = "dnslb-system"
 
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 now and never handed out before by this process: the kernel may give a just-released
-    port out again at once, so two children started in a row (neither bound yet) could otherwise get the same one."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+# The test kit's wait_for, as the controller and speaker tests import it: they were written against one returning Any.
+wait_for: Callable[..., Any] = typed_wait_for
 
 
 class ControllerProcess:
@@ -45,8 +34,7 @@ class ControllerProcess:
         ]  # fmt: skip
         if not any(a.startswith("--leader-elect") for a in extra):
             command.append("--leader-elect=false")
-        self._log = self.log_path.open("a")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = Child.start(command, name=name, log=self.log_path)
 
     @property
     def pid(self) -> int:
@@ -68,36 +56,13 @@ class ControllerProcess:
             return text
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        wait_for(lambda: self.probe("/readyz") == 200 or self.process.poll() is not None, timeout, "controller ready")
-        assert self.process.poll() is None, f"controller exited: {self.log_path.read_text()[-3000:]}"
+        self.process.wait_ready(lambda: self.probe("/readyz") == 200, timeout, "become ready")
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self._log.close()
+        self.process.kill()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._log.close()
-        return self.process.returncode
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+        return self.process.stop(15)
 
 
 def with_retries(call: Callable[[], Any], attempts: int = 10) -> Any:

@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from dnslb.adapters.child import Child
 from dnslb.adapters.exabgp.config import SINGLE_HOP_TTL
 from tests.deploy.kustomize import DEPLOY, build, one
 
@@ -87,19 +87,19 @@ def test_the_manifest_adds_no_capability() -> None:
 def test_exabgp_opens_an_md5_session_with_no_capabilities(workdir: Path) -> None:
     listener = md5_listener(PASSWORD)
     port = listener.getsockname()[1]
-    child = subprocess.Popen(
+    speaker = Child.start(
         [*without_capabilities(), sys.executable, "-c", CHILD, str(port), PASSWORD, str(workdir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        name="the capability-less speaker",
+        log=workdir / "speaker.log",
     )
     try:
         try:
             connection, (address, _) = listener.accept()
         except TimeoutError:
-            child.kill()
-            output, _ = child.communicate(timeout=10)
-            pytest.fail(f"no BGP connection arrived within 30s; the capability-less speaker said:\n{output}")
+            speaker.kill()
+            pytest.fail(
+                f"no BGP connection arrived within 30s; the capability-less speaker said:\n{speaker.read_log()}"
+            )
         with connection:
             connection.settimeout(10)
             assert address == "127.0.0.1"
@@ -109,6 +109,4 @@ def test_exabgp_opens_an_md5_session_with_no_capabilities(workdir: Path) -> None
             assert SINGLE_HOP_TTL == 1
     finally:
         listener.close()
-        if child.poll() is None:
-            child.terminate()  # ExaBGP dies with it (PR_SET_PDEATHSIG)
-        child.communicate(timeout=30)
+        speaker.stop(30)  # ExaBGP dies with it (PR_SET_PDEATHSIG)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -14,6 +13,7 @@ import pytest
 from kubernetes.client import ApiException
 
 from dnslb_testkit.kubeapi import KubeAPIControl
+from dnslb_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -203,11 +203,11 @@ def test_labels_must_be_valid(core: k8s.CoreV1Api, namespace: str) -> None:
     assert caught.value.status == 422
 
 
-def test_non_string_label_values_are_400(kubeapi: KubeAPIControl) -> None:
+def test_non_string_label_values_are_400(api: KubeAPIControl) -> None:
     # The client refuses to send this itself, so the request goes out raw.
     body = json.dumps({"metadata": {"name": "cm", "labels": {"n": 1}}}).encode()
     request = urllib.request.Request(
-        f"{kubeapi.url}/api/v1/namespaces/default/configmaps",
+        f"{api.url}/api/v1/namespaces/default/configmaps",
         data=body,
         method="POST",
         headers={"Content-Type": "application/json"},
@@ -218,9 +218,7 @@ def test_non_string_label_values_are_400(kubeapi: KubeAPIControl) -> None:
     assert json.loads(caught.value.read())["reason"] == "BadRequest"
 
 
-def test_fresh_cluster_has_standard_namespaces_and_kubernetes_service(
-    kubeapi: KubeAPIControl, core: k8s.CoreV1Api
-) -> None:
+def test_fresh_cluster_has_standard_namespaces_and_kubernetes_service(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     names = {ns.metadata.name for ns in core.list_namespace().items}
     assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
     kubernetes_service = core.read_namespaced_service("kubernetes", "default")
@@ -233,7 +231,7 @@ def test_namespace_gets_phase_and_name_label(core: k8s.CoreV1Api, namespace: str
     assert created.metadata.labels["kubernetes.io/metadata.name"] == namespace
 
 
-def test_namespace_deletion_removes_its_objects(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_namespace_deletion_removes_its_objects(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="doomed")))
     core.create_namespaced_config_map("doomed", config_map("cm"))
     core.delete_namespace("doomed")
@@ -284,13 +282,12 @@ def test_delete_collection_by_label(core: k8s.CoreV1Api, namespace: str) -> None
 @pytest.mark.cluster
 def test_every_namespace_gets_the_root_ca_config_map(core: k8s.CoreV1Api, namespace: str) -> None:
     # kube-controller-manager publishes it (shortly after creation on a real cluster; at once on the double).
-    deadline = time.monotonic() + 10
-    while True:
+
+    def root_ca() -> k8s.V1ConfigMap | None:
         try:
-            ca = core.read_namespaced_config_map("kube-root-ca.crt", namespace)
-            break
+            return core.read_namespaced_config_map("kube-root-ca.crt", namespace)
         except ApiException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return None
+
+    ca = wait_for(root_ca, 10, f"the kube-root-ca.crt ConfigMap in {namespace}", interval=0.1)
     assert "ca.crt" in ca.data

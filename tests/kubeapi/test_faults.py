@@ -10,17 +10,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import kubernetes.client as k8s
 import pytest
 from kubernetes.client import ApiException
 
+from dnslb.adapters.child import Child
 from dnslb_testkit.kubeapi import ApiError, KubeAPI, KubeAPIControl, KubeAPIProcess, running_kubeapi
 from dnslb_testkit.kubeapi.recorder import WatchRecorder
 
 
-def test_fail_next_returns_status_objects_then_recovers(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.fail_next(2)
+def test_fail_next_returns_status_objects_then_recovers(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.fail_next(2)
     for _ in range(2):
         with pytest.raises(ApiException) as caught:
             core.list_namespace()
@@ -30,8 +32,8 @@ def test_fail_next_returns_status_objects_then_recovers(kubeapi: KubeAPIControl,
     assert core.list_namespace().items
 
 
-def test_fail_next_429_carries_retry_after(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.fail_next(1, status=429)
+def test_fail_next_429_carries_retry_after(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.fail_next(1, status=429)
     with pytest.raises(ApiException) as caught:
         core.patch_namespaced_service("kubernetes", "default", {"metadata": {"labels": {"a": "b"}}})
     assert caught.value.status == 429
@@ -39,17 +41,17 @@ def test_fail_next_429_carries_retry_after(kubeapi: KubeAPIControl, core: k8s.Co
     assert json.loads(caught.value.body)["details"]["retryAfterSeconds"] == 1
 
 
-def test_client_retries_idempotent_requests_after_429_by_itself(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_client_retries_idempotent_requests_after_429_by_itself(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     # urllib3 (under the client) honours Retry-After on 429/503 for GET, PUT and DELETE, but not POST or PATCH.
-    kubeapi.fail_next(1, status=429)
+    api.fail_next(1, status=429)
     started = time.monotonic()
     assert core.read_namespace("default").metadata.name == "default"
     assert time.monotonic() - started >= 0.9
-    assert kubeapi.count_requests("namespaces", "get") == 2
+    assert api.count_requests("namespaces", "get") == 2
 
 
-def test_failed_writes_change_nothing(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.fail_next(1, status=503)
+def test_failed_writes_change_nothing(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.fail_next(1, status=503)
     with pytest.raises(ApiException):
         core.create_namespaced_config_map("default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="cm")))
     with pytest.raises(ApiException) as caught:
@@ -57,39 +59,39 @@ def test_failed_writes_change_nothing(kubeapi: KubeAPIControl, core: k8s.CoreV1A
     assert caught.value.status == 404
 
 
-def test_fail_next_applies_to_watch_requests(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.fail_next(1, status=500)
+def test_fail_next_applies_to_watch_requests(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.fail_next(1, status=500)
     with WatchRecorder(core.list_namespaced_config_map, "default", timeout_seconds=5) as recorder:
         assert recorder.ended.wait(5)
     assert isinstance(recorder.error, ApiException) and recorder.error.status == 500
 
 
-def test_latency_delays_requests(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.set_latency(0.3)
+def test_latency_delays_requests(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.set_latency(0.3)
     started = time.monotonic()
     core.read_namespace("default")
     assert time.monotonic() - started >= 0.3
-    kubeapi.set_latency(0)
+    api.set_latency(0)
     started = time.monotonic()
     core.read_namespace("default")
     assert time.monotonic() - started < 0.3
 
 
-def test_request_counters_by_verb_and_resource(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.reset_request_counts()
+def test_request_counters_by_verb_and_resource(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.reset_request_counts()
     core.create_namespaced_config_map("default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="cm")))
     core.list_namespaced_config_map("default")
     core.list_config_map_for_all_namespaces()
     core.patch_namespaced_config_map("cm", "default", {"data": {"a": "b"}})
     core.delete_namespaced_config_map("cm", "default")
-    assert kubeapi.request_counts() == {
+    assert api.request_counts() == {
         "create configmaps": 1,
         "list configmaps": 2,
         "patch configmaps": 1,
         "delete configmaps": 1,
     }
-    assert kubeapi.count_requests("configmaps") == 5
-    assert kubeapi.count_requests("configmaps", "create", "patch", "delete") == 3
+    assert api.count_requests("configmaps") == 5
+    assert api.count_requests("configmaps", "create", "patch", "delete") == 3
 
 
 def test_in_process_double_as_context_manager() -> None:
@@ -144,7 +146,7 @@ def test_separate_process_serves_the_client_and_fault_hooks() -> None:
             client.close()
 
 
-def test_separate_process_outlives_a_killed_client_process() -> None:
+def test_separate_process_outlives_a_killed_client_process(tmp_path: Path) -> None:
     with KubeAPIProcess() as double:
         # A client in its own process, killed mid-watch: the API keeps serving everyone else.
         script = (
@@ -153,17 +155,11 @@ def test_separate_process_outlives_a_killed_client_process() -> None:
             "print('watching', flush=True)\n"
             "for e in w.Watch().stream(c.list_namespaced_config_map, 'default'): pass\n"
         )
-        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        client = Child.start([sys.executable, "-c", script], name="client", log=tmp_path / "client.log")
         try:
-            assert child.stdout is not None and child.stdout.readline().strip() == "watching"
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(10)
+            client.wait_ready(lambda: "watching\n" in client.read_log(), 20, "watch")
         finally:
-            if child.poll() is None:
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait(10)
-            if child.stdout:
-                child.stdout.close()
+            assert client.kill() == -signal.SIGKILL
         with urllib.request.urlopen(f"{double.url}/api/v1/namespaces/default", timeout=5) as response:
             assert json.loads(response.read())["metadata"]["name"] == "default"
         pid = double.pid
@@ -172,14 +168,14 @@ def test_separate_process_outlives_a_killed_client_process() -> None:
         os.kill(pid, 0)
 
 
-def test_control_endpoints_reject_unknown_actions(kubeapi: KubeAPIControl) -> None:
-    request = urllib.request.Request(f"{kubeapi.url}/_test/explode", method="POST", data=b"")
+def test_control_endpoints_reject_unknown_actions(api: KubeAPIControl) -> None:
+    request = urllib.request.Request(f"{api.url}/_test/explode", method="POST", data=b"")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)
     assert caught.value.code == 404
 
 
-def test_seed_creates_objects_with_status_and_watch_events(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_seed_creates_objects_with_status_and_watch_events(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     rv = core.list_service_for_all_namespaces().metadata.resource_version
     seeded_service = {
         "apiVersion": "v1",
@@ -190,7 +186,7 @@ def test_seed_creates_objects_with_status_and_watch_events(kubeapi: KubeAPIContr
     }
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}
     with WatchRecorder(core.list_service_for_all_namespaces, resource_version=rv) as recorder:
-        created = kubeapi.seed([seeded_service, node])
+        created = api.seed([seeded_service, node])
         events = recorder.wait_for_events(2)
     assert [e.type for e in events] == ["ADDED", "MODIFIED"]
     assert created[0]["spec"]["clusterIP"] and created[0]["status"]["loadBalancer"]["ingress"][0]["ip"] == "192.0.2.7"

@@ -17,6 +17,7 @@ import pytest
 from kubernetes.client import ApiException
 
 from dnslb_testkit.kubeapi import KubeAPIControl
+from dnslb_testkit.waiting import wait_for
 
 GROUP, VERSION = "dnslb.io", "v1alpha1"
 
@@ -142,7 +143,7 @@ def test_secret_string_data_becomes_data(core: k8s.CoreV1Api, namespace: str) ->
     assert base64.b64decode(created.data["token"]) == b"s3cret"
 
 
-def test_endpoint_slice_validation(discovery_v1: k8s.DiscoveryV1Api, namespace: str) -> None:
+def test_endpoint_slice_validation(discovery: k8s.DiscoveryV1Api, namespace: str) -> None:
     good = k8s.V1EndpointSlice(
         metadata=k8s.V1ObjectMeta(name="svc-abc", labels={"kubernetes.io/service-name": "svc"}),
         address_type="IPv4",
@@ -151,18 +152,18 @@ def test_endpoint_slice_validation(discovery_v1: k8s.DiscoveryV1Api, namespace: 
         ],
         ports=[k8s.DiscoveryV1EndpointPort(name="http", port=8080)],
     )
-    created = discovery_v1.create_namespaced_endpoint_slice(namespace, good)
+    created = discovery.create_namespaced_endpoint_slice(namespace, good)
     assert created.ports[0].protocol == "TCP"
-    listed = discovery_v1.list_namespaced_endpoint_slice(namespace, label_selector="kubernetes.io/service-name=svc")
+    listed = discovery.list_namespaced_endpoint_slice(namespace, label_selector="kubernetes.io/service-name=svc")
     assert [s.metadata.name for s in listed.items] == ["svc-abc"]
     bad = {"metadata": {"name": "bad"}, "addressType": "IPv4", "endpoints": [{"addresses": ["fd00::1"]}]}
     with pytest.raises(ApiException) as caught:
-        discovery_v1.create_namespaced_endpoint_slice(namespace, bad)
+        discovery.create_namespaced_endpoint_slice(namespace, bad)
     assert caught.value.status == 422
 
 
 @pytest.mark.parametrize("plural", ["addresspools", "bgppeers", "bgpadvertisements", "dnsproviders"])
-def test_custom_kinds_crud(kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str, plural: str) -> None:
+def test_custom_kinds_crud(api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str, plural: str) -> None:
     kind = {"addresspools": "AddressPool", "bgppeers": "BGPPeer", "bgpadvertisements": "BGPAdvertisement"}.get(
         plural, "DNSProvider"
     )
@@ -190,23 +191,23 @@ def test_custom_kinds_crud(kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi
     assert missing.value.status == 404
 
 
-def test_discovery(api_client: k8s.ApiClient, kubeapi: KubeAPIControl) -> None:
-    assert "v1" in k8s.CoreApi(api_client).get_api_versions().versions
-    groups = {g.name for g in k8s.ApisApi(api_client).get_api_versions().groups}
+def test_discovery(client: k8s.ApiClient, api: KubeAPIControl) -> None:
+    assert "v1" in k8s.CoreApi(client).get_api_versions().versions
+    groups = {g.name for g in k8s.ApisApi(client).get_api_versions().groups}
     assert {"dnslb.io", "coordination.k8s.io", "discovery.k8s.io"} <= groups
-    resources = k8s.CoreV1Api(api_client).get_api_resources().resources
+    resources = k8s.CoreV1Api(client).get_api_resources().resources
     by_name = {r.name: r for r in resources}
     assert by_name["services"].namespaced and not by_name["nodes"].namespaced
     assert "services/status" in by_name
-    custom = k8s.CustomObjectsApi(api_client).get_api_resources(GROUP, VERSION).resources
+    custom = k8s.CustomObjectsApi(client).get_api_resources(GROUP, VERSION).resources
     assert {r.name for r in custom} >= {"addresspools", "bgppeers/status", "dnsproviders"}
-    version = k8s.VersionApi(api_client).get_code()
+    version = k8s.VersionApi(client).get_code()
     assert version.major == "1"
 
 
-def test_unknown_paths_answer_404_status(kubeapi: KubeAPIControl, api_client: k8s.ApiClient) -> None:
+def test_unknown_paths_answer_404_status(api: KubeAPIControl, client: k8s.ApiClient) -> None:
     with pytest.raises(ApiException) as caught:
-        k8s.CustomObjectsApi(api_client).list_namespaced_custom_object("dnslb.io", "v1alpha1", "default", "nothings")
+        k8s.CustomObjectsApi(client).list_namespaced_custom_object("dnslb.io", "v1alpha1", "default", "nothings")
     assert caught.value.status == 404
     assert json.loads(caught.value.body)["kind"] == "Status"
 
@@ -227,7 +228,7 @@ def test_leader_election_record_round_trip(coordination: k8s.CoordinationV1Api, 
 
 
 def test_client_leader_election_runs_against_the_double(
-    kubeapi: KubeAPIControl, coordination: k8s.CoordinationV1Api
+    api: KubeAPIControl, coordination: k8s.CoordinationV1Api
 ) -> None:
     from kubernetes.leaderelection import electionconfig, leaderelection
     from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
@@ -240,14 +241,12 @@ def test_client_leader_election_runs_against_the_double(
     election.start()
     try:
         assert started.wait(5)
-        deadline = time.monotonic() + 5
-        while kubeapi.count_requests("leases", "update") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: api.count_requests("leases", "update") >= 1, 5, "the elector's first renewal")
         lease = coordination.read_namespaced_lease("dnslb-le", "default")
         assert lease.spec.holder_identity == "candidate-a"
-        assert kubeapi.count_requests("leases", "update") >= 1
+        assert api.count_requests("leases", "update") >= 1
     finally:
-        kubeapi.fail_next(10_000, 500)  # renewals fail, so the elector gives up leading
+        api.fail_next(10_000, 500)  # renewals fail, so the elector gives up leading
         election.join(10)
-        kubeapi.fail_next(0)
+        api.fail_next(0)
     assert stopped.is_set()

@@ -138,27 +138,27 @@ def test_exact_resource_version_list_shows_the_past(core: k8s.CoreV1Api, namespa
     assert past.metadata.resource_version == then
 
 
-def test_list_of_expired_resource_version_is_410(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_list_of_expired_resource_version_is_410(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     then = core.list_namespaced_config_map("default").metadata.resource_version
     core.create_namespaced_config_map("default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="x")))
-    kubeapi.compact()
+    api.compact()
     with pytest.raises(ApiException) as caught:
         core.list_namespaced_config_map("default", resource_version=then, resource_version_match="Exact")
     assert caught.value.status == 410
 
 
-def test_continue_token_expires_after_compaction(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_continue_token_expires_after_compaction(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     make_config_maps(core, "default", {"a": {}, "b": {}, "c": {}})
     first = core.list_namespaced_config_map("default", limit=1)
     core.create_namespaced_config_map("default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="d")))
-    kubeapi.compact()
+    api.compact()
     with pytest.raises(ApiException) as caught:
         core.list_namespaced_config_map("default", limit=1, _continue=first.metadata._continue)
     assert caught.value.status == 410
     assert "continue" in caught.value.body
 
 
-def test_list_from_a_future_resource_version_is_rejected(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_list_from_a_future_resource_version_is_rejected(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     now = int(core.list_namespaced_config_map("default").metadata.resource_version)
     with pytest.raises(ApiException) as caught:
         core.list_namespaced_config_map("default", resource_version=str(now + 1000))

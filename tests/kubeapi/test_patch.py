@@ -159,7 +159,7 @@ def test_patch_of_missing_object_is_404(core: k8s.CoreV1Api, namespace: str) -> 
     assert caught.value.status == 404
 
 
-def test_custom_objects_take_merge_patch(kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str) -> None:
+def test_custom_objects_take_merge_patch(api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str) -> None:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "BGPPeer",
@@ -174,7 +174,7 @@ def test_custom_objects_take_merge_patch(kubeapi: KubeAPIControl, custom: k8s.Cu
 
 
 def test_custom_objects_take_json_patch_when_asked(
-    kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
+    api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -196,7 +196,7 @@ def test_custom_objects_take_json_patch_when_asked(
 
 
 def test_custom_objects_reject_strategic_merge_with_415(
-    kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
+    api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"}, "spec": {}}
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "addresspools", body)
@@ -239,7 +239,7 @@ def test_set_element_order_directive_orders_merged_ports(core: k8s.CoreV1Api, na
     assert [(p.port, p.target_port) for p in patched.spec.ports] == [(443, 8443), (80, 80)]
 
 
-def test_json_patch_test_tells_true_from_one(kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi) -> None:
+def test_json_patch_test_tells_true_from_one(api: KubeAPIControl, custom: k8s.CustomObjectsApi) -> None:
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"}, "spec": {"on": True}}
     custom.create_namespaced_custom_object(GROUP, VERSION, "default", "addresspools", body)
     with pytest.raises(ApiException) as caught:

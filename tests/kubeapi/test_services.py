@@ -50,7 +50,7 @@ def test_cluster_ip_defaults(core: k8s.CoreV1Api, namespace: str) -> None:
     assert (port.protocol, port.target_port, port.node_port) == ("TCP", 80, None)
 
 
-def test_cluster_ips_come_from_the_service_cidr(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_cluster_ips_come_from_the_service_cidr(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     first = core.create_namespaced_service("default", service("a")).spec.cluster_ip
     second = core.create_namespaced_service("default", service("b")).spec.cluster_ip
     assert ipaddress.ip_address(first) in SERVICE_CIDR and ipaddress.ip_address(second) in SERVICE_CIDR
@@ -112,14 +112,14 @@ def test_external_name_service(core: k8s.CoreV1Api, namespace: str) -> None:
     assert spec.cluster_ip is None and spec.ip_families is None
 
 
-def test_prefer_dual_stack_gets_both_families(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_prefer_dual_stack_gets_both_families(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     spec = core.create_namespaced_service("default", service(ipFamilyPolicy="PreferDualStack")).spec
     assert spec.ip_families == ["IPv4", "IPv6"]
     v4, v6 = spec.cluster_ips
     assert ipaddress.ip_address(v4) in SERVICE_CIDR and ipaddress.ip_address(v6) in SERVICE_CIDR_V6
 
 
-def test_require_dual_stack_with_one_family_adds_the_other(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_require_dual_stack_with_one_family_adds_the_other(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     spec = core.create_namespaced_service(
         "default", service(ipFamilyPolicy="RequireDualStack", ipFamilies=["IPv6"])
     ).spec
@@ -127,13 +127,13 @@ def test_require_dual_stack_with_one_family_adds_the_other(kubeapi: KubeAPIContr
     assert ipaddress.ip_address(spec.cluster_ip).version == 6
 
 
-def test_ipv6_single_stack(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_ipv6_single_stack(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     spec = core.create_namespaced_service("default", service(ipFamilies=["IPv6"])).spec
     assert spec.ip_family_policy == "SingleStack" and spec.ip_families == ["IPv6"]
     assert ipaddress.ip_address(spec.cluster_ip) in SERVICE_CIDR_V6
 
 
-def test_requested_cluster_ip(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_requested_cluster_ip(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     spec = core.create_namespaced_service("default", service("a", clusterIP="10.96.100.100")).spec
     assert spec.cluster_ips == ["10.96.100.100"]
     assert invalid(core, "default", service("b", clusterIP="10.96.100.100")) == [
@@ -144,7 +144,7 @@ def test_requested_cluster_ip(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> N
     ]
 
 
-def test_deleting_a_service_frees_its_addresses(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_deleting_a_service_frees_its_addresses(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     body = service(type="NodePort", clusterIP="10.96.50.50", ports=[{"port": 80, "nodePort": 31000}])
     core.create_namespaced_service("default", body)
     core.delete_namespaced_service("svc", "default")

@@ -53,7 +53,7 @@ def test_service_status_write_resets_spec_but_keeps_metadata_changes(core: k8s.C
 
 
 def test_custom_resource_status_write_changes_only_status(
-    kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
+    api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "BGPPeer", "metadata": {"name": "p"}, "spec": {"a": 1}}
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "bgppeers", body)
@@ -129,7 +129,7 @@ def test_leaving_type_load_balancer_clears_its_status(core: k8s.CoreV1Api, names
 
 
 def test_custom_resource_status_subresource_and_generation(
-    kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
+    api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -170,16 +170,16 @@ def test_no_op_writes_bump_nothing(core: k8s.CoreV1Api, namespace: str) -> None:
         assert result.metadata.generation == created.metadata.generation
 
 
-def test_no_op_writes_are_still_counted_as_requests(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_no_op_writes_are_still_counted_as_requests(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     core.create_namespaced_service("default", load_balancer("lb"))
-    kubeapi.reset_request_counts()
+    api.reset_request_counts()
     core.patch_namespaced_service_status("lb", "default", INGRESS)
     core.patch_namespaced_service_status("lb", "default", INGRESS)
     core.replace_namespaced_service_status("lb", "default", core.read_namespaced_service("lb", "default"))
-    assert kubeapi.count_requests("services/status", "patch") == 2
-    assert kubeapi.count_requests("services/status", "patch", "update") == 3
-    assert kubeapi.count_requests("services", "get") == 1
-    assert kubeapi.request_counts() == {"patch services/status": 2, "get services": 1, "update services/status": 1}
+    assert api.count_requests("services/status", "patch") == 2
+    assert api.count_requests("services/status", "patch", "update") == 3
+    assert api.count_requests("services", "get") == 1
+    assert api.request_counts() == {"patch services/status": 2, "get services": 1, "update services/status": 1}
 
 
 @pytest.mark.cluster

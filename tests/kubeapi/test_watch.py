@@ -15,6 +15,7 @@ from kubernetes.informer import SharedInformer
 
 from dnslb_testkit.kubeapi import KubeAPI, KubeAPIControl
 from dnslb_testkit.kubeapi.recorder import RecordedEvent, WatchRecorder
+from dnslb_testkit.waiting import wait_for
 
 
 def config_map(name: str, labels: dict[str, str] | None = None) -> k8s.V1ConfigMap:
@@ -90,7 +91,7 @@ def test_timeout_seconds_ends_the_stream(core: k8s.CoreV1Api, namespace: str) ->
     assert 0.9 <= elapsed < 5
 
 
-def test_bookmarks_when_allowed(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_bookmarks_when_allowed(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     with WatchRecorder(
         core.list_namespaced_config_map, "default", resource_version=rv, allow_watch_bookmarks=True
@@ -102,7 +103,7 @@ def test_bookmarks_when_allowed(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) ->
     assert int(bookmark.resource_version) >= int(events[0].resource_version)
 
 
-def test_no_bookmarks_unless_asked(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_no_bookmarks_unless_asked(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     events = list(kubernetes.watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=2))
     assert all(event["type"] != "BOOKMARK" for event in events)
 
@@ -143,21 +144,21 @@ def test_cluster_scoped_watch(core: k8s.CoreV1Api) -> None:
 
 
 def test_expired_resource_version_is_an_error_event_and_the_client_raises_410(
-    kubeapi: KubeAPIControl, core: k8s.CoreV1Api
+    api: KubeAPIControl, core: k8s.CoreV1Api
 ) -> None:
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     core.create_namespaced_config_map("default", config_map("later"))
-    kubeapi.compact()
+    api.compact()
     with pytest.raises(ApiException) as caught:
         list(kubernetes.watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv))
     assert caught.value.status == 410
     assert "Expired" in str(caught.value.reason)
 
 
-def test_expired_watch_raw_stream_has_error_event(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_expired_watch_raw_stream_has_error_event(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     core.create_namespaced_config_map("default", config_map("later"))
-    kubeapi.compact()
+    api.compact()
     response = core.list_namespaced_config_map("default", watch=True, resource_version=rv, _preload_content=False)
     try:
         assert response.status == 200
@@ -169,31 +170,29 @@ def test_expired_watch_raw_stream_has_error_event(kubeapi: KubeAPIControl, core:
     assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
 
 
-def test_watch_from_current_version_survives_compaction(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
-    kubeapi.compact()
+def test_watch_from_current_version_survives_compaction(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+    api.compact()
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     with WatchRecorder(core.list_namespaced_config_map, "default", resource_version=rv) as recorder:
         core.create_namespaced_config_map("default", config_map("fresh"))
         assert kinds_and_names(recorder.wait_for_events(1)) == [("ADDED", "fresh")]
 
 
-def test_dropped_watch_resumes_from_last_version_without_duplicates(
-    kubeapi: KubeAPIControl, core: k8s.CoreV1Api
-) -> None:
+def test_dropped_watch_resumes_from_last_version_without_duplicates(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     with WatchRecorder(core.list_namespaced_config_map, "default", resource_version=rv) as recorder:
         core.create_namespaced_config_map("default", config_map("one"))
         recorder.wait_for_events(1)
-        kubeapi.drop_watches()
+        api.drop_watches()
         core.create_namespaced_config_map("default", config_map("two"))
         events = recorder.wait_for_events(2)
         time.sleep(0.2)
         events = recorder.events
     assert kinds_and_names(events) == [("ADDED", "one"), ("ADDED", "two")]
-    assert kubeapi.count_requests("configmaps", "watch") >= 2
+    assert api.count_requests("configmaps", "watch") >= 2
 
 
-def test_drop_watches_ends_the_stream_the_client_sees(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_drop_watches_ends_the_stream_the_client_sees(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     # Without a resourceVersion to resume from, the client's Watch ends when the server closes the stream.
     ended = threading.Event()
 
@@ -203,16 +202,14 @@ def test_drop_watches_ends_the_stream_the_client_sees(kubeapi: KubeAPIControl, c
 
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while kubeapi.count_requests("secrets", "watch") == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: api.count_requests("secrets", "watch") > 0, 5, "the client's watch", interval=0.02)
     time.sleep(0.1)
-    kubeapi.drop_watches()
+    api.drop_watches()
     assert ended.wait(5)
     thread.join(5)
 
 
-def test_watch_of_custom_objects(kubeapi: KubeAPIControl, custom: k8s.CustomObjectsApi) -> None:
+def test_watch_of_custom_objects(api: KubeAPIControl, custom: k8s.CustomObjectsApi) -> None:
     body = {"apiVersion": "dnslb.io/v1alpha1", "kind": "AddressPool", "metadata": {"name": "pool"}, "spec": {}}
     with WatchRecorder(
         custom.list_namespaced_custom_object, "dnslb.io", "v1alpha1", "default", "addresspools"
@@ -223,7 +220,7 @@ def test_watch_of_custom_objects(kubeapi: KubeAPIControl, custom: k8s.CustomObje
     assert events[0].type == "ADDED" and events[0].raw["kind"] == "AddressPool"
 
 
-def test_send_initial_events_ends_with_annotated_bookmark(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_send_initial_events_ends_with_annotated_bookmark(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     core.create_namespaced_secret("default", secret("existing"))
     with WatchRecorder(
         core.list_namespaced_secret,
@@ -238,7 +235,7 @@ def test_send_initial_events_ends_with_annotated_bookmark(kubeapi: KubeAPIContro
     assert bookmark.raw["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
-def test_informer_recovers_from_dropped_watches_and_compaction(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_informer_recovers_from_dropped_watches_and_compaction(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     informer = SharedInformer(core.list_namespaced_config_map, namespace="default")
     added = threading.Event()
     informer.add_event_handler("ADDED", lambda obj: added.set())
@@ -246,18 +243,16 @@ def test_informer_recovers_from_dropped_watches_and_compaction(kubeapi: KubeAPIC
     try:
         core.create_namespaced_config_map("default", config_map("a"))
         assert added.wait(5)
-        kubeapi.drop_watches()
-        kubeapi.compact()
+        api.drop_watches()
+        api.compact()
         core.create_namespaced_config_map("default", config_map("b"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and {"default/a", "default/b"} - set(informer.cache.list_keys()):
-            time.sleep(0.05)
+        wait_for(lambda: {"default/a", "default/b"} <= set(informer.cache.list_keys()), 10, "both objects cached")
         assert {"default/a", "default/b"} <= set(informer.cache.list_keys())
     finally:
         informer.stop()
 
 
-def test_concurrent_writers_are_seen_in_order_without_gaps(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_concurrent_writers_are_seen_in_order_without_gaps(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     writers, per_writer = 6, 30
 
@@ -299,9 +294,9 @@ def test_history_limit_expires_watchers_that_fall_behind() -> None:
             client.close()
 
 
-def test_raw_watch_is_chunked_newline_delimited_json(kubeapi: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+def test_raw_watch_is_chunked_newline_delimited_json(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
     core.create_namespaced_secret("default", secret("raw"))
-    url = f"{kubeapi.url}/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=1"
+    url = f"{api.url}/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=1"
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.headers["Transfer-Encoding"] == "chunked"
         assert response.headers["Content-Type"].startswith("application/json")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
@@ -18,46 +17,40 @@ from typing import Any
 import httpx
 import pytest
 
+from dnslb.adapters.child import Child, ChildStartError
 from dnslb_lab import load
-from tests.controller.harness import free_port
+from dnslb_testkit.ports import free_port
 
 SAMPLE_KEYS = {"t", "kind", "ok", "latency", "node", "error"}
 STARTUP_SECONDS = 10.0
+STOP_GRACE = 5.0
 
 
-def start_app(kind: str, name: str, port: int, delay_file: Path) -> subprocess.Popen[str]:
+def start_app(kind: str, name: str, port: int, delay_file: Path) -> Child:
     command = [sys.executable, "-m", "dnslb_lab.app", kind, "--name", name, "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen([*command, "--delay-file", str(delay_file)], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout=STARTUP_SECONDS):
-            stop(process)
-            pytest.fail(f"`app {kind}` did not print `listening` within {STARTUP_SECONDS}s")
-    line = process.stdout.readline()
-    if line.strip() != "listening":
-        stop(process)
-        pytest.fail(f"`app {kind}` printed {line!r} instead of `listening`")
-    return process
+    log = delay_file.parent / f"app-{kind}.log"
+    app = Child.start([*command, "--delay-file", str(delay_file)], name=f"`app {kind}`", log=log)
 
+    def listening() -> bool:
+        line, complete, _ = app.read_log().partition("\n")
+        if complete and line != "listening":
+            raise ChildStartError(f"`app {kind}` printed {line!r} instead of `listening`")
+        return bool(complete)
 
-def stop(process: subprocess.Popen[str]) -> int:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
-    return process.returncode
+    try:
+        app.wait_ready(listening, STARTUP_SECONDS, "print `listening`")
+    except BaseException:
+        app.stop(STOP_GRACE)
+        raise
+    return app
 
 
 @dataclass(frozen=True)
 class Node:
     name: str
-    http: subprocess.Popen[str]
+    http: Child
     http_port: int
-    db: subprocess.Popen[str]
+    db: Child
     db_port: int
     delay_file: Path
 
@@ -78,13 +71,13 @@ def node(tmp_path: Path) -> Iterator[Node]:
     try:
         db = start_app("db", "node1", db_port, delay_file)
     except BaseException:
-        stop(http)
+        http.stop(STOP_GRACE)
         raise
     try:
         yield Node("node1", http, http_port, db, db_port, delay_file)
     finally:
-        stop(http)
-        stop(db)
+        http.stop(STOP_GRACE)
+        db.stop(STOP_GRACE)
 
 
 @dataclass(frozen=True)
@@ -147,7 +140,7 @@ def test_http_app_names_its_node(node: Node) -> None:
             assert response.headers["content-type"].startswith("text/plain")
             assert response.text == "node1"
         assert client.get(f"http://127.0.0.1:{node.http_port}/healthz").text == "ok"
-    assert stop(node.http) == 0
+    assert node.http.stop(STOP_GRACE) == 0
 
 
 def test_db_speaks_the_line_protocol(node: Node) -> None:
@@ -161,7 +154,7 @@ def test_db_speaks_the_line_protocol(node: Node) -> None:
             stream.write(request)
             stream.flush()
             assert stream.readline() == reply
-    assert stop(node.db) == 0
+    assert node.db.stop(STOP_GRACE) == 0
 
 
 def test_load_records_both_kinds(node: Node, tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dnslb.adapters.child import Child
 from dnslb_lab import state
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
@@ -48,22 +48,32 @@ def stats(report: dict[str, Any], phase: str, kind: str = "http") -> dict[str, A
     raise AssertionError(f"no phase {phase!r} in {[p['name'] for p in report['phases']]}")
 
 
-def start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def start_run(tmp_path: Path) -> tuple[Child, Path]:
     """A long `lab run` in the background, returned once its first phase has begun (the lab is up)."""
     log = tmp_path / "out.log"
-    with log.open("w") as out:
-        run = subprocess.Popen(
-            [*LAB, "run", "--nodes", "2", "--duration", "120", "--users", "5", "--db-users", "1",
-             "--output", str(tmp_path)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 200
-    while "phase: baseline" not in log.read_text():
-        if run.poll() is not None or time.monotonic() > deadline:
-            run.kill()
-            run.wait()
-            raise AssertionError(log.read_text()[-3000:])
-        time.sleep(0.2)
+    run = Child.start(
+        [
+            *LAB,
+            "run",
+            "--nodes",
+            "2",
+            "--duration",
+            "120",
+            "--users",
+            "5",
+            "--db-users",
+            "1",
+            "--output",
+            str(tmp_path),
+        ],
+        name="`dnslb lab run`",
+        log=log,
+    )
+    try:
+        run.wait_ready(lambda: "phase: baseline" in run.read_log(), 200, "begin its first phase", interval=0.2)
+    except BaseException:
+        run.kill()
+        raise
     return run, log
 
 
@@ -136,9 +146,7 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
         run.send_signal(signal.SIGINT)
         assert run.wait(120) == 130
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
+        run.kill()  # reaps it: it has ended by now unless the test failed
     assert "tearing the lab down" in log.read_text()
     assert lab_namespaces() == before
     assert lab_processes() == []
@@ -148,7 +156,6 @@ def test_down_removes_what_a_killed_lab_left_behind(tmp_path: Path) -> None:
     before = lab_namespaces()
     run, _ = start_run(tmp_path)
     run.kill()  # no teardown: namespaces and processes stay behind
-    run.wait()
     after_kill = lab_namespaces() - before
     assert after_kill
     assert lab_processes()

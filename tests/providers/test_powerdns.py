@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from dnslb_testkit.conformance import (
     ReachabilityConformance,
     ThrottlingConformance,
 )
+from dnslb_testkit.ports import silent_port
 from dnslb_testkit.servers.powerdns import PowerDNSServer
 
 ZONE = "example.test"
@@ -61,14 +61,6 @@ def provider(pdns: PowerDNSServer, zone: Zone) -> Iterator[PowerDNSProvider]:
     made = create(pdns.provider_settings(), pdns.provider_secret())
     yield made
     made.close()
-
-
-@pytest.fixture(scope="module")
-def closed_port() -> Iterator[int]:
-    # bound but never listening: connections are refused, and no other process can take the port meanwhile
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
-        held.bind(("127.0.0.1", 0))
-        yield held.getsockname()[1]
 
 
 @contextmanager
@@ -197,12 +189,8 @@ def test_server_errors_are_transient() -> None:
 
 
 def test_a_server_that_never_answers_is_transient_after_the_timeout() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()  # the kernel accepts the connection; nobody ever reads or answers
-        port = silent.getsockname()[1]
-        with pytest.raises(Transient, match="Timeout"):
-            provider_at(f"http://127.0.0.1:{port}", timeout="0.3").zones()
+    with silent_port() as port, pytest.raises(Transient, match="Timeout"):
+        provider_at(f"http://127.0.0.1:{port}", timeout="0.3").zones()
 
 
 def test_records_written_through_the_api_are_answered_over_dns(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 from collections.abc import Iterator
 
 import dns.update
@@ -23,6 +22,7 @@ from dnslb_testkit.conformance import (
     ReachabilityConformance,
     addresses,
 )
+from dnslb_testkit.ports import silent_port
 from dnslb_testkit.servers.bind import BindServer, BindStartError, TsigKey, ZoneSpec
 
 NODE_IPS = addresses(300, "192.168.0.1")
@@ -54,14 +54,6 @@ def provider_for(bind: BindServer, key: TsigKey | None = None, **settings: str) 
 
 def wrong_secret(key: TsigKey) -> TsigKey:
     return TsigKey(key.name, base64.b64encode(os.urandom(32)).decode(), key.algorithm)
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A 127.0.0.1 TCP port held bound but not listening, so connecting to it is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
-        held.bind(("127.0.0.1", 0))
-        yield held.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -265,10 +257,8 @@ def test_servfail_is_transient_and_hints_at_bind_record_set_limit() -> None:
 
 
 def test_a_server_that_never_answers_is_transient() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()  # connections complete in the backlog, and nothing ever answers
-        settings = {"server": "127.0.0.1", "port": str(silent.getsockname()[1]), "zones": "x.test", "timeout": "0.3"}
+    with silent_port() as port:
+        settings = {"server": "127.0.0.1", "port": str(port), "zones": "x.test", "timeout": "0.3"}
         with pytest.raises(Transient, match="no answer in time"):
             create_rfc2136(settings, {}).zones()
 

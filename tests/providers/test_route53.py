@@ -7,7 +7,6 @@ limit arithmetic is tested on its own, and every request the packer produces is 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -131,14 +130,6 @@ def canned(status: int, body: bytes, headers: Mapping[str, str] | None = None) -
 def throttling_url() -> Iterator[str]:
     with canned(400, THROTTLING) as server:
         yield server.url
-
-
-@pytest.fixture(scope="module")
-def closed_port() -> Iterator[int]:
-    """A port bound but not listening: connections are refused, and nothing else can take it meanwhile."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        yield holder.getsockname()[1]
 
 
 def provider_at(url: str, **settings: str) -> Route53Provider:

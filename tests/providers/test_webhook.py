@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+from dnslb.adapters.child import Child
 from dnslb.adapters.dnssync.plugins import create
 from dnslb.core.dns.batch import Group, pack
 from dnslb.provider import (
@@ -35,6 +34,7 @@ from dnslb_testkit.conformance import (
     ReachabilityConformance,
     ThrottlingConformance,
 )
+from dnslb_testkit.ports import silent_port
 from dnslb_testkit.webhook_server import WebhookServer
 from dnslb_webhook import MAX_BODY_BYTES, WebhookProvider
 from dnslb_webhook.errors import retry_after
@@ -58,14 +58,6 @@ def throttling_server() -> Iterator[WebhookServer]:
     with WebhookServer(["example.test"]) as running:
         running.forced_status = 429
         yield running
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port bound but not listening: connecting to it is refused for as long as the test runs."""
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        yield holder.getsockname()[1]
 
 
 @pytest.fixture
@@ -427,10 +419,8 @@ def test_statuses_map_to_errors(
 
 
 def test_a_server_that_never_answers_is_transient(providers: ProviderFactory) -> None:
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()  # connections complete in the backlog; nothing reads or answers them
-        provider = providers(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout="0.2")
+    with silent_port() as port:
+        provider = providers(f"http://127.0.0.1:{port}", timeout="0.2")
         with pytest.raises(Transient, match="timed out"):
             provider.zones()
 
@@ -489,23 +479,18 @@ def test_bad_settings_are_refused(settings: dict[str, str]) -> None:
         create("webhook", settings, {})
 
 
-def test_the_server_runs_as_a_process() -> None:
+def test_the_server_runs_as_a_process(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "dnslb_testkit.webhook_server", "--port", "0", "--zones", "example.test"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = Child.start(command, name="webhook server", log=tmp_path / "webhook.log", env=env)
     try:
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(process.stdout.readline() if process.stdout else ""))
-        reader.start()
-        reader.join(20)
-        url = line[0].strip() if line else ""
+        line = server.wait_ready(lambda: (text := server.read_log()).endswith("\n") and text, 20, "print its URL")
+        url = line.splitlines()[0]
         assert url.startswith("http://127.0.0.1:")
         with WebhookProvider(url) as provider:
             assert [z.name for z in provider.zones()] == ["example.test"]
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        assert process.wait(10) == 0
-        if process.stdout:
-            process.stdout.close()
+        assert server.stop() == 0
 
 
 def test_the_server_command_has_help() -> None:

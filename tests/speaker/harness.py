@@ -4,9 +4,6 @@ router, the Kubernetes API double as the cluster."""
 from __future__ import annotations
 
 import ipaddress
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -16,8 +13,11 @@ from typing import Any
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
+from dnslb.adapters.child import Child
 from dnslb_testkit.bgpbed import BedNode, BGPBed, host_prefix
-from tests.controller.harness import NAMESPACE, ensure_namespace, free_port, wait_for
+from dnslb_testkit.ports import free_port
+from dnslb_testkit.waiting import wait_for
+from tests.controller.harness import NAMESPACE, ensure_namespace
 
 VIPS = "10.100.0.0/24"
 VIPS6 = "fd00:100::/120"
@@ -108,13 +108,12 @@ class SpeakerProcess:
         self.workdir = workdir / node.name
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"speaker-{node.name}-{self.port}.log"
-        self._log = self.log_path.open("a")
         command = [
             sys.executable, "-m", "dnslb.app.cli", "speaker", "--node-name", node.name, "--api-server", api_url,
             "--netns", node.namespace.name, "--workdir", str(self.workdir), "--metrics-addr", f"127.0.0.1:{self.port}",
             "--drain-seconds", "1", "--log-format", "logfmt", *extra,
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = Child.start(command, name=f"speaker on {node.name}", log=self.log_path)
 
     def exabgp_pid(self) -> int | None:
         """ExaBGP's PID, found by its config path (the speaker starts it in our workdir)."""
@@ -142,15 +141,7 @@ class SpeakerProcess:
         return None
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._log.close()
-        return self.process.returncode
+        return self.process.stop(20)
 
 
 def next_hops(bed: BGPBed, vip: str) -> set[str]:

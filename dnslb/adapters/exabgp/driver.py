@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO
 
 import dnslb
+from dnslb.adapters.child import poll_until, stop_process
 from dnslb.adapters.exabgp.config import Neighbor, environment, render_config, render_environment
 from dnslb.adapters.exabgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
 from dnslb.adapters.exabgp.relay import COMPLAINT_PREFIX as RELAY_PREFIX
@@ -537,7 +538,7 @@ class ExaBGPDriver:
         if link is not None:
             link.close()
         if process is not None:
-            _terminate(process, self._stop_timeout)
+            stop_process(process, self._stop_timeout, name="ExaBGP")  # SIGTERM: ExaBGP sends its peers a Cease
             if process.stdout is not None:
                 process.stdout.close()
             log.info("ExaBGP %d stopped (status %s)", process.pid, process.returncode)
@@ -565,24 +566,10 @@ def _normalised(address: str) -> str:
         return address
 
 
-def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM (ExaBGP then sends its peers a Cease), SIGKILL if it is still there after `timeout`."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("ExaBGP %d ignored SIGTERM for %.1fs; killing it", process.pid, timeout)
-            process.kill()
-            process.wait()
-
-
 def _stop_relay(pid: int, socket_path: Path, timeout: float) -> None:
     """The relay leaves once ExaBGP is gone; if it has not within `timeout`, kill it, after checking by its command
     line that the PID still is our relay."""
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    poll_until(lambda: not _alive(pid), timeout, interval=0.02)
     if _alive(pid) and os.fsencode(socket_path) in _command_line(pid):
         log.warning("relay %d outlived ExaBGP; killing it", pid)
         with contextlib.suppress(ProcessLookupError):
