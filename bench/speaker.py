@@ -37,7 +37,7 @@ NODES = 50
 
 def managed_fields(manager: str) -> list[dict[str, Any]]:
     """What a real server keeps in metadata.managedFields for an object written by `manager` (server-side apply)."""
-    fields = {f"f:{k}": {} for k in ("addressType", "endpoints", "ports", "metadata")}
+    fields: dict[str, Any] = {f"f:{k}": {} for k in ("addressType", "endpoints", "ports", "metadata")}
     fields["f:metadata"] = {"f:labels": {".": {}, "f:kubernetes.io/service-name": {}, "f:endpointslice.kubernetes.io/"
                             "managed-by": {}}, "f:ownerReferences": {".": {}, 'k:{"uid":"x"}': {}}}  # fmt: skip
     return [{"manager": manager, "operation": "Update", "apiVersion": "discovery.k8s.io/v1",
