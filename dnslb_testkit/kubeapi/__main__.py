@@ -33,8 +33,11 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--bookmark-interval",
         type=float,
-        default=1.0,
+        default=60.0,
         help="seconds between BOOKMARK events on watches that allow them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--single-stack", action="store_true", help="a single-stack (IPv4) cluster instead of dual-stack"
     )
     return parser.parse_args(argv)
 
@@ -48,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    api = KubeAPI(history_limit=arguments.history_limit, bookmark_interval=arguments.bookmark_interval)
+    api = KubeAPI(
+        history_limit=arguments.history_limit,
+        bookmark_interval=arguments.bookmark_interval,
+        single_stack=arguments.single_stack,
+    )
     url = api.start(arguments.host, arguments.port)
     print(url, flush=True)
     try:

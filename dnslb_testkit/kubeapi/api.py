@@ -33,9 +33,11 @@ class KubeAPI:
     hooks and counters are thread-safe and may be called from the test's thread at any time.
     """
 
-    def __init__(self, *, history_limit: int = 10000, bookmark_interval: float = 1.0) -> None:
+    def __init__(
+        self, *, history_limit: int = 10000, bookmark_interval: float = 60.0, single_stack: bool = False
+    ) -> None:
         self._store = Store(history_limit)
-        self._registry = Registry(self._store)
+        self._registry = Registry(self._store, single_stack=single_stack)
         self._faults = Faults()
         self._log = RequestLog()
         self._server = ApiServer(self._store, self._registry, self._faults, self._log, bookmark_interval)
@@ -154,6 +156,15 @@ class KubeAPI:
     def set_latency(self, seconds: float) -> None:
         """Delay every API request by `seconds` (0 turns it off)."""
         self._faults.set_latency(seconds)
+
+    def silence(self, verbs: Iterable[str] = (), resources: Iterable[str] = ()) -> None:
+        """Matching requests ("watch", "update"; "leases", "services") are accepted and never answered from now
+        on, and open matching watch streams go quiet for good; none given: every request. `speak()` ends it for
+        new requests."""
+        self._faults.silence(frozenset(verbs), frozenset(resources))
+
+    def speak(self) -> None:
+        self._faults.speak()
 
     # counters
 

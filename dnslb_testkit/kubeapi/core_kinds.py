@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dnslb_testkit.kubeapi import schemas
 from dnslb_testkit.kubeapi.errors import FieldCause, bad_request
 from dnslb_testkit.kubeapi.names import LABEL_NAMES, dns1123_subdomain
 from dnslb_testkit.kubeapi.strategic import PRIMITIVE_SET, Path
@@ -152,6 +153,9 @@ def _validate_config_keys(keys: Mapping[str, Any], field: str) -> list[FieldCaus
     return causes
 
 
+MAX_CONFIG_MAP_BYTES = 1024 * 1024
+
+
 class ConfigMapStrategy(Strategy):
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
         data = _string_map(obj, "data")
@@ -159,6 +163,11 @@ class ConfigMapStrategy(Strategy):
         causes = _validate_config_keys(data, "data") + _validate_config_keys(binary, "binaryData")
         for key in set(data) & set(binary):
             causes.append(FieldCause.invalid("data", key, "duplicate of key present in binaryData"))
+        size = sum(len(k) + len(v.encode()) for k, v in data.items()) + sum(len(k) + len(v) for k, v in binary.items())
+        if size > MAX_CONFIG_MAP_BYTES:  # kube-apiserver: the data of a ConfigMap fits in 1 MiB
+            causes.append(
+                FieldCause("FieldValueTooLong", "", f"Too long: must have at most {MAX_CONFIG_MAP_BYTES} bytes")
+            )
         return causes + _validate_immutable_data(obj, old, ("data", "binaryData"))
 
 
@@ -257,10 +266,30 @@ class LeaseStrategy(Strategy):
 
 
 class CustomResourceStrategy(Strategy):
-    """dnslb.io kinds: no schema is enforced here (the CRDs' OpenAPI schemas are not loaded)."""
+    """dnslb.io kinds, held to their CRDs' structural schemas as kube-apiserver holds them: pruned, defaulted,
+    validated (the schemas come from the same models as deploy/crds)."""
+
+    _schemas: dict[str, dict[str, Any]] = {}
+
+    def _schema(self) -> dict[str, Any]:
+        if not CustomResourceStrategy._schemas:
+            CustomResourceStrategy._schemas = schemas.schemas()
+        return CustomResourceStrategy._schemas[self.kind.kind]
+
+    def default(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        schema = self._schema()
+        for part in ("spec", "status"):
+            if part in obj and part in schema.get("properties", {}):
+                obj[part] = schemas.default(schemas.prune(obj[part], schema["properties"][part]),
+                                            schema["properties"][part])  # fmt: skip
+            elif part in obj and part not in schema.get("properties", {}):
+                del obj[part]
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
         spec = obj.get("spec")
         if spec is not None and not isinstance(spec, dict):
             return [FieldCause.invalid("spec", spec, "must be of type object")]
-        return []
+        return schemas.validate({k: v for k, v in obj.items() if k != "metadata"}, self._schema())
+
+    def validate_status(self, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldCause]:
+        return self.validate(obj, old)

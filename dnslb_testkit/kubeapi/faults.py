@@ -14,6 +14,32 @@ class Faults:
         self._failures_left = 0
         self._failure_status = 500
         self._latency = 0.0
+        self._silence: tuple[frozenset[str], frozenset[str]] | None = None  # (verbs, resources); empty: any
+        self._silenced_since = 0  # a generation: streams opened before a silence stay silent after it
+
+    def silence(self, verbs: frozenset[str] = frozenset(), resources: frozenset[str] = frozenset()) -> None:
+        """From now on, matching requests are accepted and never answered, and every matching watch stream that is
+        open goes quiet for good (no events, no BOOKMARKs), as behind a connection that died without a FIN."""
+        with self._lock:
+            self._silence = (verbs, resources)
+            self._silenced_since += 1
+
+    def speak(self) -> None:
+        """New requests are answered again; what was silenced stays silent."""
+        with self._lock:
+            self._silence = None
+
+    def silent(self, verb: str, resource: str) -> bool:
+        with self._lock:
+            if self._silence is None:
+                return False
+            verbs, resources = self._silence
+            return (not verbs or verb in verbs) and (not resources or resource in resources)
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            return self._silenced_since
 
     def fail_next(self, n: int, status: int = 500) -> None:
         if n < 0 or not 400 <= status <= 599:

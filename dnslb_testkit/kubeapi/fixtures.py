@@ -25,6 +25,12 @@ def kube_in_child_process() -> bool:
     return False
 
 
+@pytest.fixture
+def bookmark_interval() -> float:
+    """Seconds between the double's BOOKMARKs (a real server's: about a minute); parametrize it to change it."""
+    return 60.0
+
+
 @pytest.fixture(scope="session")
 def cluster_target() -> Iterator[KubeTarget | None]:
     """The real cluster for the whole session when KUBECONFIG is set, else None."""
@@ -36,7 +42,9 @@ def cluster_target() -> Iterator[KubeTarget | None]:
 
 
 @pytest.fixture
-def target(request: pytest.FixtureRequest, kube_in_child_process: bool) -> Iterator[KubeTarget]:
+def target(
+    request: pytest.FixtureRequest, kube_in_child_process: bool, bookmark_interval: float
+) -> Iterator[KubeTarget]:
     """The API the test runs against: the real cluster for a test marked `cluster` when KUBECONFIG is set, else a
     fresh double."""
     if request.node.get_closest_marker("cluster") is not None:
@@ -44,7 +52,7 @@ def target(request: pytest.FixtureRequest, kube_in_child_process: bool) -> Itera
         if cluster is not None:
             yield cluster
             return
-    with kube_target(separate_process=kube_in_child_process, environ={}) as double:
+    with kube_target(separate_process=kube_in_child_process, environ={}, bookmark_interval=bookmark_interval) as double:
         yield double
 
 

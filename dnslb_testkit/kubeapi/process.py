@@ -29,8 +29,12 @@ _CONTROL_TIMEOUT = 15.0
 class KubeAPIProcess:
     """Same fault hooks and counters as `KubeAPI`, for a double running in a child process."""
 
-    def __init__(self, *, history_limit: int = 10000, bookmark_interval: float = 1.0) -> None:
+    def __init__(
+        self, *, history_limit: int = 10000, bookmark_interval: float = 60.0, single_stack: bool = False
+    ) -> None:
         self._arguments = ["--history-limit", str(history_limit), "--bookmark-interval", str(bookmark_interval)]
+        if single_stack:
+            self._arguments.append("--single-stack")
         self._child: Child | None = None
         self._directory: Path | None = None
         self._url = ""
@@ -124,6 +128,12 @@ class KubeAPIProcess:
 
     def set_latency(self, seconds: float) -> None:
         self._control("latency", seconds=seconds)
+
+    def silence(self, verbs: Iterable[str] = (), resources: Iterable[str] = ()) -> None:
+        self._control("silence", verbs=",".join(verbs), resources=",".join(resources))
+
+    def speak(self) -> None:
+        self._control("speak")
 
     def request_counts(self) -> dict[str, int]:
         counts: dict[str, int] = self._control("requests", method="GET")

@@ -80,10 +80,10 @@ class WriteOptions:
     subresource: str = ""
 
 
-def _strategies(allocations: ServiceAllocations) -> dict[ResourceKind, Strategy]:
+def _strategies(allocations: ServiceAllocations, single_stack: bool) -> dict[ResourceKind, Strategy]:
     table: dict[ResourceKind, Strategy] = {
         kinds.NAMESPACES: NamespaceStrategy(kinds.NAMESPACES),
-        kinds.SERVICES: ServiceStrategy(kinds.SERVICES, allocations),
+        kinds.SERVICES: ServiceStrategy(kinds.SERVICES, allocations, single_stack=single_stack),
         kinds.NODES: NodeStrategy(kinds.NODES),
         kinds.EVENTS: EventStrategy(kinds.EVENTS),
         kinds.CONFIG_MAPS: ConfigMapStrategy(kinds.CONFIG_MAPS),
@@ -108,9 +108,9 @@ def _without(obj: Mapping[str, Any], *fields: str) -> dict[str, Any]:
 
 
 class Registry:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, single_stack: bool = False) -> None:
         self.store = store
-        self._strategies = _strategies(ServiceAllocations())
+        self._strategies = _strategies(ServiceAllocations(), single_stack)
         self._bootstrap()
 
     def strategy(self, kind: ResourceKind) -> Strategy:
@@ -183,6 +183,7 @@ class Registry:
             admission = strategy.admit(obj, None)
             meta["uid"] = new_uid()
             meta["creationTimestamp"] = format_time(now())
+            meta["managedFields"] = managed_fields(obj, options.subresource)
             if kind.tracks_generation:
                 meta["generation"] = 1
             if options.dry_run:
@@ -340,8 +341,11 @@ class Registry:
         causes += strategy.validate_status(obj, old.obj) if status_write else strategy.validate(obj, old.obj)
         if causes:
             raise invalid(kind.kind, kind.group, old_meta["name"], causes)
+        if "managedFields" in old_meta:
+            obj["metadata"]["managedFields"] = old_meta["managedFields"]
         if json_equal(obj, old.obj):
             return old
+        obj["metadata"]["managedFields"] = managed_fields(obj, options.subresource)
         if kind.tracks_generation and not json_equal(
             _without(obj, "metadata", "status"), _without(old.obj, "metadata", "status")
         ):
@@ -414,6 +418,34 @@ class Registry:
                 if current is not None:
                     deleted.append(self._delete_locked(kind, current, {}, options).stored)
         return deleted
+
+
+def managed_fields(obj: Mapping[str, Any], subresource: str | None) -> list[dict[str, Any]]:
+    """What a real server keeps in metadata.managedFields after a write: the fields the writer set, as a tree. It
+    is often larger than the rest of the object, which is why clients must not cache it."""
+
+    def tree(value: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {".": {}, **{f"f:{k}": tree(v) for k, v in value.items()}}
+        if isinstance(value, list):
+            return {".": {}, **{f"k:{json.dumps(item, sort_keys=True)[:200]}": tree(item)
+                                for item in value if isinstance(item, dict)}}  # fmt: skip
+        return {}
+
+    meta = obj.get("metadata") or {}
+    fields = {
+        **({"f:metadata": tree({k: meta[k] for k in ("labels", "annotations", "finalizers") if k in meta})}),
+        **{f"f:{k}": tree(v) for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")},
+    }
+    entry = {
+        "manager": "kube-client",
+        "operation": "Update",
+        "apiVersion": obj.get("apiVersion"),
+        "time": format_time(now()),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }
+    return [{**entry, **({"subresource": subresource} if subresource else {})}]
 
 
 def _finalizer_causes(meta: Mapping[str, Any], old_meta: Mapping[str, Any]) -> list[FieldCause]:

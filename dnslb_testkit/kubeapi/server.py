@@ -48,6 +48,10 @@ def _json_response(
     return web.Response(body=data, status=status, content_type=JSON, headers=headers)
 
 
+def _names(text: str | None) -> frozenset[str]:
+    return frozenset(n for n in (text or "").split(",") if n)
+
+
 def _error_response(error: ApiError) -> web.Response:
     return _json_response(error.status(), status=error.code, headers=error.headers)
 
@@ -101,6 +105,9 @@ class ApiServer:
             self._log.record(_verb(request.method, target, watch), target.resource)
         else:
             self._log.record(request.method.lower(), path)
+        verb = _verb(request.method, target, watch) if target is not None else request.method.lower()
+        if self._faults.silent(verb, target.resource if target is not None else path):
+            await asyncio.Event().wait()  # accepted, never answered: the client must give up on its own
         failure = self._faults.take_failure()
         latency = self._faults.latency
         if latency:
@@ -248,11 +255,14 @@ class ApiServer:
         watcher = Watcher(self._store, watch_request)
         watcher.open()
         self._watchers.add(watcher)
+        opened = self._faults.generation
         try:
             response = web.StreamResponse(status=200, headers={"Content-Type": JSON})
             response.enable_chunked_encoding()
             await response.prepare(request)
             async for chunk in watcher.chunks():
+                if self._faults.generation != opened and self._faults.silent("watch", target.resource):
+                    await asyncio.Event().wait()  # this stream died silently: nothing more, ever
                 await response.write(chunk)
             await response.write_eof()
             return response
@@ -277,6 +287,10 @@ class ApiServer:
                 self._faults.fail_next(int(query.get("n", "1")), int(query.get("status", "500")))
             elif action == "latency":
                 self._faults.set_latency(float(query.get("seconds", "0")))
+            elif action == "silence":
+                self._faults.silence(_names(query.get("verbs")), _names(query.get("resources")))
+            elif action == "speak":
+                self._faults.speak()
             elif action == "reset-requests":
                 self._log.reset()
             elif action == "seed":

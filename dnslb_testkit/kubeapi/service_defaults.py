@@ -21,7 +21,7 @@ from dnslb_testkit.kubeapi.service_spec import (
 )
 
 
-def apply_defaults(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+def apply_defaults(obj: dict[str, Any], old: dict[str, Any] | None, *, single_stack: bool = False) -> None:
     """apiserver's Service defaults (and, on update, what it keeps from the stored object)."""
     spec = obj.setdefault("spec", {})
     check_shape(spec)
@@ -34,7 +34,7 @@ def apply_defaults(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         config.setdefault("clientIP", {}).setdefault("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT)
     if spec["type"] != "ExternalName":
         spec.setdefault("internalTrafficPolicy", "Cluster")
-        default_ip_families(spec)
+        default_ip_families(spec, single_stack=single_stack)
     if externally_accessible(spec):
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if spec["type"] == "LoadBalancer":
@@ -136,7 +136,7 @@ def carry_over(spec: dict[str, Any], old_spec: Mapping[str, Any]) -> None:
         _drop_if_unchanged(spec, old_spec, "externalTrafficPolicy")
 
 
-def default_ip_families(spec: dict[str, Any]) -> None:
+def default_ip_families(spec: dict[str, Any], *, single_stack: bool = False) -> None:
     if is_headless(spec):
         spec["clusterIPs"] = [HEADLESS]
     elif spec.get("clusterIP") and not spec.get("clusterIPs"):
@@ -152,7 +152,8 @@ def default_ip_families(spec: dict[str, Any]) -> None:
             spec["ipFamilyPolicy"] = "SingleStack"
     if not families:
         families = ["IPv4"]
-    dual = spec["ipFamilyPolicy"] in ("PreferDualStack", "RequireDualStack")
+    # a single-stack cluster gives PreferDualStack its one family (RequireDualStack is refused by validation)
+    dual = spec["ipFamilyPolicy"] in ("PreferDualStack", "RequireDualStack") and not single_stack
     if dual and len(families) == 1 and families[0] in IP_FAMILIES:
         families.append(other_family(families[0]))
     spec["ipFamilies"] = families

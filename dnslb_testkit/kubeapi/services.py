@@ -45,9 +45,10 @@ class ServiceStrategy(SpecResettingStatus):
     name_rule = DNS1035_NAMES
     list_strategies: Mapping[Path, str] = {("spec", "ports"): "port", ("status", "conditions"): "type"}
 
-    def __init__(self, kind: ResourceKind, allocations: ServiceAllocations) -> None:
+    def __init__(self, kind: ResourceKind, allocations: ServiceAllocations, *, single_stack: bool = False) -> None:
         super().__init__(kind)
         self._allocations = allocations
+        self._single_stack = single_stack
 
     # defaulting
 
@@ -57,7 +58,7 @@ class ServiceStrategy(SpecResettingStatus):
             normalize_condition_times(status.get("conditions"), "status.conditions", ("lastTransitionTime",))
 
     def default(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        apply_defaults(obj, old)
+        apply_defaults(obj, old, single_stack=self._single_stack)
 
     def prepare_for_update(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
         """Load balancer status goes with the type: apiserver clears it when a Service stops being one."""
@@ -81,6 +82,9 @@ class ServiceStrategy(SpecResettingStatus):
         causes += validate_ports(spec)
         causes += validate_policies(spec)
         causes += validate_ip_families(spec)
+        if self._single_stack and spec.get("ipFamilyPolicy") == "RequireDualStack":
+            message = "this cluster is not configured for dual-stack services"
+            causes.append(FieldCause.invalid("spec.ipFamilyPolicy", "RequireDualStack", message))
         causes += validate_load_balancer_fields(spec, (old or {}).get("spec"))
         if old is not None:
             causes += validate_immutable_ips(spec, old.get("spec") or {})
@@ -89,7 +93,13 @@ class ServiceStrategy(SpecResettingStatus):
     def validate_status(self, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldCause]:
         status = obj.get("status") or {}
         causes = []
-        for index, ingress in enumerate((status.get("loadBalancer") or {}).get("ingress") or []):
+        ingresses = (status.get("loadBalancer") or {}).get("ingress") or []
+        if ingresses and (obj.get("spec") or {}).get("type") != "LoadBalancer":
+            # from 1.29: a load balancer status only on a Service of type LoadBalancer
+            causes.append(
+                FieldCause.forbidden("status.loadBalancer", "may only be used when `spec.type` is 'LoadBalancer'")
+            )
+        for index, ingress in enumerate(ingresses):
             causes += validate_ingress(f"status.loadBalancer.ingress[{index}]", ingress)
         return causes + validate_meta_conditions(status.get("conditions"), "status.conditions")
 

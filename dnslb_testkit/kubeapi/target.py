@@ -35,6 +35,10 @@ class KubeAPIControl(Protocol):
 
     def set_latency(self, seconds: float) -> None: ...
 
+    def silence(self, verbs: Iterable[str] = (), resources: Iterable[str] = ()) -> None: ...
+
+    def speak(self) -> None: ...
+
     def request_counts(self) -> dict[str, int]: ...
 
     def count_requests(self, resource: str, *verbs: str) -> int: ...
@@ -44,7 +48,7 @@ class KubeAPIControl(Protocol):
 
 @contextmanager
 def running_kubeapi(
-    *, separate_process: bool = False, history_limit: int = 10000, bookmark_interval: float = 1.0
+    *, separate_process: bool = False, history_limit: int = 10000, bookmark_interval: float = 60.0
 ) -> Iterator[KubeAPIControl]:
     """Start the double on a free 127.0.0.1 port for the `with` block; stop it (and its process) after."""
     double: KubeAPI | KubeAPIProcess
@@ -79,7 +83,9 @@ def real_cluster_requested(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 @contextmanager
-def kube_target(*, separate_process: bool = False, environ: Mapping[str, str] = os.environ) -> Iterator[KubeTarget]:
+def kube_target(
+    *, separate_process: bool = False, environ: Mapping[str, str] = os.environ, bookmark_interval: float = 60.0
+) -> Iterator[KubeTarget]:
     """The real cluster KUBECONFIG names, if set; otherwise a freshly started double."""
     kubeconfig = environ.get("KUBECONFIG")
     if kubeconfig:
@@ -87,5 +93,5 @@ def kube_target(*, separate_process: bool = False, environ: Mapping[str, str] = 
         kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
         yield KubeTarget(configuration, None)
         return
-    with running_kubeapi(separate_process=separate_process) as double:
+    with running_kubeapi(separate_process=separate_process, bookmark_interval=bookmark_interval) as double:
         yield KubeTarget(double.client_configuration(), double)

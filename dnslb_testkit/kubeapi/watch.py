@@ -33,7 +33,7 @@ class WatchRequest:
     bookmarks: bool = False
     timeout: float | None = None
     send_initial_events: bool = False
-    bookmark_interval: float = 1.0
+    bookmark_interval: float = 60.0
 
 
 class Watcher:

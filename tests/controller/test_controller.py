@@ -250,3 +250,23 @@ def test_namespace_selectors_allocate_by_the_namespace_labels(
     assert wait_for(lambda: vips(core, "plain-team").get("plain-team/web"), 10, "a VIP after labelling") == (
         "10.90.0.1",
     )
+
+
+def test_a_leader_whose_lease_calls_hang_stops_writing_and_exits(
+    ns: str, core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, api: KubeAPIControl, controller: Start
+) -> None:
+    apply_pool(custom, "p", "10.61.0.0/24")
+    leader = controller("--leader-elect=true", "--lease-seconds", "3", "--identity", "silenced")
+    leader.wait_ready()
+    core.create_namespaced_service(ns, service_body("before"))
+    wait_for(lambda: all_have_vips(core, ns, 1), 10, "a VIP while leading")
+    api.silence(resources=["leases"])  # every Lease request from now on is accepted and never answered
+    silenced = time.monotonic()
+    code = leader.process.wait(15)  # renew deadline 2 s: it must not wait for a hung call to return
+    assert code == 1 and time.monotonic() - silenced < 10
+    assert "lost the lease" in leader.log_path.read_text()
+    writes = api.count_requests("services/status", "patch")
+    core.create_namespaced_service(ns, service_body("after"))
+    time.sleep(1)
+    assert api.count_requests("services/status", "patch") == writes
+    assert not vips(core, ns).get(f"{ns}/after")

@@ -88,8 +88,9 @@ class Running:
         return self.made[-1]
 
     def names(self) -> set[str]:
-        provider = self.made[-1]
-        return {r.name for r in provider.records(Zone(ZONE, ZONE)) if r.type == "A"}
+        if not self.made:
+            return set()
+        return {r.name for r in self.made[-1].records(Zone(ZONE, ZONE)) if r.type == "A"}
 
 
 @pytest.fixture

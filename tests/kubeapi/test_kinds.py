@@ -162,12 +162,19 @@ def test_endpoint_slice_validation(discovery: k8s.DiscoveryV1Api, namespace: str
     assert caught.value.status == 422
 
 
-@pytest.mark.parametrize("plural", ["addresspools", "bgppeers", "bgpadvertisements", "dnsproviders"])
+VALID = {  # plural: (kind, a valid spec, a valid change)
+    "addresspools": ("AddressPool", {"addresses": ["10.0.0.0/24"]}, {"addresses": ["10.0.1.0/24"]}),
+    "bgppeers": ("BGPPeer", {"myASN": 64512, "peerASN": 64500, "peerAddress": "192.0.2.1"},
+                 {"myASN": 64512, "peerASN": 64501, "peerAddress": "192.0.2.1"}),
+    "bgpadvertisements": ("BGPAdvertisement", {}, {"localPref": 100}),
+    "dnsproviders": ("DNSProvider", {"type": "inmemory"}, {"type": "route53"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("plural", sorted(VALID))
 def test_custom_kinds_crud(api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str, plural: str) -> None:
-    kind = {"addresspools": "AddressPool", "bgppeers": "BGPPeer", "bgpadvertisements": "BGPAdvertisement"}.get(
-        plural, "DNSProvider"
-    )
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": "one"}, "spec": {}}
+    kind, spec, change = VALID[plural]
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": "one"}, "spec": spec}
     created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
     assert created["kind"] == kind and created["metadata"]["namespace"] == namespace
     with pytest.raises(ApiException) as duplicate:
@@ -177,9 +184,9 @@ def test_custom_kinds_crud(api: KubeAPIControl, custom: k8s.CustomObjectsApi, na
     assert [item["metadata"]["name"] for item in listed["items"]] == ["one"]
     everywhere = custom.list_cluster_custom_object(GROUP, VERSION, plural)
     assert any(item["metadata"]["namespace"] == namespace for item in everywhere["items"])
-    created["spec"] = {"changed": True}
+    created["spec"] = change
     replaced = custom.replace_namespaced_custom_object(GROUP, VERSION, namespace, plural, "one", created)
-    assert replaced["spec"] == {"changed": True}
+    assert {k: v for k, v in replaced["spec"].items() if k in change} == change
     without_version = {**replaced, "metadata": {"name": "one"}}
     with pytest.raises(ApiException) as unconditional:
         custom.replace_namespaced_custom_object(GROUP, VERSION, namespace, plural, "one", without_version)
@@ -250,3 +257,20 @@ def test_client_leader_election_runs_against_the_double(
         election.join(10)
         api.fail_next(0)
     assert stopped.is_set()
+
+
+def test_custom_kinds_follow_their_crd_schema(
+    api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    """As kube-apiserver does with a structural schema: unknown fields pruned, defaults applied, the rest validated."""
+    pool = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"},
+            "spec": {"addresses": ["10.0.0.0/24"], "notAField": 1}}  # fmt: skip
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "addresspools", pool)
+    assert "notAField" not in created["spec"]
+    assert created["spec"]["autoAssign"] is True and created["spec"]["avoidBuggyIPs"] is False
+    broken = {**pool, "metadata": {"name": "q"}, "spec": {"addresses": "10.0.0.0/24", "autoAssign": "yes"}}
+    with pytest.raises(ApiException) as caught:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "addresspools", broken)
+    assert caught.value.status == 422
+    fields = {c["field"] for c in json.loads(caught.value.body)["details"]["causes"]}
+    assert fields == {"spec.addresses", "spec.autoAssign"}

@@ -164,13 +164,20 @@ def test_custom_objects_take_merge_patch(api: KubeAPIControl, custom: k8s.Custom
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "BGPPeer",
         "metadata": {"name": "peer"},
-        "spec": {"peerASN": 64512, "myASN": 64513, "peerAddress": "192.0.2.1", "nodeSelectors": [{"a": "b"}]},
-    }
+        "spec": {"peerASN": 64512, "myASN": 64513, "peerAddress": "192.0.2.1", "sourceAddress": "192.0.2.9",
+                 "nodeSelectors": [{"matchLabels": {"a": "b"}}]},
+    }  # fmt: skip
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "bgppeers", body)
-    patched = custom.patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "bgppeers", "peer", {"spec": {"peerASN": 64600, "nodeSelectors": [], "myASN": None}}
+    patch = {"spec": {"peerASN": 64600, "nodeSelectors": [], "sourceAddress": None}}  # null deletes, lists replace
+    patched = custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "bgppeers", "peer", patch)
+    spec = patched["spec"]
+    assert (spec["peerASN"], spec["myASN"], spec["peerAddress"], spec["nodeSelectors"]) == (
+        64600,
+        64513,
+        "192.0.2.1",
+        [],
     )
-    assert patched["spec"] == {"peerASN": 64600, "peerAddress": "192.0.2.1", "nodeSelectors": []}
+    assert "sourceAddress" not in spec
 
 
 def test_custom_objects_take_json_patch_when_asked(
@@ -180,7 +187,7 @@ def test_custom_objects_take_json_patch_when_asked(
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "DNSProvider",
         "metadata": {"name": "p"},
-        "spec": {"zones": ["a"]},
+        "spec": {"type": "inmemory", "zones": ["a.test"]},
     }
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "dnsproviders", body)
     patched = custom.patch_namespaced_custom_object(
@@ -189,16 +196,17 @@ def test_custom_objects_take_json_patch_when_asked(
         namespace,
         "dnsproviders",
         "p",
-        [{"op": "add", "path": "/spec/zones/-", "value": "b"}],
+        [{"op": "add", "path": "/spec/zones/-", "value": "b.test"}],
         _content_type="application/json-patch+json",
     )
-    assert patched["spec"]["zones"] == ["a", "b"]
+    assert patched["spec"]["zones"] == ["a.test", "b.test"]
 
 
 def test_custom_objects_reject_strategic_merge_with_415(
     api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"}, "spec": {}}
+    spec = {"addresses": ["10.0.0.0/24"]}
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"}, "spec": spec}
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "addresspools", body)
     with pytest.raises(ApiException) as caught:
         custom.patch_namespaced_custom_object(
@@ -240,7 +248,8 @@ def test_set_element_order_directive_orders_merged_ports(core: k8s.CoreV1Api, na
 
 
 def test_json_patch_test_tells_true_from_one(api: KubeAPIControl, custom: k8s.CustomObjectsApi) -> None:
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"}, "spec": {"on": True}}
+    spec = {"addresses": ["10.0.0.0/24"], "autoAssign": True}
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AddressPool", "metadata": {"name": "p"}, "spec": spec}
     custom.create_namespaced_custom_object(GROUP, VERSION, "default", "addresspools", body)
     with pytest.raises(ApiException) as caught:
         custom.patch_namespaced_custom_object(
@@ -249,7 +258,7 @@ def test_json_patch_test_tells_true_from_one(api: KubeAPIControl, custom: k8s.Cu
             "default",
             "addresspools",
             "p",
-            [{"op": "test", "path": "/spec/on", "value": 1}],
+            [{"op": "test", "path": "/spec/autoAssign", "value": 1}],
             _content_type="application/json-patch+json",
         )
     assert caught.value.status == 422

@@ -55,18 +55,19 @@ def test_service_status_write_resets_spec_but_keeps_metadata_changes(core: k8s.C
 def test_custom_resource_status_write_changes_only_status(
     api: KubeAPIControl, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "BGPPeer", "metadata": {"name": "p"}, "spec": {"a": 1}}
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "bgppeers", body)
+    spec = {"myASN": 64512, "peerASN": 64500, "peerAddress": "192.0.2.1"}
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "BGPPeer", "metadata": {"name": "p"}, "spec": spec}
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "bgppeers", body)
     patched = custom.patch_namespaced_custom_object_status(
         GROUP,
         VERSION,
         namespace,
         "bgppeers",
         "p",
-        {"metadata": {"labels": {"sneaky": "yes"}}, "spec": {"a": 2}, "status": {"ok": True}},
+        {"metadata": {"labels": {"sneaky": "yes"}}, "spec": {"peerASN": 1}, "status": {"observedGeneration": 1}},
     )
-    assert patched["status"] == {"ok": True}
-    assert patched["spec"] == {"a": 1}
+    assert patched["status"] == {"observedGeneration": 1}
+    assert patched["spec"] == created["spec"]
     assert "labels" not in patched["metadata"]
 
 
@@ -141,7 +142,9 @@ def test_custom_resource_status_subresource_and_generation(
     created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "addresspools", body)
     assert "status" not in created
     assert created["metadata"]["generation"] == 1
-    status = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    condition = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T00:00:00Z", "reason": "R",
+                 "message": "m"}  # fmt: skip
+    status = {"status": {"conditions": [condition]}}
     patched = custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "addresspools", "pool", status)
     assert patched["status"] == status["status"]
     assert patched["metadata"]["generation"] == 1

@@ -91,7 +91,8 @@ def test_timeout_seconds_ends_the_stream(core: k8s.CoreV1Api, namespace: str) ->
     assert 0.9 <= elapsed < 5
 
 
-def test_bookmarks_when_allowed(api: KubeAPIControl, core: k8s.CoreV1Api) -> None:
+@pytest.mark.parametrize("bookmark_interval", [0.5])
+def test_bookmarks_when_allowed(api: KubeAPIControl, core: k8s.CoreV1Api, bookmark_interval: float) -> None:
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     with WatchRecorder(
         core.list_namespaced_config_map, "default", resource_version=rv, allow_watch_bookmarks=True
@@ -210,7 +211,8 @@ def test_drop_watches_ends_the_stream_the_client_sees(api: KubeAPIControl, core:
 
 
 def test_watch_of_custom_objects(api: KubeAPIControl, custom: k8s.CustomObjectsApi) -> None:
-    body = {"apiVersion": "dnslb.io/v1alpha1", "kind": "AddressPool", "metadata": {"name": "pool"}, "spec": {}}
+    spec = {"addresses": ["10.0.0.0/24"]}
+    body = {"apiVersion": "dnslb.io/v1alpha1", "kind": "AddressPool", "metadata": {"name": "pool"}, "spec": spec}
     with WatchRecorder(
         custom.list_namespaced_custom_object, "dnslb.io", "v1alpha1", "default", "addresspools"
     ) as recorder:

@@ -243,3 +243,29 @@ def test_a_failing_data_path_withdraws_only_pools_with_health_withdraw(
     finally:
         Health.status = 200
         server.shutdown()
+
+
+POISONS = {  # annotation values anyone allowed to annotate a Service may write
+    "local-pref-superscript": {"dnslb.io/bgp-local-pref": "\u00b2"},
+    "local-pref-unicode-digits": {"dnslb.io/bgp-local-pref": "\u0663\u0660\u0660"},
+    "communities-injection": {"dnslb.io/bgp-communities": "65000:1\nannounce route 0.0.0.0/0 next-hop self"},
+    "communities-several-bad-parts": {"dnslb.io/bgp-communities": "1:99999999,large:x,\u00b2:1"},
+}
+
+
+def test_poisoned_services_never_stop_the_healthy_ones_and_say_it_once(
+    bed: BGPBed, core: k8s.CoreV1Api, speakers: Start
+) -> None:
+    node = bed.nodes[0]
+    speakers(node)
+    for i, (name, annotations) in enumerate(POISONS.items()):
+        lb_service(core, name, [f"10.100.0.{240 + i}"], annotations=annotations)
+    healthy = [f"10.100.0.{100 + i}" for i in range(100)]
+    for i, vip in enumerate(healthy):
+        lb_service(core, f"ok-{i}", [vip])
+    for vip in (healthy[0], healthy[-1], *(f"10.100.0.{240 + i}" for i in range(len(POISONS)))):
+        wait_paths(bed, vip, {str(node.address(4))}, 30)  # poisoned ones too: on the advertisement's terms
+    assert bed.bird.routes(ipaddress.ip_network("0.0.0.0/0")) == ()
+    time.sleep(2)  # several more reconciles: a bad annotation must not be said again on each
+    for name in POISONS:
+        assert [e.reason for e in events_for(core, "default", name)] == ["InvalidBGPAttribute"], name

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from dnslb.app.crds import rendered
+from dnslb.core.config.crds import rendered
 from dnslb.core.manifests import read_documents
 
 ROOT = Path(__file__).parents[2]
