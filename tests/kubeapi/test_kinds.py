@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import kubernetes.client as k8s
 import pytest
@@ -162,7 +163,7 @@ def test_endpoint_slice_validation(discovery: k8s.DiscoveryV1Api, namespace: str
     assert caught.value.status == 422
 
 
-VALID = {  # plural: (kind, a valid spec, a valid change)
+VALID: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {  # plural: (kind, a valid spec, a valid change)
     "addresspools": ("AddressPool", {"addresses": ["10.0.0.0/24"]}, {"addresses": ["10.0.1.0/24"]}),
     "bgppeers": ("BGPPeer", {"myASN": 64512, "peerASN": 64500, "peerAddress": "192.0.2.1"},
                  {"myASN": 64512, "peerASN": 64501, "peerAddress": "192.0.2.1"}),

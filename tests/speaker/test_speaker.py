@@ -258,8 +258,8 @@ def test_poisoned_services_never_stop_the_healthy_ones_and_say_it_once(
 ) -> None:
     node = bed.nodes[0]
     speakers(node)
-    for i, (name, annotations) in enumerate(POISONS.items()):
-        lb_service(core, name, [f"10.100.0.{240 + i}"], annotations=annotations)
+    for i, (name, poison) in enumerate(POISONS.items()):
+        lb_service(core, name, [f"10.100.0.{240 + i}"], annotations=poison)
     healthy = [f"10.100.0.{100 + i}" for i in range(100)]
     for i, vip in enumerate(healthy):
         lb_service(core, f"ok-{i}", [vip])
