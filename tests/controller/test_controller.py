@@ -270,3 +270,18 @@ def test_a_leader_whose_lease_calls_hang_stops_writing_and_exits(
     time.sleep(1)
     assert api.count_requests("services/status", "patch") == writes
     assert not vips(core, ns).get(f"{ns}/after")
+
+
+def test_events_are_found_by_the_services_uid_as_kubectl_describe_finds_them(
+    ns: str, core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, controller: Start
+) -> None:
+    apply_pool(custom, "p", "10.62.0.0/29")
+    controller().wait_ready()
+    uid = core.create_namespaced_service(ns, service_body("described")).metadata.uid
+    wait_for(lambda: all_have_vips(core, ns, 1), 10, "a VIP")
+
+    def described() -> list[str]:  # kubectl describe: Events whose involvedObject.uid is the object's
+        found = core.list_namespaced_event(ns, field_selector=f"involvedObject.uid={uid}").items
+        return [e.reason for e in found]
+
+    assert wait_for(described, 10, "the Event kubectl describe shows") == ["IPAllocated"]
