@@ -61,13 +61,14 @@ def cluster() -> list[dict[str, Any]]:
     ]  # fmt: skip
     for i in range(SERVICES):
         name = f"svc-{i}"
-        policy = "Local" if i % 2 else "Cluster"
+        policy = "Local" if i % 5 == 0 else "Cluster"  # Local ones take a healthCheckNodePort: 2,768 at most
         objects.append({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": "bench", "labels": {"app": name},
                          "annotations": {"dnslb.io/hostname": f"{name}.example.test"},
                          "managedFields": managed_fields("kubectl-client-side-apply")},
             "spec": {"type": "LoadBalancer", "selector": {"app": name}, "externalTrafficPolicy": policy,
+                     "allocateLoadBalancerNodePorts": False,
                      "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]},
             "status": {"loadBalancer": {"ingress": [{"ip": f"10.0.{i // 250}.{i % 250 + 1}", "ipMode": "VIP"}]}},
         })  # fmt: skip

@@ -129,11 +129,11 @@ def assemble(
 
     recorder = Recorder(core, component=CONTROLLER, may_write=may_write, on_api_error=api_error)
 
-    def report(diagnostic: Diagnostic) -> None:
+    def report(diagnostic: Diagnostic, uid: str = "") -> None:
         if diagnostic.reason == INVALID_OBJECT:
             metrics.invalid_objects.labels(diagnostic.subject.kind if diagnostic.subject else "").inc()
         with contextlib.suppress(NotLeader):
-            recorder.record(diagnostic)
+            recorder.record(diagnostic, uid=uid)
 
     service_informer = Informer("services", core.list_service_for_all_namespaces, transform=service_fields)
     services = Parsed(service_informer, "Service", service_view, report)

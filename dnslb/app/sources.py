@@ -48,12 +48,13 @@ class Parsed(Generic[T]):
     """The objects of a cache read into values (`parse`), once per resourceVersion.
 
     One object that cannot be read never stops the others: it is reported once per version (`report`, an Event on
-    it), and it keeps the last value it was read into, so nothing already allocated, announced or published for it
-    is lost while it is broken. Any exception counts, not only the reader's own: a bug meets one object, not all.
+    it, with the object's uid so that `kubectl describe` finds it), and it keeps the last value it was read into, so
+    nothing already allocated, announced or published for it is lost while it is broken. Any exception counts, not
+    only the reader's own: a bug meets one object, not all.
     """
 
     def __init__(
-        self, cache: Cache, kind: str, parse: Callable[[Obj], T], report: Callable[[Diagnostic], None]
+        self, cache: Cache, kind: str, parse: Callable[[Obj], T], report: Callable[[Diagnostic, str], None]
     ) -> None:
         self._cache = cache
         self._kind = kind
@@ -94,25 +95,26 @@ class Parsed(Generic[T]):
             return seen[1]
         last = seen[1] if seen is not None else None
         ref = ObjectRef(self._kind, ObjectKey(*key))
+        uid = str((obj.get("metadata") or {}).get("uid") or "")
         value: T | None
         try:
             value = self._parse(obj)
         except ShapeError as exc:
-            self._problem(ref, exc.field, exc.message, last)
+            self._problem(ref, uid, exc.field, exc.message, last)
             value = last
         except Exception as exc:  # a bug in a reader must cost this object, not the others
             log.exception("%s cannot be read", ref)
-            self._problem(ref, "", f"cannot be read: {type(exc).__name__}: {exc}", last)
+            self._problem(ref, uid, "", f"cannot be read: {type(exc).__name__}: {exc}", last)
             value = last
         else:
             for problem in getattr(value, "problems", ()):
-                self._report(problem)
+                self._report(problem, uid)
         self._read[key] = (version, value)
         return value
 
-    def _problem(self, ref: ObjectRef, field: str, message: str, last: T | None) -> None:
+    def _problem(self, ref: ObjectRef, uid: str, field: str, message: str, last: T | None) -> None:
         kept = "; its last readable version stays in force" if last is not None else "; it is left out"
-        self._report(Diagnostic(ref, INVALID_OBJECT, message + kept, field=field))
+        self._report(Diagnostic(ref, INVALID_OBJECT, message + kept, field=field), uid)
 
 
 def _key(obj: Obj) -> Key:

@@ -32,16 +32,18 @@ from dnslb.core.config.resources import GROUP, KINDS, VERSION
 from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import (
+    announced_service_fields,
     endpoint_views,
     node_fields,
     node_view,
-    service_fields,
     service_view,
     slice_fields,
     without_unread_metadata,
 )
 
 log = logging.getLogger("dnslb.speaker")
+# Small pages: parsing 500 EndpointSlices at once costs tens of megabytes that Python keeps after they are freed.
+PAGE = 100
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,15 +134,20 @@ def assemble(
     metrics = SpeakerMetrics(registry)
     recorder = Recorder(core, component=SPEAKER, instance=settings.node_name)
 
-    def report(diagnostic: Diagnostic) -> None:
+    def report(diagnostic: Diagnostic, uid: str = "") -> None:
         if diagnostic.reason == INVALID_OBJECT:
             metrics.invalid_objects.labels(diagnostic.subject.kind if diagnostic.subject else "").inc()
         with contextlib.suppress(NotLeader):
-            recorder.record(diagnostic)
+            recorder.record(diagnostic, uid=uid)
 
     informers = [
-        Informer("services", core.list_service_for_all_namespaces, transform=service_fields),
-        Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces, transform=slice_fields),
+        Informer("services", core.list_service_for_all_namespaces, transform=announced_service_fields, page_size=PAGE),
+        Informer(
+            "endpointslices",
+            discovery.list_endpoint_slice_for_all_namespaces,
+            transform=partial(slice_fields, node=settings.node_name),
+            page_size=PAGE,
+        ),
         Informer(
             "node",
             partial(core.list_node, field_selector=f"metadata.name={settings.node_name}"),

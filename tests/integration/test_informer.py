@@ -1,5 +1,6 @@
 """The informer against an API that stops answering: a watch stream that dies without a FIN is given up after the
-idle bound, and requests that are never answered time out, so the cache converges once the server answers again."""
+idle bound, and requests that are never answered time out, so the cache converges once the server answers again.
+Objects its transform drops are never kept."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from functools import partial
+from typing import Any
 
 import kubernetes.client as k8s
 import pytest
@@ -60,3 +62,42 @@ def test_requests_that_are_never_answered_time_out_and_the_cache_converges(
     api.speak()
     core.create_namespaced_config_map("default", config_map("after"))
     wait_for(lambda: "after" in names(informer), 20, "the change, once the server answers")
+
+
+def test_objects_the_transform_drops_are_not_kept_and_leave_as_deletions(
+    api: KubeAPIControl, core: k8s.CoreV1Api
+) -> None:
+    """A speaker keeps only the EndpointSlices with endpoints on its node: an object that stops being of interest
+    is reported gone, one that becomes of interest arrives, and the others never reach the cache."""
+    core.create_namespaced_config_map("default", {"metadata": {"name": "wanted"}, "data": {"keep": "yes"}})
+    core.create_namespaced_config_map("default", {"metadata": {"name": "other"}, "data": {"keep": "no"}})
+    client = api_client(server=api.url, timeout=(1.0, 5.0))
+    lister = partial(k8s.CoreV1Api(client).list_namespaced_config_map, "default")
+
+    def interesting(obj: dict[str, Any]) -> dict[str, Any] | None:
+        return obj if (obj.get("data") or {}).get("keep") == "yes" else None
+
+    informer = Informer("configmaps", lister, transform=interesting)
+    changes: list[tuple[str, bool, bool]] = []
+    informer.subscribe(lambda key, old, new: changes.append((key[1], old is not None, new is not None)))
+    thread = threading.Thread(target=informer.run, daemon=True)
+    thread.start()
+    try:
+        assert informer.synced.wait(10)
+        assert names(informer) == {"wanted"}
+        core.patch_namespaced_config_map("wanted", "default", {"data": {"keep": "no"}})
+        core.patch_namespaced_config_map("other", "default", {"data": {"keep": "yes"}})
+        wait_for(lambda: names(informer) == {"other"}, 10, "the cache to follow what is of interest")
+        core.delete_namespaced_config_map("wanted", "default")
+        core.delete_namespaced_config_map("other", "default")
+        wait_for(lambda: names(informer) == set(), 10, "the deletion")
+        assert changes == [
+            ("wanted", False, True),
+            ("wanted", True, False),
+            ("other", False, True),
+            ("other", True, False),
+        ]
+    finally:
+        informer.stop()
+        thread.join(5)
+        client.close()

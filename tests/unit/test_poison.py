@@ -17,7 +17,16 @@ from dnslb.core.dns.desired import claims
 from dnslb.core.ipam.decisions import VIPDecisions, WriteStatus
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.manifests import read_documents
-from dnslb.core.model import NodeView, ShapeError, endpoint_views, node_view, service_view
+from dnslb.core.model import (
+    NodeView,
+    ShapeError,
+    announced_service_fields,
+    endpoint_views,
+    node_view,
+    service_fields,
+    service_view,
+    slice_fields,
+)
 from tests.builders import make_service
 
 CONFIG = """
@@ -110,6 +119,55 @@ def test_reading_any_node_or_endpoint_slice_either_succeeds_or_names_the_field(s
         endpoint_views(slice_)
     except ShapeError as exc:
         assert exc.field
+
+
+def read(reader: Any, obj: Any) -> Any:
+    try:
+        return reader(obj)
+    except ShapeError as exc:
+        return exc.field
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(FIELDS, JSON, min_size=1, max_size=3))
+def test_trimming_a_service_never_raises_nor_changes_what_is_read(overrides: dict[str, Any]) -> None:
+    obj = service_object(overrides)
+    whole = read(service_view, obj)
+    assert read(service_view, service_fields(obj)) == whole
+    speaker = read(service_view, announced_service_fields(obj))
+    if isinstance(whole, str):  # the same field is named, unless the speaker does not keep it
+        assert speaker == whole or whole.startswith(("metadata.labels", "metadata.creationTimestamp", "spec.ports",
+                                                     "spec.selector")), (speaker, whole)  # fmt: skip
+    else:
+        assert not isinstance(speaker, str), speaker
+        for field in ("key", "uid", "type", "load_balancer_class", "external_traffic_policy", "annotations",
+                      "ingress_ips", "health_check_node_port", "problems"):  # fmt: skip
+            assert getattr(speaker, field) == getattr(whole, field), field
+
+
+ENDPOINT = st.fixed_dictionaries(
+    {"nodeName": st.sampled_from(["n1", "n2", "", None, "N²"])},
+    optional={"conditions": st.one_of(JSON, st.fixed_dictionaries({"ready": st.sampled_from([True, False, None])})),
+              "addresses": JSON},
+)  # fmt: skip
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(JSON, st.lists(st.one_of(ENDPOINT, JSON), max_size=5)))
+def test_a_speaker_keeps_exactly_what_it_reads_of_its_own_nodes_endpoints(endpoints: Any) -> None:
+    obj = {"metadata": {"name": "s-1", "namespace": "d", "uid": "u", "labels": {"kubernetes.io/service-name": "s"}},
+           "endpoints": endpoints}  # fmt: skip
+    kept = slice_fields(obj, "n1")
+    whole = read(endpoint_views, obj)
+    if kept is None:  # nothing on n1 there
+        assert isinstance(whole, str) or not [v for v in whole if v.node == "n1"]
+        return
+    assert kept["metadata"]["uid"] == "u"  # for an Event on it
+    mine = read(endpoint_views, kept)
+    if isinstance(whole, str):
+        assert isinstance(mine, str) or all(v.node == "n1" for v in mine)  # what is wrong elsewhere is not n1's
+    else:
+        assert mine == [v for v in whole if v.node == "n1"]
 
 
 HEALTHY = [

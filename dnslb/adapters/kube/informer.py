@@ -2,9 +2,10 @@
 
 Nothing waits forever, as in client-go: each watch asks the server to end it after a jittered 5 to 10 minutes, and the
 client gives up on a stream that stays silent (no event, no BOOKMARK) for `idle_seconds`; lists and watches after
-an error back off from 0.8 s to 30 s with jitter, so many processes do not relist at once. Lists after a watch
-error are served from the server's watch cache (`resourceVersion=0`), which costs the API server little; a `resync`
-asks for a fresh, consistent list, because it is called when the cache may be stale.
+an error back off from 0.8 s to 30 s with jitter, so many processes do not relist at once. Lists are consistent and
+paged (500 objects a page unless told): a `resourceVersion=0` list would be served from the watch cache, but in one
+piece (the server ignores `limit` there), and 30,000 EndpointSlices in one response cost a speaker some hundred
+megabytes it never gives back; from Kubernetes 1.31 consistent lists come from the watch cache anyway.
 
 Objects stay the JSON the API sent (no client model classes): the core reads them through `model.service_view` and
 the config loader, and skipping deserialisation keeps a 10,000-Service relist cheap. The watch stream is read with
@@ -15,6 +16,7 @@ in-stream 410 ERROR event it is meant to survive.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import random
@@ -32,6 +34,7 @@ OnChange = Callable[[Key, Obj | None, Obj | None], None]
 
 log = logging.getLogger(__name__)
 _FIRST_BACKOFF = 0.8
+_LIBC = ctypes.CDLL(None)
 
 
 class Expired(Exception):
@@ -47,7 +50,8 @@ class Informer:
     """Keeps its cache equal to the server's list of one resource and reports every change to its subscribers.
 
     Each subscriber `(key, old, new)` is called from the informer's thread: new None means deleted, old None means
-    added. `transform` trims each object before it is cached, so the cache holds only what its readers use.
+    added. `transform` trims each object before it is cached, so the cache holds only what its readers use; an
+    object it turns into None is of no interest and is not kept (as if deleted, when it was kept before).
     """
 
     def __init__(
@@ -60,7 +64,7 @@ class Informer:
         idle_seconds: float = 90.0,
         connect_seconds: float = 5.0,
         max_backoff: float = 30.0,
-        transform: Callable[[Obj], Obj] = lambda obj: obj,
+        transform: Callable[[Obj], Obj | None] = lambda obj: obj,
     ) -> None:
         self.name = name
         self._transform = transform
@@ -87,7 +91,7 @@ class Informer:
         for on_change in self._subscribers:
             on_change(key, old, new)
 
-    def _trim(self, obj: Obj) -> Obj:
+    def _trim(self, obj: Obj) -> Obj | None:
         """The transform must not stop the informer for one odd object: keep that one as it came."""
         try:
             return self._transform(obj)
@@ -126,21 +130,19 @@ class Informer:
     def run(self) -> None:
         backoff = _FIRST_BACKOFF
         resource_version = ""
-        consistent = False  # the first list may come from the watch cache
         while not self._stopping.is_set():
             if self._relist_requested.is_set():
                 self._relist_requested.clear()
-                resource_version, consistent = "", True
+                resource_version = ""
             try:
                 if not resource_version:
-                    resource_version = self._relist(consistent)
-                    consistent = False
+                    resource_version = self._relist()
                     self.synced.set()
                 resource_version = self._watch(resource_version)
                 backoff = _FIRST_BACKOFF
             except Expired:
                 log.info("%s: watch expired, relisting", self.name)
-                resource_version, consistent = "", True  # the cache we would list from is as old as our watch
+                resource_version = ""
             except Exception as exc:
                 if self._stopping.is_set():
                     break
@@ -152,24 +154,26 @@ class Informer:
                 if isinstance(exc, ApiException) and exc.status == 410:
                     resource_version = ""
 
-    def _relist(self, consistent: bool) -> str:
+    def _relist(self) -> str:
         fresh: dict[Key, Obj] = {}
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"limit": self._page_size, "_preload_content": False}
             if token:
                 kwargs["_continue"] = token
-            elif not consistent:
-                kwargs["resource_version"] = "0"  # from the watch cache: whole, without paging, cheap for the server
             response = self._lister(**kwargs)
             page = json.loads(response.data)
             for item in page.get("items") or []:
-                fresh[object_key(item)] = self._trim(item)
+                trimmed = self._trim(item)
+                if trimmed is not None:
+                    fresh[object_key(item)] = trimmed
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 resource_version = str((page.get("metadata") or {}).get("resourceVersion") or "")
                 break
         self.relists += 1
+        del page, response
+        _give_back_memory()
         with self._lock:
             old, self._cache = self._cache, fresh
         for key, obj in fresh.items():
@@ -201,20 +205,30 @@ class Informer:
                 resource_version = _rv(obj) or resource_version
                 if kind == "BOOKMARK":
                     continue
-                obj = self._trim(obj)
                 key = object_key(obj)
+                kept = None if kind == "DELETED" else self._trim(obj)
                 with self._lock:
                     previous = self._cache.get(key)
-                    if kind == "DELETED":
+                    if kept is None:
                         self._cache.pop(key, None)
                     else:
-                        self._cache[key] = obj
-                self._changed(key, previous, None if kind == "DELETED" else obj)
+                        self._cache[key] = kept
+                if previous is not None or kept is not None:
+                    self._changed(key, previous, kept)
         finally:
             self._response = None
             response.close()
             response.release_conn()
         return resource_version
+
+
+def _give_back_memory() -> None:
+    """Return the heap pages the list's responses left free to the system. glibc keeps them (the long-lived trimmed
+    objects sit between them), so a relist of 30,000 EndpointSlices would cost a speaker a few more megabytes each
+    time; elsewhere than glibc this does nothing."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _events(response: Any) -> Iterator[Obj]:
