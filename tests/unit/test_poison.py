@@ -5,11 +5,13 @@ object is reported and the healthy ones come out exactly as they would alone."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dnslb.adapters.kube.informer import Informer
 from dnslb.core.bgp.policy import NodeState, decide
 from dnslb.core.config import load_config
 from dnslb.core.diagnostics import Diagnostic
@@ -223,3 +225,22 @@ def test_a_bug_meeting_one_service_is_reported_on_it_and_the_others_go_on() -> N
     assert len(found) == 3 and [d.reason for d in skipped] == ["ProcessingFailed"]
     actions = VIPDecisions(config.pools).service_changed(bad)
     assert [getattr(a, "reason", None) for a in actions] == ["ProcessingFailed"]
+
+
+class _Page:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.data = json.dumps(body).encode()
+
+
+@settings(max_examples=100)
+@given(st.lists(JSON, max_size=4))
+def test_a_list_with_unreadable_items_still_fills_the_cache_with_the_readable_ones(junk: list[Any]) -> None:
+    """No real server sends an item without a name, so no peer can: the list is handed to the informer as the client
+    would return it. Before, one such item failed every relist of its kind, forever."""
+    good = [{"metadata": {"name": f"ok{i}", "namespace": "d", "resourceVersion": "1"}} for i in range(3)]
+    body = {"metadata": {"resourceVersion": "7"}, "items": [*junk, *good]}
+    informer = Informer("things", lambda **_: _Page(body))
+    assert informer._relist() == "7"
+    names = {o["metadata"]["name"] for o in informer.items()}
+    assert {"ok0", "ok1", "ok2"} <= names
+    assert all(isinstance(o.get("metadata"), dict) for o in informer.items())

@@ -46,6 +46,17 @@ def object_key(obj: Obj) -> Key:
     return (metadata.get("namespace") or "", metadata.get("name") or "")
 
 
+def _keyed(obj: Any) -> bool:
+    """Whether `obj` can be cached at all: an object with a name. A real server never sends anything else, but one
+    that did must cost that object, not the whole list."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("name"), str)
+        and isinstance(metadata.get("namespace", ""), str | None)
+    )
+
+
 class Informer:
     """Keeps its cache equal to the server's list of one resource and reports every change to its subscribers.
 
@@ -164,6 +175,9 @@ class Informer:
             response = self._lister(**kwargs)
             page = json.loads(response.data)
             for item in page.get("items") or []:
+                if not _keyed(item):
+                    log.warning("%s: skipped an object without a readable name: %.200r", self.name, item)
+                    continue
                 trimmed = self._trim(item)
                 if trimmed is not None:
                     fresh[object_key(item)] = trimmed
@@ -205,6 +219,9 @@ class Informer:
                 resource_version = _rv(obj) or resource_version
                 if kind == "BOOKMARK":
                     continue
+                if not _keyed(obj):
+                    log.warning("%s: skipped an object without a readable name: %.200r", self.name, obj)
+                    continue
                 key = object_key(obj)
                 kept = None if kind == "DELETED" else self._trim(obj)
                 with self._lock:
@@ -237,8 +254,9 @@ def _events(response: Any) -> Iterator[Obj]:
             yield json.loads(line)
 
 
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+def _rv(obj: Any) -> str:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return str(metadata.get("resourceVersion") or "") if isinstance(metadata, dict) else ""
 
 
 def _describe(exc: Exception) -> str:
