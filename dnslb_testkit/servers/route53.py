@@ -12,6 +12,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
@@ -33,8 +34,13 @@ def moto_server_executable() -> Path:
 class MotoServer:
     CREDENTIALS: ClassVar[dict[str, str]] = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
-    def __init__(self, executable: Path | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, executable: Path | None = None, host: str = "127.0.0.1", *, arguments: Sequence[str] = ()
+    ) -> None:
+        """`arguments` go before moto's own `-H HOST -p PORT`: `MotoServer(Path(sys.executable), arguments=["-m",
+        "some.module"])` runs a module that takes moto_server's options."""
         self._executable = executable or moto_server_executable()
+        self._arguments = tuple(arguments)
         self._host = host
         self._port = 0
         self._child: Child | None = None
@@ -88,7 +94,7 @@ class MotoServer:
         self._port = free_port(self._host)
         # moto logs every request; a file cannot fill up and block it the way an unread pipe would
         self._directory = Path(tempfile.mkdtemp(prefix="dnslb-moto-"))
-        command = [str(self._executable), "-H", self._host, "-p", str(self._port)]
+        command = [str(self._executable), *self._arguments, "-H", self._host, "-p", str(self._port)]
         try:
             self._child = child = Child.start(command, name="moto server", log=self._directory / "moto.log")
         except OSError as error:
