@@ -10,17 +10,32 @@ Values are plain and canonical, so that plans compare by equality:
 - A/AAAA values are addresses in their compressed text form; CNAME values are names as above;
 - a TXT value is its text, unquoted and unsplit (the provider quotes, escapes and splits into 255-byte strings);
 - `values` are sorted and unique.
+
+A record set read from a provider also carries `exact`: its values exactly as the provider returned them (the
+provider's own spelling, quoting and order). Providers send `exact` when they have it — in deletes, in the
+`previous` of an update, in a `require`, and when a saved (taken-over) record set is restored — so a write matches
+byte for byte what stands, and a rollback restores byte for byte what was there.
+
+Every write is conditional: a provider must refuse (raise `Conflict`) rather than overwrite a record set that is not
+what dnslb expects — a `create` where one stands, an `update` or `delete` or `require` whose record set differs from
+`previous` (or `record`). A provider that cannot make a write conditional says so in its docstring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "dnslb.providers"
 
-Action = Literal["create", "update", "delete"]
+# `require`: change nothing, but refuse the whole request unless the record set stands exactly as given (a guard on
+# a name's ownership record while its other record sets change)
+Action = Literal["create", "update", "delete", "require"]
+WRITES: tuple[Action, ...] = ("create", "update", "delete")
+
+# The longest name in text form (RFC 1035: 255 bytes on the wire)
+MAX_NAME_LENGTH = 253
 
 
 @dataclass(frozen=True, order=True)
@@ -29,10 +44,12 @@ class RecordSet:
     type: str
     ttl: int
     values: tuple[str, ...]
+    # the values as the provider returned them, for the provider's own use; () when dnslb made the record set
+    exact: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @staticmethod
-    def of(name: str, type_: str, ttl: int, values: Iterable[str]) -> RecordSet:
-        return RecordSet(name.lower().rstrip("."), type_, ttl, tuple(sorted(set(values))))
+    def of(name: str, type_: str, ttl: int, values: Iterable[str], exact: Iterable[str] = ()) -> RecordSet:
+        return RecordSet(name.lower().rstrip("."), type_, ttl, tuple(sorted(set(values))), tuple(exact))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -44,9 +61,10 @@ class RecordSet:
 
 @dataclass(frozen=True)
 class Change:
-    """One record-set change. `update` replaces the whole set (Route53's UPSERT); `previous` is what it replaces.
+    """One record-set change. `update` replaces the whole set; `previous` is what it replaces, exactly as read.
 
-    A delete names the record set exactly as it stands (Route53 refuses a delete that does not match).
+    A delete and a require name the record set exactly as it stands; a create expects no record set of that name and
+    type. When they do not match what stands, the whole request fails with `Conflict`.
     """
 
     action: Action
@@ -83,6 +101,7 @@ class Limits:
     max_values: int | None = None
     max_bytes: int | None = None
     requests_per_second: float | None = None
+    max_name: int = MAX_NAME_LENGTH  # the longest record name, in text form without the trailing dot
 
     def fits(self, cost: Cost) -> bool:
         return not any(
@@ -107,6 +126,7 @@ class Limits:
             max_values=_int(lower(self.max_values, overrides.max_values)),
             max_bytes=_int(lower(self.max_bytes, overrides.max_bytes)),
             requests_per_second=lower(self.requests_per_second, overrides.requests_per_second),
+            max_name=min(self.max_name, overrides.max_name),
         )
 
 
@@ -139,6 +159,10 @@ class Rejected(ProviderError):
     """The provider refused this request's content; retrying it unchanged will fail again."""
 
 
+class Conflict(Rejected):
+    """A conditional write found the zone not as dnslb read it (a record set created, changed or deleted since)."""
+
+
 class Unauthorized(ProviderError):
     """Credentials are missing or wrong; nothing will work until the operator fixes them."""
 
@@ -162,6 +186,34 @@ class Provider(Protocol):
 
     def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
         """Send `changes` as ONE request (the packer has already fitted them to `limits`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a zone's record sets, and where the next one starts (None: this was the last)."""
+
+    records: tuple[RecordSet, ...]
+    next: str | None = None
+
+
+@runtime_checkable
+class PagedReader(Protocol):
+    """Optional: a provider whose zone listing comes in pages implements this, so a read that fails part way (a
+    throttled page) goes on from that page instead of from the first."""
+
+    def records_page(self, zone: Zone, start: str | None) -> Page:
+        """The page of `zone` that begins at `start` (None: the first); one request."""
+        ...
+
+
+@runtime_checkable
+class NameReader(Protocol):
+    """Optional: read the record sets at a few names, so a failed conditional write costs a read of those names,
+    not of the whole zone."""
+
+    def records_at(self, zone: Zone, names: Sequence[str]) -> list[RecordSet]:
+        """Every record set (of any type) at exactly these names, read from the provider now."""
         ...
 
 

@@ -2,9 +2,9 @@
 
 In your test module:
 
-    from dnslb_testkit.conformance import ConformanceTarget, ProviderConformance
+    from dnslb_testkit.conformance import ConformanceTarget, ExactValuesConformance, ProviderConformance
 
-    class TestMyProvider(ProviderConformance):
+    class TestMyProvider(ProviderConformance, ExactValuesConformance):
         @pytest.fixture
         def target(self, my_server) -> ConformanceTarget:
             return ConformanceTarget(
@@ -12,23 +12,80 @@ In your test module:
                 zone="example.test",
                 rejected_change=Change("create", RecordSet.of("x.example.test", "A", 60, ["not-an-ip"])),
                 unreachable=make_provider_pointing_at_a_closed_port(),
+                foreign=MyServerZone(my_server),            # a ForeignZone: the server's own API, not the provider
             )
+
+`ProviderConformance` includes the conditional writes every provider must make (a create where a record set stands,
+an update or delete from a stale read, a require that does not match: `Conflict`, and nothing of the request lands)
+and, in `NameReaderConformance` for a provider that is a `NameReader`, what `records_at` reads.
 
 Providers that talk to a server add `ReachabilityConformance` (set `unreachable`); providers that can be throttled
 add `ThrottlingConformance` and set `throttled` to a provider whose server answers every request with the provider's
-throttling response.
+throttling response. `ExactValuesConformance` checks that record sets written by someone else, in the server's own
+spelling, are read canonically and written back byte for byte: set `foreign` to a `ForeignZone` that writes and reads
+the target zone directly on the server, not through the provider.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 
 from dnslb.core.dns.batch import Group, pack
-from dnslb.provider import Change, Cost, Provider, RecordSet, Rejected, Throttled, Transient, Zone
+from dnslb.provider import (
+    MAX_NAME_LENGTH,
+    Change,
+    Conflict,
+    Cost,
+    NameReader,
+    Provider,
+    RecordSet,
+    Rejected,
+    Throttled,
+    Transient,
+    Zone,
+)
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A record set's values as a server keeps them when someone else wrote them, and the values dnslb must read."""
+
+    type: str
+    native: tuple[str, ...]
+    canonical: tuple[str, ...]
+
+
+# Spellings in zone-file presentation (BIND, PowerDNS, and webhook servers that pass targets through): an AAAA not
+# compressed, a CNAME target in capitals, a TXT value split into two strings with an escaped quote.
+ZONE_FILE_SPELLINGS = (
+    Spelling("AAAA", ("FD00:0:0:0::1",), ("fd00::1",)),
+    Spelling("CNAME", ("Target.Example.Test.",), ("target.example.test",)),
+    Spelling("TXT", ('"heritage=" "dnslb,\\"odd\\""',), ('heritage=dnslb,"odd"',)),
+)
+
+
+class ForeignZone(Protocol):
+    """The target's zone as someone other than dnslb sees it: written and read on the server directly, in the
+    server's own (native) spelling, never through the provider under test."""
+
+    @property
+    def spellings(self) -> Sequence[Spelling]:
+        """Record sets to write in their native spelling; each is read back through the provider as `canonical`."""
+        ...
+
+    def write(self, name: str, type_: str, ttl: int, native: Sequence[str]) -> None:
+        """Create or replace the record set `name` `type_` with these values, as the server takes them."""
+        ...
+
+    def read(self, name: str, type_: str) -> list[str]:
+        """The record set's values as the server keeps them ([] when there is none)."""
+        ...
 
 
 @dataclass
@@ -38,6 +95,7 @@ class ConformanceTarget:
     rejected_change: Change
     unreachable: Provider | None = None
     throttled: Provider | None = None
+    foreign: ForeignZone | None = None
 
 
 def zone_of(target: ConformanceTarget) -> Zone:
@@ -63,6 +121,12 @@ def ownership(target: ConformanceTarget, label: str, resource: str) -> RecordSet
 def addresses(count: int, start: str = "10.0.0.1") -> list[str]:
     first = int(ipaddress.IPv4Address(start))
     return [str(ipaddress.IPv4Address(first + i)) for i in range(count)]
+
+
+def a_conflict_naming(error: BaseException, record: RecordSet) -> bool:
+    """Whether a Conflict's message names the record set's name and type."""
+    message = str(error)
+    return record.name in message and re.search(rf"\b{record.type}\b", message) is not None
 
 
 def apply_all(provider: Provider, zone: Zone, changes: Sequence[Change]) -> None:
@@ -145,6 +209,147 @@ class ProviderConformance:
         target.provider.apply(zone, [Change("create", record)])
         assert ours(target, zone)[record.key] == record
 
+    def test_the_longest_name_is_within_dns_limits(self, target: ConformanceTarget) -> None:
+        assert 0 < target.provider.limits.max_name <= MAX_NAME_LENGTH
+
+    # conditional writes: a plan made from a read refuses to change what changed since
+
+    def test_a_create_where_a_record_set_stands_conflicts_and_nothing_of_the_request_lands(
+        self, target: ConformanceTarget
+    ) -> None:
+        zone = zone_of(target)
+        standing = a_record(target, "taken", "10.4.0.1")
+        target.provider.apply(zone, [Change("create", standing)])
+        fresh = a_record(target, "fresh", "10.4.0.2")
+        for create in (a_record(target, "taken", "10.4.0.3"), standing):  # the same values conflict too
+            with pytest.raises(Conflict) as raised:
+                target.provider.apply(zone, [Change("create", fresh), Change("create", create)])
+            assert a_conflict_naming(raised.value, standing), raised.value
+        current = ours(target, zone)
+        assert current[standing.key] == standing
+        assert fresh.key not in current
+
+    def test_an_update_from_a_stale_read_conflicts_and_what_stands_survives(self, target: ConformanceTarget) -> None:
+        zone = zone_of(target)
+        read = a_record(target, "stale", "10.5.0.1")
+        target.provider.apply(zone, [Change("create", read)])
+        theirs = a_record(target, "stale", "10.5.0.2")
+        target.provider.apply(zone, [Change("update", theirs, read)])  # someone else's change, after dnslb read
+        with pytest.raises(Conflict) as raised:
+            target.provider.apply(zone, [Change("update", a_record(target, "stale", "10.5.0.3"), read)])
+        assert a_conflict_naming(raised.value, read), raised.value
+        assert ours(target, zone)[read.key] == theirs
+        gone = a_record(target, "gone", "10.5.0.4")
+        with pytest.raises(Conflict):
+            target.provider.apply(zone, [Change("update", a_record(target, "gone", "10.5.0.5"), gone)])
+        assert gone.key not in ours(target, zone)
+
+    def test_a_delete_of_values_that_no_longer_stand_conflicts(self, target: ConformanceTarget) -> None:
+        zone = zone_of(target)
+        read = a_record(target, "moved", "10.6.0.1")
+        theirs = a_record(target, "moved", "10.6.0.1", "10.6.0.2")
+        target.provider.apply(zone, [Change("create", read)])
+        target.provider.apply(zone, [Change("update", theirs, read)])
+        with pytest.raises(Conflict) as raised:
+            target.provider.apply(zone, [Change("delete", read)])
+        assert a_conflict_naming(raised.value, read), raised.value
+        assert ours(target, zone)[read.key] == theirs
+        with pytest.raises(Conflict):
+            target.provider.apply(zone, [Change("delete", a_record(target, "never-there", "10.6.0.3"))])
+
+    def test_a_require_that_does_not_match_refuses_the_whole_request(self, target: ConformanceTarget) -> None:
+        zone = zone_of(target)
+        owner = ownership(target, "guarded", "service/default/web")
+        target.provider.apply(zone, [Change("create", owner)])
+        record = a_record(target, "guarded", "10.7.0.1")
+        for required in (
+            ownership(target, "guarded", "service/default/other"),  # someone else owns the name now
+            ownership(target, "unowned", "service/default/web"),  # no ownership record at all
+        ):
+            with pytest.raises(Conflict) as raised:
+                target.provider.apply(zone, [Change("require", required), Change("create", record)])
+            assert a_conflict_naming(raised.value, required), raised.value
+        current = ours(target, zone)
+        assert record.key not in current
+        assert current[owner.key] == owner
+
+    def test_a_require_that_matches_lets_the_rest_of_the_request_apply(self, target: ConformanceTarget) -> None:
+        zone = zone_of(target)
+        owner = ownership(target, "guarded", "service/default/web")
+        target.provider.apply(zone, [Change("create", owner)])
+        record = a_record(target, "guarded", "10.7.0.1")
+        target.provider.apply(zone, [Change("require", owner), Change("create", record)])
+        moved = a_record(target, "guarded", "10.7.0.2")
+        target.provider.apply(zone, [Change("require", owner), Change("update", moved, record)])
+        current = ours(target, zone)
+        assert current[record.key] == moved
+        assert current[owner.key] == owner
+
+
+class NameReaderConformance:
+    """For a provider that is a `NameReader`: `records_at` reads exactly the record sets standing at those names."""
+
+    def test_records_at_reads_exactly_the_record_sets_at_those_names(self, target: ConformanceTarget) -> None:
+        provider = target.provider
+        assert isinstance(provider, NameReader), "the provider is not a NameReader"
+        zone = zone_of(target)
+        web = a_record(target, "web", "10.8.0.1")
+        six = RecordSet.of(f"web.{target.zone}", "AAAA", 60, ["fd00::8"])
+        owner = ownership(target, "_dnslb.web", "service/default/web")
+        wildcard = RecordSet.of(f"*.wild.{target.zone}", "A", 60, ["10.8.0.9"])
+        around = [
+            a_record(target, "web2", "10.8.0.2"),
+            a_record(target, "sub.web", "10.8.0.3"),
+            ownership(target, "_dnslb.web2", "service/default/web2"),
+            wildcard,
+        ]
+        target.provider.apply(zone, [Change("create", r) for r in (web, six, owner, *around)])
+        found = provider.records_at(zone, [web.name, owner.name])
+        assert sorted(found) == sorted([web, six, owner])
+        assert all(r.exact for r in found)
+        assert provider.records_at(zone, [f"absent.{target.zone}"]) == []
+        # a wildcard answers queries for this name, but no record set stands at it
+        assert provider.records_at(zone, [f"under.wild.{target.zone}"]) == []
+        assert provider.records_at(zone, [wildcard.name]) == [wildcard]
+
+
+class ExactValuesConformance:
+    """Record sets someone else wrote, in the server's own spelling: read with canonical values and their exact ones,
+    deleted, required and replaced as read, and restored byte for byte from what was read (set `foreign`)."""
+
+    def test_a_record_set_written_elsewhere_reads_canonical_and_carries_its_exact_values(
+        self, target: ConformanceTarget
+    ) -> None:
+        zone, foreign = zone_of(target), _foreign(target)
+        for label, spelling in _written(target, foreign):
+            read = ours(target, zone)[(f"{label}.{target.zone}", spelling.type)]
+            assert read.values == tuple(sorted(spelling.canonical))
+            assert read.exact, f"{read} carries no exact values"
+
+    def test_a_record_set_deleted_as_read_is_gone_and_created_as_read_is_restored_byte_for_byte(
+        self, target: ConformanceTarget
+    ) -> None:
+        zone, foreign = zone_of(target), _foreign(target)
+        for label, spelling in _written(target, foreign):
+            name = f"{label}.{target.zone}"
+            before = sorted(foreign.read(name, spelling.type))
+            read = ours(target, zone)[(name, spelling.type)]
+            target.provider.apply(zone, [Change("delete", read)])
+            assert foreign.read(name, spelling.type) == []
+            target.provider.apply(zone, [Change("create", read)])  # a saved record set, restored by a rollback
+            assert sorted(foreign.read(name, spelling.type)) == before
+            assert ours(target, zone)[read.key] == read
+
+    def test_a_record_set_as_read_can_be_required_and_replaced(self, target: ConformanceTarget) -> None:
+        zone, foreign = zone_of(target), _foreign(target)
+        for label, spelling in _written(target, foreign):
+            read = ours(target, zone)[(f"{label}.{target.zone}", spelling.type)]
+            beside = a_record(target, f"beside-{label}", "10.9.0.1")
+            target.provider.apply(zone, [Change("require", read), Change("create", beside)])
+            replaced = RecordSet.of(read.name, read.type, read.ttl + 1, read.values)  # dnslb's own spelling
+            target.provider.apply(zone, [Change("update", replaced, read)])
+            assert ours(target, zone)[read.key] == replaced
+
 
 class ReachabilityConformance:
     """For providers that talk to a server: a server that is not there is a passing (Transient) failure."""
@@ -160,6 +365,22 @@ class ThrottlingConformance:
         assert target.throttled is not None, "set ConformanceTarget.throttled"
         with pytest.raises(Throttled):
             target.throttled.zones()
+
+
+def _foreign(target: ConformanceTarget) -> ForeignZone:
+    assert target.foreign is not None, "set ConformanceTarget.foreign"
+    return target.foreign
+
+
+def _written(target: ConformanceTarget, foreign: ForeignZone) -> list[tuple[str, Spelling]]:
+    """Each of the foreign zone's spellings written behind the provider's back at its own name, `odd<i>`."""
+    assert foreign.spellings, "ForeignZone.spellings names no record set to write"
+    written = []
+    for index, spelling in enumerate(foreign.spellings):
+        label = f"odd{index}"
+        foreign.write(f"{label}.{target.zone}", spelling.type, 300, spelling.native)
+        written.append((label, spelling))
+    return written
 
 
 def _fill_to_limit(target: ConformanceTarget) -> list[Change]:

@@ -3,9 +3,14 @@
 It answers the four routes as external-dns expects and as the common webhook servers built on external-dns's
 `provider/webhook` template check them: `GET /` and `GET /records` need `Accept`, `POST /records` needs
 `Content-Type`, `POST /adjustendpoints` needs both; a missing header is 406, a different media type 415 (compared as a
-string, as external-dns does). A body that does not decode is 400. A change the zone refuses (a delete that does not
-match, a create that exists, a bad address) is 400 with the reason as text: external-dns treats every answer outside
-500-510 as permanent, and 400 is the refusal its reference server uses. Other failures are 500.
+string, as external-dns does). A body that does not decode is 400. A change the zone refuses is 400 with the reason as
+text (a bad address): external-dns treats every answer outside 500-510 as permanent, and 400 is the refusal its
+reference server uses; one that finds the zone not as the request says (a create that exists, an update whose
+updateOld or a delete that does not match what stands) is 409, also with the reason. Other failures are 500.
+
+Targets are kept as they were sent (`RecordSet.exact` in the store) and listed so; a record set put into the store
+without exact values is listed as external-dns writes it (TXT quoted). `store` and `stored` write and read the store
+behind the provider's back.
 
     with WebhookServer(["example.test"]) as server:
         provider = WebhookProvider(server.url)
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -29,7 +35,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from dnslb.provider import Change, ProviderError, RecordSet, Rejected, Zone
+from dnslb.provider import Change, Conflict, ProviderError, RecordSet, Rejected, Zone
 from dnslb_inmemory import InMemoryProvider
 from dnslb_webhook import wire
 
@@ -58,6 +64,17 @@ class WebhookServer:
         """When set, every request is answered with this status (and `Retry-After: 1` for 429)."""
         self.seen: list[SeenRequest] = []
         self._running: _Running | None = None
+
+    def store(self, name: str, type_: str, ttl: int, targets: Sequence[str]) -> None:
+        """Make `targets` the record set `name` `type_`, unconditionally, kept as given."""
+        endpoint = {"dnsName": name, "targets": list(targets), "recordType": type_, "recordTTL": ttl}
+        record = wire.from_endpoint(endpoint).record
+        self.provider.write(self._zone_of(record.name), record)
+
+    def stored(self, name: str, type_: str) -> list[str]:
+        """The targets `GET /records` lists for `name` `type_` ([] when there is none)."""
+        zone = self._zone_of(name)
+        return [t for r in self.provider.records_at(zone, [name]) if r.type == type_ for t in _listed(r)["targets"]]
 
     @property
     def url(self) -> str:
@@ -113,7 +130,7 @@ class WebhookServer:
         if refused:
             return refused
         records = [r for zone in self.provider.zones() for r in self.provider.records(zone)]
-        return _json_answer([wire.endpoint_of(r) for r in records])
+        return _json_answer([_listed(r) for r in records])
 
     async def _apply(self, request: web.Request) -> web.Response:
         refused = _refused_media_type(request, "Content-Type")
@@ -123,6 +140,8 @@ class WebhookServer:
             by_zone = self._changes_by_zone(wire.change_lists(json.loads(await request.read())))
             for zone, changes in by_zone.items():
                 self.provider.apply(zone, changes)
+        except Conflict as conflict:
+            return web.Response(status=409, text=str(conflict))
         except (ValueError, Rejected) as refusal:
             return web.Response(status=400, text=str(refusal))
         except ProviderError as failure:
@@ -167,6 +186,15 @@ class WebhookServer:
         if not zones:
             raise Rejected(f"{name} is not in any zone this server manages")
         return max(zones, key=lambda z: len(z.name))
+
+
+def _listed(record: RecordSet) -> wire.Endpoint:
+    """The endpoint `GET /records` lists: targets as they were sent; a record set stored without them (the in-memory
+    store then reads its values as its exact ones) as external-dns writes it."""
+    endpoint = wire.endpoint_of(dataclasses.replace(record, exact=()))
+    if record.exact != record.values:
+        endpoint["targets"] = list(record.exact)
+    return endpoint
 
 
 def _refused_media_type(request: web.Request, header: str) -> web.Response | None:

@@ -7,8 +7,10 @@
 With `netns=` it runs inside that network namespace (the lab's DNS server), listening on `address` there.
 
 Every zone allows AXFR to the key, and dynamic updates to the key (or what its `update_policy` grants). BIND keeps
-updates in the zone's `.jnl` journal, not in the zone file, so read a zone back by AXFR. `named` runs as the calling
-user (`-u` fails on a root-owned temp dir), with no control channel and no outbound queries.
+updates in the zone's `.jnl` journal, not in the zone file, so read a zone back by AXFR, or a record set by `query`.
+`replace` writes a record set as another tool would (a signed update without prerequisites), in zone-file text.
+`named` runs as the calling user (`-u` fails on a root-owned temp dir), with no control channel and no outbound
+queries.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ from types import TracebackType
 
 import dns.exception
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
+import dns.tsig
+import dns.update
 
 from dnslb.adapters.child import Child, ChildStartError
 from dnslb_testkit.netns import IP, Namespace, entered
@@ -39,6 +45,7 @@ NAMED = "/usr/sbin/named"
 
 _START_TIMEOUT = 20.0
 _PROBE_TIMEOUT = 0.5
+_QUERY_TIMEOUT = 5.0
 _PORT_ATTEMPTS = 3
 
 # BIND's algorithm names, with the hash that sizes a generated secret
@@ -70,6 +77,11 @@ class TsigKey:
         if not _CONF_SAFE.match(self.name):
             raise ValueError(f"TSIG key name {self.name!r} has characters named.conf would need quoted")
         base64.b64decode(self.secret, validate=True)
+
+    def key(self) -> dns.tsig.Key:
+        """The key as dnspython signs with it."""
+        algorithm = dns.tsig.HMAC_MD5 if self.algorithm == "hmac-md5" else dns.name.from_text(self.algorithm)
+        return dns.tsig.Key(self.name, base64.b64decode(self.secret), algorithm)
 
     @classmethod
     def generate(cls, name: str = "dnslb-test", algorithm: str = "hmac-sha256") -> TsigKey:
@@ -152,6 +164,25 @@ class BindServer:
         """What named has written to stderr so far."""
         path = self.directory / "named.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def replace(self, zone: str, name: str, type_: str, ttl: int, texts: Sequence[str]) -> None:
+        """Make `texts` (zone-file rdata, names absolute) the record set `name` `type_`, unconditionally."""
+        update = dns.update.UpdateMessage(zone, keyring=self.tsig.key())
+        update.replace(dns.name.from_text(name), ttl, type_, *texts)
+        with self._inside():
+            response = dns.query.tcp(update, self.address, timeout=_QUERY_TIMEOUT, port=self.port)
+        if response.rcode() != dns.rcode.NOERROR:
+            raise RuntimeError(f"update of {name} {type_}: {dns.rcode.to_text(response.rcode())}")
+
+    def query(self, name: str, type_: str) -> list[str]:
+        """The record set `name` `type_` as the server answers it, in zone-file text ([] when there is none)."""
+        owner, rdtype = dns.name.from_text(name), dns.rdatatype.from_text(type_)
+        with self._inside():
+            response = dns.query.tcp(
+                dns.message.make_query(owner, rdtype), self.address, timeout=_QUERY_TIMEOUT, port=self.port
+            )
+        answer = response.get_rrset(response.answer, owner, dns.rdataclass.IN, rdtype)
+        return [rdata.to_text() for rdata in answer] if answer is not None else []
 
     def start(self) -> BindServer:
         if self._child is not None:

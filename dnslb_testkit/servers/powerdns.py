@@ -15,6 +15,7 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -125,6 +126,31 @@ class PowerDNSServer:
             created = api.post("/zones", json={"name": fqdn, "kind": "Native", "nameservers": [f"ns1.{fqdn}"]})
             created.raise_for_status()
 
+    def replace(self, zone: str, name: str, type_: str, ttl: int, contents: Sequence[str]) -> None:
+        """Make `contents` (PowerDNS content, as its API takes it) the record set `name` `type_`, unconditionally."""
+        rrset = {
+            "name": _fqdn(name),
+            "type": type_,
+            "ttl": ttl,
+            "changetype": "REPLACE",
+            "records": [{"content": content, "disabled": False} for content in contents],
+        }
+        with self.client() as api:
+            api.patch(f"/zones/{_fqdn(zone)}", json={"rrsets": [rrset]}).raise_for_status()
+
+    def contents(self, zone: str, name: str, type_: str) -> list[str]:
+        """The record set's contents as the API returns them, disabled records included ([] when there is none).
+        Read from the whole zone: a read filtered by rrset_name leaves disabled records out."""
+        with self.client() as api:
+            answer = api.get(f"/zones/{_fqdn(zone)}")
+            answer.raise_for_status()
+        return [
+            str(record["content"])
+            for rrset in answer.json().get("rrsets") or []
+            if rrset["name"] == _fqdn(name) and rrset["type"] == type_
+            for record in rrset["records"]
+        ]
+
     def delete_zone(self, name: str) -> None:
         with self.client() as api:
             api.delete(f"/zones/{name.rstrip('.')}.").raise_for_status()
@@ -135,6 +161,10 @@ class PowerDNSServer:
         with contextlib.suppress(httpx.TransportError):
             return api.get(f"{self.api_url}/api/v1/servers/{self.server_id}").status_code == 200
         return False
+
+
+def _fqdn(name: str) -> str:
+    return name.rstrip(".") + "."
 
 
 def _config(database: Path, socket_dir: Path, api_port: int, dns_port: int, api_key: str) -> str:

@@ -2,6 +2,10 @@
 
 Settings: `zones` (comma-separated zone names, required), `zoneFile` (a JSON file that holds the records across
 restarts; written atomically after every apply). It enforces no request limits.
+
+It keeps values as it is given them: a record set's `exact` values are its values, unless it was created from a
+record set that carried `exact` (a restored one), whose exact values are kept and read back as they came. Every write
+is conditional, checked and applied under one lock, so a request that conflicts changes nothing.
 """
 
 from __future__ import annotations
@@ -13,12 +17,24 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dnslb.provider import Change, Cost, Limits, ProviderError, RecordSet, Rejected, Zone, default_cost
+from dnslb.provider import (
+    Change,
+    Conflict,
+    Cost,
+    Limits,
+    ProviderError,
+    RecordSet,
+    Rejected,
+    Zone,
+    default_cost,
+)
+
+Key = tuple[str, str]
 
 
 class InMemoryProvider:
     def __init__(self, zones: Sequence[str], zone_file: Path | None = None) -> None:
-        self._zones = {z.lower().rstrip("."): dict[tuple[str, str], RecordSet]() for z in zones}
+        self._zones = {z.lower().rstrip("."): dict[Key, RecordSet]() for z in zones}
         self._zone_file = zone_file
         self._lock = threading.Lock()
         self.requests = 0
@@ -37,7 +53,12 @@ class InMemoryProvider:
 
     def records(self, zone: Zone) -> list[RecordSet]:
         with self._lock:
-            return sorted(self._records(zone).values())
+            return sorted(_as_read(r) for r in self._records(zone).values())
+
+    def records_at(self, zone: Zone, names: Sequence[str]) -> list[RecordSet]:
+        wanted = {name.lower().rstrip(".") for name in names}
+        with self._lock:
+            return sorted(_as_read(r) for r in self._records(zone).values() if r.name in wanted)
 
     def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
         with self._lock:
@@ -45,24 +66,18 @@ class InMemoryProvider:
             current = self._records(zone)
             staged = dict(current)
             for change in changes:
-                record = change.record
-                if not (record.name == zone.name or record.name.endswith("." + zone.name)):
-                    raise Rejected(f"{record.name} is not in zone {zone.name}")
-                exists = record.key in staged
-                if change.action == "create" and exists:
-                    raise Rejected(f"{record.name} {record.type} already exists")
-                if change.action == "delete":
-                    if staged.get(record.key) != record:
-                        raise Rejected(f"{record.name} {record.type} does not match the record set to delete")
-                    del staged[record.key]
-                else:
-                    staged[record.key] = record
+                _apply(staged, zone, change)
             current.clear()
             current.update(staged)
             if self._zone_file is not None:
                 self._save(self._zone_file)
 
-    def _records(self, zone: Zone) -> dict[tuple[str, str], RecordSet]:
+    def write(self, zone: Zone, record: RecordSet) -> None:
+        """Put `record` in the zone unconditionally, as someone other than dnslb would (tests use it)."""
+        with self._lock:
+            self._records(zone)[record.key] = record
+
+    def _records(self, zone: Zone) -> dict[Key, RecordSet]:
         if zone.name not in self._zones:
             raise ProviderError(f"no zone {zone.name}")
         return self._zones[zone.name]
@@ -71,19 +86,50 @@ class InMemoryProvider:
         data = json.loads(path.read_text())
         for zone, records in data.items():
             self._zones.setdefault(zone, {})
-            for name, type_, ttl, values in records:
-                record = RecordSet(name, type_, ttl, tuple(values))
+            for name, type_, ttl, values, *exact in records:
+                record = RecordSet(name, type_, ttl, tuple(values), tuple(exact[0]) if exact else ())
                 self._zones[zone][record.key] = record
 
     def _save(self, path: Path) -> None:
-        data = {
-            zone: [[r.name, r.type, r.ttl, list(r.values)] for r in sorted(records.values())]
-            for zone, records in self._zones.items()
-        }
+        data = {zone: [_saved(r) for r in sorted(records.values())] for zone, records in self._zones.items()}
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1)
         os.replace(temporary, path)
+
+
+def _apply(staged: dict[Key, RecordSet], zone: Zone, change: Change) -> None:
+    """One change onto `staged`; Rejected (or its Conflict) when it must not go ahead."""
+    record = change.record
+    if not (record.name == zone.name or record.name.endswith("." + zone.name)):
+        raise Rejected(f"{change.action} of {record.name} {record.type}: the name is not in zone {zone.name}")
+    standing = staged.get(record.key)
+    if change.action == "create":
+        if standing is not None:
+            raise Conflict(f"create of {record.name} {record.type}: a record set stands ({standing})")
+        staged[record.key] = record
+        return
+    expected = change.previous if change.action == "update" else record
+    if expected is None:
+        raise Rejected(f"update of {record.name} {record.type}: the change does not say what it replaces")
+    if standing != expected:
+        now = f"it stands as {standing}" if standing is not None else "there is none"
+        raise Conflict(f"{change.action} of {record.name} {record.type}: expected {expected}, but {now}")
+    if change.action == "update":
+        staged[record.key] = record
+    elif change.action == "delete":
+        del staged[record.key]
+
+
+def _as_read(record: RecordSet) -> RecordSet:
+    return record if record.exact else RecordSet(record.name, record.type, record.ttl, record.values, record.values)
+
+
+def _saved(record: RecordSet) -> list[object]:
+    saved: list[object] = [record.name, record.type, record.ttl, list(record.values)]
+    if record.exact and record.exact != record.values:
+        saved.append(list(record.exact))
+    return saved
 
 
 def create(settings: Mapping[str, str], secret: Mapping[str, str]) -> InMemoryProvider:

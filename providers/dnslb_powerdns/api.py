@@ -23,8 +23,15 @@ class PowerDNSAPI:
             raise Transient(f"PowerDNS listing zones: expected a JSON list, got {type(zones).__name__}")
         return [zone for zone in zones if isinstance(zone, dict)]
 
-    def zone(self, zone_id: str) -> dict[str, Any]:
-        zone = self._get_json(self._zone_path(zone_id), f"reading zone {zone_id}")
+    def zone(self, zone_id: str, rrset_name: str | None = None) -> dict[str, Any]:
+        """The zone with its rrsets; with `rrset_name` (an FQDN) only those at that name, where the server filters
+        (4.7 does; an older one answers every rrset, so callers filter again)."""
+        path = self._zone_path(zone_id)
+        doing = f"reading zone {zone_id}"
+        if rrset_name is not None:
+            path = f"{path}?rrset_name={quote(rrset_name, safe='')}"
+            doing = f"reading {rrset_name} in zone {zone_id}"
+        zone = self._get_json(path, doing)
         if not isinstance(zone, dict):
             raise Transient(f"PowerDNS reading zone {zone_id}: expected a JSON object, got {type(zone).__name__}")
         return zone

@@ -7,6 +7,9 @@ PowerDNS's API speaks zone-file presentation: names with the trailing dot, TXT a
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
+
+from dnslb.provider import RecordSet
 
 TXT_STRING_BYTES = 255  # one <character-string> on the wire
 
@@ -26,6 +29,19 @@ def to_content(type_: str, value: str) -> str:
     if type_ == "CNAME":
         return fqdn(value)
     return value
+
+
+def contents(record: RecordSet) -> tuple[str, ...]:
+    """The record set as PowerDNS content: its exact contents when it carries them and they read as its values (a
+    record set read from PowerDNS, written back byte for byte), else its values rendered."""
+    if record.exact and exact_matches(record.type, record.values, record.exact):
+        return record.exact
+    return tuple(to_content(record.type, value) for value in record.values)
+
+
+@lru_cache(maxsize=4096)
+def exact_matches(type_: str, values: tuple[str, ...], exact: tuple[str, ...]) -> bool:
+    return sorted({from_content(type_, content) for content in exact}) == list(values)
 
 
 def from_content(type_: str, content: str) -> str:

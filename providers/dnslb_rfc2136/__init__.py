@@ -4,8 +4,16 @@ Settings: `server` (IP address), `port` (53), `zones` (comma-separated: RFC 2136
 zones it serves), `tsigKeyName`, `tsigAlgorithm` (hmac-sha256; or hmac-sha224/384/512, hmac-md5), `timeout` (seconds,
 5). Secret: `tsigSecret` (base64). Without a key, updates and transfers go unsigned.
 
-Zones are read by AXFR and changed by one dynamic update message per `apply`, both over TCP. A create requires that the
-record set does not exist, a delete that it exists with exactly the values named; an update replaces the set.
+Zones are read by AXFR, a few names (`records_at`) by ANY queries, and changed by one dynamic update message per
+`apply`, all over TCP. Every write is conditional on prerequisites the server checks atomically with the update, so
+there is no window between check and write: a create requires "RRset does not exist"; an update, a delete and a
+require "RRset exists (value dependent)" with the values read (`previous`, or the record set itself). A failed
+prerequisite (YXRRSET, NXRRSET) is a `Conflict`, and the server changes nothing.
+
+What a prerequisite cannot see: TTLs (RFC 2136 compares rdata only), so a record set whose TTL alone was changed
+behind dnslb's back is updated or deleted anyway. Rdata is compared in wire form, so record sets read carry `exact`
+(the rdata as dnspython writes it) and are sent from it: a TXT value someone split into other strings reads as the
+same canonical text but differs on the wire.
 """
 
 from __future__ import annotations

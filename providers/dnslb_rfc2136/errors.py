@@ -14,7 +14,7 @@ import dns.rcode
 import dns.tsig
 import dns.xfr
 
-from dnslb.provider import ProviderError, Rejected, Transient, Unauthorized
+from dnslb.provider import Conflict, ProviderError, Rejected, Transient, Unauthorized
 
 _UNAUTHORIZED = {
     dns.rcode.NOTAUTH: "the server is not authoritative for the zone or does not accept the TSIG key for it",
@@ -25,11 +25,14 @@ _UNAUTHORIZED = {
 _TRANSIENT = {
     dns.rcode.SERVFAIL: "the server failed internally",
 }
-_REJECTED = {
+# a prerequisite failed: the zone is not as dnslb read it, and the server changed nothing
+_CONFLICT = {
     dns.rcode.YXRRSET: "a record set to create already exists",
-    dns.rcode.NXRRSET: "a record set to delete is not there with exactly the expected values",
+    dns.rcode.NXRRSET: "a record set to update, delete or require is not there with exactly the expected values",
     dns.rcode.YXDOMAIN: "a name that must not exist exists",
     dns.rcode.NXDOMAIN: "a name that must exist does not",
+}
+_REJECTED = {
     dns.rcode.NOTZONE: "a name is outside the zone",
     dns.rcode.FORMERR: "the server could not parse the message",
     dns.rcode.NOTIMP: "the server does not implement this operation",
@@ -51,6 +54,8 @@ def raise_for_rcode(rcode: dns.rcode.Rcode, what: str, detail: str = "") -> None
         raise Unauthorized(f"{what}: {name}: {_UNAUTHORIZED[rcode]}{suffix}")
     if rcode in _TRANSIENT:
         raise Transient(f"{what}: {name}: {_TRANSIENT[rcode]}{suffix}")
+    if rcode in _CONFLICT:
+        raise Conflict(f"{what}: {name}: {_CONFLICT[rcode]}{suffix}")
     raise Rejected(f"{what}: {name}: {_REJECTED.get(rcode, 'the server refused the request')}{suffix}")
 
 

@@ -1,4 +1,5 @@
-"""The RFC 2136 provider: zones read by AXFR, changes sent as one dynamic update message, both over TCP with TSIG."""
+"""The RFC 2136 provider: zones read by AXFR, names by ANY queries, changes sent as one dynamic update message, all
+over TCP with TSIG."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.update
 import dns.xfr
 import dns.zone
 
 from dnslb.provider import Change, Cost, Limits, RecordSet, Rejected, Zone
 from dnslb_rfc2136.errors import raise_for_rcode, translated
-from dnslb_rfc2136.records import InvalidRecord, owner_name, rdata_type, rdatas, record_sets
+from dnslb_rfc2136.records import InvalidRecord, owner_name, rdata_type, rdatas, record_set, record_sets
 from dnslb_rfc2136.settings import Rfc2136Settings
 from dnslb_rfc2136.sizes import TCP_MESSAGE_BYTES, change_bytes, message_overhead
 
@@ -54,6 +56,29 @@ class Rfc2136Provider:
                 self.settings.server, transferred, query, port=self.settings.port, timeout=self.settings.timeout
             )
         return record_sets(transferred)
+
+    def records_at(self, zone: Zone, names: Sequence[str]) -> list[RecordSet]:
+        """One ANY query per name to the primary, over TCP, where BIND answers ANY in full (its `minimal-any` only
+        shortens answers over UDP). A name with an answer is then checked to exist as itself, by an update that
+        only has the prerequisite "name is in use" (it changes nothing): a wildcard answers for names that do not
+        exist, and the answer does not say so. A server that answers ANY minimally (RFC 8482) or not with authority
+        is read by zone transfer instead."""
+        origin = dns.name.from_text(zone.name)
+        wanted = sorted({name.lower().rstrip(".") for name in names})
+        found: list[RecordSet] = []
+        for name in wanted:
+            try:
+                owner = owner_name(name)
+            except InvalidRecord as invalid:
+                raise Rejected(f"{self._server}: read of names in zone {zone.name}: {invalid}") from None
+            if not owner.is_subdomain(origin):
+                continue
+            answered = self._any(zone, origin, owner)
+            if answered is None:
+                return [r for r in self.records(zone) if r.name in wanted]
+            if answered and self._in_use(zone, origin, owner):
+                found += answered
+        return sorted(found)
 
     def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
         if not changes:
@@ -92,6 +117,34 @@ class Rfc2136Provider:
                 raise Rejected(f"{what}: nothing sent: {change.action} {invalid}") from None
         return message
 
+    def _any(self, zone: Zone, origin: dns.name.Name, owner: dns.name.Name) -> list[RecordSet] | None:
+        """The record sets an ANY query answers at `owner`; None when the answer cannot be taken as all of them."""
+        what = f"{self._server}: ANY query for {owner.to_text(True)} in zone {zone.name}"
+        query = dns.message.make_query(owner, dns.rdatatype.ANY)
+        if self.settings.key is not None:
+            query.use_tsig(self.settings.key)
+        response = self._exchange(query, what)
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            return []
+        raise_for_rcode(response.rcode(), what)
+        if not response.flags & dns.flags.AA:
+            return None  # a referral: the name is at or below a delegation
+        rrsets = [rrset for rrset in response.answer if rrset.name == owner]
+        if any(rrset.rdtype == dns.rdatatype.HINFO and _rfc8482(rrset) for rrset in rrsets):
+            return None
+        return [r for r in (record_set(owner, origin, rrset) for rrset in rrsets) if r is not None]
+
+    def _in_use(self, zone: Zone, origin: dns.name.Name, owner: dns.name.Name) -> bool:
+        """Whether `owner` itself has records: prerequisites name owners literally, never through a wildcard."""
+        what = f"{self._server}: check that {owner.to_text(True)} exists in zone {zone.name}"
+        message = dns.update.UpdateMessage(origin, keyring=self.settings.key)
+        message.present(owner)
+        response = self._exchange(message, what)
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            return False
+        raise_for_rcode(response.rcode(), what)
+        return True
+
     def _update_what(self, zone: Zone, changes: Sequence[Change]) -> str:
         return f"{self._server}: update of zone {zone.name} ({len(changes)} changes)"
 
@@ -110,19 +163,36 @@ def _add_change(message: dns.update.UpdateMessage, origin: dns.name.Name, change
     if not record.values:
         raise InvalidRecord(f"{record.name} {record.type}: a record set needs at least one value")
     rdtype = rdata_type(record)
-    values = rdatas(record)
     if change.action == "create":
         message.absent(name, rdtype)
-        message.add(name, record.ttl, *values)
+        message.add(name, record.ttl, *rdatas(record))
     elif change.action == "update":
-        if change.previous is not None:
-            # only replace what we planned against: a set changed behind our cached read fails with NXRRSET
-            message.present(owner_name(change.previous.name), *rdatas(change.previous))
+        previous = change.previous
+        if previous is None:
+            raise InvalidRecord(f"{record.name} {record.type}: the update does not say what it replaces")
+        if previous.key != record.key:
+            raise InvalidRecord(f"{record.name} {record.type}: the update replaces another record set ({previous})")
+        # value-dependent: the set must stand with exactly the values read (rdata compared in wire form, TTL not)
+        message.present(name, *rdatas(previous))
         message.delete(name, rdtype)
-        message.add(name, record.ttl, *values)
+        message.add(name, record.ttl, *rdatas(record))
+    elif change.action == "delete":
+        message.present(name, *rdatas(record))
+        message.delete(name, rdtype)
     else:
-        message.present(name, *values)  # value-dependent: the set must be exactly these values
-        message.delete(name, rdtype)
+        message.present(name, *rdatas(record))
+
+
+def _rfc8482(rrset: dns.rrset.RRset) -> bool:
+    """The HINFO an RFC 8482 server answers ANY with instead of the record sets."""
+    return any(getattr(rdata, "cpu", b"") == b"RFC8482" for rdata in rrset)
+
+
+# which actions' prerequisites an rcode says failed
+_FAILED_PREREQUISITES: dict[dns.rcode.Rcode, tuple[str, ...]] = {
+    dns.rcode.YXRRSET: ("create",),
+    dns.rcode.NXRRSET: ("update", "delete", "require"),
+}
 
 
 def _hint(rcode: dns.rcode.Rcode, changes: Sequence[Change]) -> str:
@@ -135,9 +205,10 @@ def _hint(rcode: dns.rcode.Rcode, changes: Sequence[Change]) -> str:
                 f"over its max-records-per-type, {_BIND_DEFAULT_MAX_RECORDS} by default)"
             )
         return ""
-    action = {dns.rcode.YXRRSET: "create", dns.rcode.NXRRSET: "delete"}.get(rcode)
-    keys = [f"{c.record.name} {c.record.type}" for c in changes if c.action == action]
-    if not keys:
+    actions = _FAILED_PREREQUISITES.get(rcode, ())
+    suspects = [f"{c.action} of {c.record.name} {c.record.type}" for c in changes if c.action in actions]
+    if not suspects:
         return ""
-    more = f" and {len(keys) - _NAMES_SHOWN} more" if len(keys) > _NAMES_SHOWN else ""
-    return f"(the {action}s: {', '.join(keys[:_NAMES_SHOWN])}{more})"
+    more = f" and {len(suspects) - _NAMES_SHOWN} more" if len(suspects) > _NAMES_SHOWN else ""
+    which = "" if len(suspects) == 1 else "one of: "
+    return f"({which}{', '.join(suspects[:_NAMES_SHOWN])}{more})"

@@ -1,13 +1,21 @@
-"""Record sets ↔ dnspython rdata: canonical values out of a transferred zone, rdata to send in an update."""
+"""Record sets ↔ dnspython rdata: canonical values out of a transferred zone or an answer, rdata to send in an update.
+
+A record set read carries its values exactly as dnspython writes the server's rdata (`exact`: names absolute with
+their case, TXT as the server splits and escapes it). Rdata to send is made from `exact` when the record set carries
+one that reads as its values: a prerequisite compares rdata in wire form, where a TXT value split into other strings
+differs, and a restored record set goes back as it was.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import dns.exception
 import dns.name
 import dns.rdata
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rdtypes.nsbase
@@ -45,15 +53,23 @@ def _record_sets(zone: dns.zone.Zone) -> Iterator[RecordSet]:
     origin = zone.origin
     assert origin is not None
     for name, rdataset in zone.iterate_rdatasets():
-        absolute = name.derelativize(origin)
-        if rdataset.rdtype in _SIGNER_TYPES or (absolute == origin and rdataset.rdtype in _APEX_SERVER_TYPES):
-            continue
-        yield RecordSet.of(
-            absolute.to_text(omit_final_dot=True),
-            dns.rdatatype.to_text(rdataset.rdtype),
-            rdataset.ttl,
-            [value_text(rdata) for rdata in rdataset],
-        )
+        record = record_set(name.derelativize(origin), origin, rdataset)
+        if record is not None:
+            yield record
+
+
+def record_set(name: dns.name.Name, origin: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> RecordSet | None:
+    """An absolute name's rdataset as a RecordSet; None for what the server keeps itself (apex SOA/NS, DNSSEC)."""
+    rdtype = rdataset.rdtype
+    if not rdataset or rdtype in _SIGNER_TYPES or (name == origin and rdtype in _APEX_SERVER_TYPES):
+        return None
+    return RecordSet.of(
+        name.to_text(omit_final_dot=True),
+        dns.rdatatype.to_text(rdtype),
+        rdataset.ttl,
+        [value_text(rdata) for rdata in rdataset],
+        exact=[rdata.to_text() for rdata in rdataset],
+    )
 
 
 def value_text(rdata: dns.rdata.Rdata) -> str:
@@ -85,12 +101,34 @@ def rdata_type(record: RecordSet) -> dns.rdatatype.RdataType:
 
 
 def rdatas(record: RecordSet) -> list[dns.rdata.Rdata]:
-    """The record set's values as rdata; TXT values are split into 255-byte character-strings."""
+    """The record set's rdata: from its exact values when they read as its values, else from its canonical values
+    (TXT split into 255-byte character-strings)."""
     rdtype = rdata_type(record)
+    if record.exact and exact_matches(rdtype, record.values, record.exact):
+        return [exact_rdata(rdtype, text) for text in record.exact]
     try:
         return [rdata_of(rdtype, value) for value in record.values]
     except InvalidRecord as invalid:
         raise InvalidRecord(f"{record.name} {record.type}: {invalid}") from None
+
+
+@lru_cache(maxsize=4096)
+def exact_matches(rdtype: dns.rdatatype.RdataType, values: tuple[str, ...], exact: tuple[str, ...]) -> bool:
+    """Whether exact values read as these canonical ones (a record set changed since it was read, and still carrying
+    the exact values of the read, is sent as its values say)."""
+    try:
+        return sorted({value_text(exact_rdata(rdtype, text)) for text in exact}) == list(values)
+    except InvalidRecord:
+        return False
+
+
+@lru_cache(maxsize=65_536)
+def exact_rdata(rdtype: dns.rdatatype.RdataType, text: str) -> dns.rdata.Rdata:
+    """Rdata from its text as `record_set` writes it (names absolute)."""
+    try:
+        return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=dns.name.root, relativize=False)
+    except (dns.exception.DNSException, ValueError) as invalid:
+        raise InvalidRecord(f"{text!r} is not a valid value: {invalid}") from None
 
 
 def rdata_of(rdtype: dns.rdatatype.RdataType, value: str) -> dns.rdata.Rdata:

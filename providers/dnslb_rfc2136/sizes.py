@@ -13,7 +13,7 @@ import dns.rdatatype
 import dns.tsig
 
 from dnslb.provider import Change, RecordSet
-from dnslb_rfc2136.records import InvalidRecord, owner_name, rdata_of
+from dnslb_rfc2136.records import InvalidRecord, exact_matches, exact_rdata, owner_name, rdata_of
 
 TCP_MESSAGE_BYTES = 65_535  # the two-byte length prefix of DNS over TCP
 HEADER_BYTES = 12
@@ -36,20 +36,25 @@ def message_overhead(zone: str, key: dns.tsig.Key | None) -> int:
 
 
 def change_bytes(change: Change) -> int:
-    """What a change adds to an update message.
+    """What a change adds to an update message: one RR per value of each set it names, and one RR without rdata.
 
-    Every action writes one RR per value plus one RR without rdata: create = "RRset does not exist" + adds,
-    update = "RRset exists with exactly the previous values" (when known) + "delete RRset" + adds,
-    delete = "RRset exists with exactly these values" + "delete RRset".
+    create = "RRset does not exist" + adds; update = "RRset exists with exactly the previous values" + "delete RRset"
+    + adds; delete = "RRset exists with exactly these values" + "delete RRset"; require = "RRset exists with exactly
+    these values" alone. Values are counted as they are sent: from `exact` when the record set carries it.
     """
     record = change.record
-    owner = _name_bytes(record.name)
-    bare = owner + RR_FIXED_BYTES
-    total = bare + sum(bare + length for length in rdata_lengths(record))
+    bare = _name_bytes(record.name) + RR_FIXED_BYTES
+    total = _values_bytes(record)
+    if change.action != "require":
+        total += bare
     if change.action == "update" and change.previous is not None:
-        previous_bare = _name_bytes(change.previous.name) + RR_FIXED_BYTES
-        total += sum(previous_bare + length for length in rdata_lengths(change.previous))
+        total += _values_bytes(change.previous)
     return total
+
+
+def _values_bytes(record: RecordSet) -> int:
+    bare = _name_bytes(record.name) + RR_FIXED_BYTES
+    return sum(bare + length for length in rdata_lengths(record))
 
 
 def rdata_lengths(record: RecordSet) -> list[int]:
@@ -57,7 +62,16 @@ def rdata_lengths(record: RecordSet) -> list[int]:
         rdtype = dns.rdatatype.from_text(record.type)
     except dns.exception.DNSException:
         rdtype = dns.rdatatype.NONE
+    if record.exact and exact_matches(rdtype, record.values, record.exact):
+        return [_exact_bytes(rdtype, text) for text in record.exact]
     return [_rdata_bytes(rdtype, value) for value in record.values]
+
+
+@lru_cache(maxsize=65_536)
+def _exact_bytes(rdtype: dns.rdatatype.RdataType, text: str) -> int:
+    wire = exact_rdata(rdtype, text).to_wire()
+    assert wire is not None
+    return len(wire)
 
 
 @lru_cache(maxsize=65_536)

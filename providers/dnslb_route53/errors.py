@@ -10,7 +10,7 @@ from botocore import exceptions as botocore_errors
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from dnslb.provider import ProviderError, Rejected, Throttled, Transient, Unauthorized
+from dnslb.provider import Conflict, ProviderError, Rejected, Throttled, Transient, Unauthorized
 
 THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -29,6 +29,8 @@ UNAUTHORIZED_CODES = frozenset(
         "IncompleteSignature",
     }
 )
+# what InvalidChangeBatch says when a conditional change found the zone not as it expected
+CONFLICT_MESSAGES = ("but it already exists", "but it was not found", "do not match the current values")
 # 4xx codes that mean "try again later", not "this request is wrong"
 TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "ServiceUnavailable", "InternalFailure"})
 
@@ -72,6 +74,8 @@ def _from_response(response: Mapping[str, Any], doing: str) -> ProviderError:
         return Unauthorized(message)
     if code in TRANSIENT_CODES or status >= _SERVER_ERRORS or status == 0:
         return Transient(message)
+    if code == "InvalidChangeBatch" and any(m in message for m in CONFLICT_MESSAGES):
+        return Conflict(message)
     return Rejected(message)
 
 

@@ -1,31 +1,37 @@
-"""The Route53 provider: hosted zones, their record sets, and one ChangeResourceRecordSets call per batch."""
+"""The Route53 provider: hosted zones, their record sets page by page, and one ChangeResourceRecordSets per batch.
+
+Writes are conditional: an update is a DELETE of the record set exactly as read (its `exact` values) and a CREATE of
+the new one in the same atomic batch — the same cost as an UPSERT, and a record set changed since dnslb read it makes
+the batch fail instead of being overwritten. A `require` is a DELETE and CREATE of the same record set.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from dnslb.provider import Change, Cost, Limits, RecordSet, Rejected, Zone
+from dnslb.provider import Change, Cost, Limits, Page, RecordSet, Rejected, Zone
 from dnslb_route53.errors import route53_errors
-from dnslb_route53.rate import RateLimiter
-from dnslb_route53.records import change_to_route53, record_from_route53, route53_cost
-from dnslb_route53.wire import name_from_route53
+from dnslb_route53.records import changes_to_route53, record_from_route53, route53_cost
+from dnslb_route53.wire import name_from_route53, name_to_route53
 
 # Route53's quotas on one ChangeResourceRecordSets request (UPSERT counted twice, see records.route53_cost) and on
 # the request rate of an account
 LIMITS = Limits(max_values=1000, max_bytes=32000, requests_per_second=5)
 
+PAGE_SIZE = 300  # the most ListResourceRecordSets returns in one page
+_AT_A_NAME = 20  # record sets asked for when reading one name (more come in further pages)
 _SHOWN_CHANGES = 3
 
 
 class Route53Provider:
-    def __init__(self, client: Any, managed_zones: Collection[str] = (), limiter: RateLimiter | None = None) -> None:
-        """`client` is a boto3 Route53 client; `managed_zones` names the zones to manage (empty: every zone)."""
+    def __init__(self, client: Any, managed_zones: Collection[str] = (), account: str = "") -> None:
+        """`client` is a boto3 Route53 client; `managed_zones` names the zones to manage (empty: every zone);
+        `account` names the AWS account's credentials, so DNSProviders on one account share its request rate."""
         self._client = client
         self._managed = frozenset(name.lower().rstrip(".") for name in managed_zones)
-        self._limiter = limiter or RateLimiter(int(LIMITS.requests_per_second or 1), 1.0)
-        # every HTTP request, pages of a listing included, waits for the limiter
-        client.meta.events.register("before-send.route-53", self._before_send)
+        self.account = account
 
     @property
     def client(self) -> Any:
@@ -36,7 +42,10 @@ class Route53Provider:
         return LIMITS
 
     def cost(self, change: Change) -> Cost:
-        return route53_cost(change_to_route53(change))
+        total = Cost()
+        for sent in changes_to_route53(change):
+            total = total + route53_cost(sent)
+        return total
 
     def zones(self) -> list[Zone]:
         found: list[Zone] = []
@@ -48,24 +57,55 @@ class Route53Provider:
                         found.append(Zone(name, _bare_id(hosted["Id"])))
         return sorted(found, key=lambda z: (z.name, z.id))
 
+    def records_page(self, zone: Zone, start: str | None) -> Page:
+        zone_id = self._zone_id(zone)
+        request = {"HostedZoneId": zone_id, "MaxItems": str(PAGE_SIZE), **(json.loads(start) if start else {})}
+        with route53_errors(f"reading the record sets of zone {zone.name} ({zone_id})"):
+            answer = self._client.list_resource_record_sets(**request)
+        found = [r for r in (record_from_route53(rrset) for rrset in answer["ResourceRecordSets"]) if r is not None]
+        return Page(tuple(found), _next_start(answer))
+
     def records(self, zone: Zone) -> list[RecordSet]:
+        found: list[RecordSet] = []
+        start: str | None = None
+        while True:
+            page = self.records_page(zone, start)
+            found += page.records
+            if page.next is None:
+                return sorted(found)
+            start = page.next
+
+    def records_at(self, zone: Zone, names: Sequence[str]) -> list[RecordSet]:
         zone_id = self._zone_id(zone)
         found: list[RecordSet] = []
-        with route53_errors(f"reading the record sets of zone {zone.name} ({zone_id})"):
-            for page in self._client.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id):
-                for rrset in page["ResourceRecordSets"]:
-                    record = record_from_route53(rrset)
-                    if record is not None:
-                        found.append(record)
+        for name in sorted(set(names)):
+            with route53_errors(f"reading the record sets at {name} in zone {zone.name} ({zone_id})"):
+                found += self._at(zone_id, name)
         return sorted(found)
 
     def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
         if not changes:
             return  # Route53 refuses an empty change batch
         zone_id = self._zone_id(zone)
-        batch = {"Changes": [change_to_route53(c) for c in changes]}
+        batch = {"Changes": [sent for c in changes for sent in changes_to_route53(c)]}
         with route53_errors(f"applying {_summary(changes)} to zone {zone.name} ({zone_id})"):
             self._client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch)
+
+    def _at(self, zone_id: str, name: str) -> Iterator[RecordSet]:
+        """The record sets named exactly `name`: listing starts there and stops at the first other name."""
+        request: dict[str, str] = {"StartRecordName": name_to_route53(name)}
+        while True:
+            answer = self._client.list_resource_record_sets(HostedZoneId=zone_id, MaxItems=str(_AT_A_NAME), **request)
+            for rrset in answer["ResourceRecordSets"]:
+                if name_from_route53(str(rrset["Name"])) != name:
+                    return
+                record = record_from_route53(rrset)
+                if record is not None:
+                    yield record
+            following = _next_start(answer)
+            if following is None:
+                return
+            request = json.loads(following)
 
     def _zone_id(self, zone: Zone) -> str:
         if zone.id:
@@ -76,8 +116,17 @@ class Route53Provider:
             raise Rejected(f"Route53: zone {zone.name} needs exactly one hosted zone of that name (found: {found})")
         return ids[0]
 
-    def _before_send(self, **_: Any) -> None:
-        self._limiter.wait()
+
+def _next_start(answer: dict[str, Any]) -> str | None:
+    """Where the next page starts, as the request parameters that ask for it (an opaque cursor for dnslb)."""
+    if not answer.get("IsTruncated"):
+        return None
+    start = {"StartRecordName": answer["NextRecordName"]}
+    if answer.get("NextRecordType"):
+        start["StartRecordType"] = answer["NextRecordType"]
+    if answer.get("NextRecordIdentifier"):
+        start["StartRecordIdentifier"] = answer["NextRecordIdentifier"]
+    return json.dumps(start, sort_keys=True)
 
 
 def _bare_id(hosted_zone_id: str) -> str:

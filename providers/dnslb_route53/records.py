@@ -28,8 +28,9 @@ def record_from_route53(rrset: Mapping[str, Any]) -> RecordSet | None:
     if not records:
         return None
     type_ = str(rrset["Type"])
-    values = [value_from_route53(type_, str(r["Value"])) for r in records]
-    return RecordSet.of(name_from_route53(str(rrset["Name"])), type_, int(rrset.get("TTL", 0)), values)
+    exact = [str(r["Value"]) for r in records]
+    values = [value_from_route53(type_, value) for value in exact]
+    return RecordSet.of(name_from_route53(str(rrset["Name"])), type_, int(rrset.get("TTL", 0)), values, exact)
 
 
 def value_from_route53(type_: str, value: str) -> str:
@@ -49,16 +50,27 @@ def value_to_route53(type_: str, value: str) -> str:
     return txt_to_route53(value) if type_ == "TXT" else value
 
 
-def change_to_route53(change: Change) -> dict[str, Any]:
-    """Deletes name the record set exactly as given, which must be the record set as it stands."""
-    record = change.record
+def changes_to_route53(change: Change) -> list[dict[str, Any]]:
+    """The Route53 changes that carry out `change`, conditionally: an update is a DELETE of the record set as read
+    and a CREATE of the new one (an UPSERT only when there is no `previous` to match); a require deletes and creates
+    the same record set, so the batch fails unless it stands as given."""
+    if change.action == "update" and change.previous is not None:
+        return [_sent("DELETE", change.previous), _sent("CREATE", change.record)]
+    if change.action == "require":
+        return [_sent("DELETE", change.record), _sent("CREATE", change.record)]
+    return [_sent(ACTIONS[change.action], change.record)]
+
+
+def _sent(action: str, record: RecordSet) -> dict[str, Any]:
+    """A record set as sent: its values exactly as Route53 gave them when it came from Route53."""
+    values = record.exact or tuple(value_to_route53(record.type, v) for v in record.values)
     return {
-        "Action": ACTIONS[change.action],
+        "Action": action,
         "ResourceRecordSet": {
             "Name": name_to_route53(record.name),
             "Type": record.type,
             "TTL": record.ttl,
-            "ResourceRecords": [{"Value": value_to_route53(record.type, v)} for v in record.values],
+            "ResourceRecords": [{"Value": v} for v in values],
         },
     }
 

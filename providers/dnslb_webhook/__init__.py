@@ -9,8 +9,20 @@ Settings:
 No secret is needed: the protocol has no authentication (the server listens on localhost, as a sidecar).
 
 Mapping: `zones()` negotiates (`GET /`); `records(zone)` is `GET /records` cut down to the zone; `apply(zone, changes)`
-is one `POST /records` (create → create, update → updateOld + updateNew, delete → delete). `adjust()` offers
-`POST /adjustendpoints` but the sync loop does not call it (see `WebhookProvider.adjust`).
+is one `POST /records` (create → create, update → updateOld + updateNew, delete → delete; a require sends nothing).
+`adjust()` offers `POST /adjustendpoints` but the sync loop does not call it (see `WebhookProvider.adjust`). Targets
+are kept as the server spelled them (`exact`) and sent so in deletes, updateOld and restores.
+
+Conditional writes, and where they stop: the protocol has no conditions (a server may apply a create over what
+stands, or an update whatever its updateOld says), and no read of a few names. So every apply first reads
+`GET /records` and checks each change against it, require included: a create only where nothing of that name and type
+stands, an update only while its record set stands as `previous`, a delete or require only while it stands as named.
+A change that does not match is a `Conflict` and nothing is sent; a server that checks too may answer 409, also a
+`Conflict`. The read and the POST are two requests: what someone else changes between the read's answer and the POST
+is not seen by the check (only by a server that checks itself). Measured against the test server on localhost (200
+applies each), from the read's answer to the POST being sent: 0.3 ms median and 2 ms p99 with a nearly empty
+listing; 12-16 ms median and 32-47 ms p99 with 1,000 record sets, most of it parsing the listing. Add the server's
+time to answer the read and apply the POST. The read costs a full listing per apply.
 
 Limits: the protocol declares none. A request body is kept under 512 KiB (`client.MAX_BODY_BYTES`): the cost of a
 change is the exact size of the endpoints it adds to the body; there is no limit on changes or values.

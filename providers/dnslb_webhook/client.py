@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
 
 import httpx
 
-from dnslb.provider import Change, Cost, Limits, ProviderError, RecordSet, Rejected, Zone
+from dnslb.provider import Change, Conflict, Cost, Limits, ProviderError, RecordSet, Rejected, Zone
 from dnslb_webhook import wire
 from dnslb_webhook.errors import error_for_exchange, error_for_status
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Key = tuple[str, str]
 
 # The protocol sets no size limit, and external-dns sends a whole plan in one request, but the usual server
 # frameworks cap request bodies (aiohttp at 1 MiB by default). Half of that keeps every request well clear of such
@@ -44,6 +46,8 @@ class WebhookProvider:
         return LIMITS
 
     def cost(self, change: Change) -> Cost:
+        if change.action == "require":
+            return Cost()  # checked before the request, not sent
         return Cost(1, len(change.record.values), wire.change_bytes(change))
 
     def zones(self) -> list[Zone]:
@@ -71,24 +75,10 @@ class WebhookProvider:
 
     def records(self, zone: Zone) -> list[RecordSet]:
         """The server lists every record it manages; this keeps those of `zone` (not of a zone nested in it)."""
-        response = self._exchange("GET", "/records", accept=True)
-        endpoints = _decoded(response, lambda body: [wire.from_endpoint(e) for e in wire.endpoints_in(body)])
-        found: dict[tuple[str, str], RecordSet] = {}
-        for endpoint in endpoints:
-            record = endpoint.record
-            if not _belongs_to(record.name, zone.name, self._known_zones):
-                continue
-            if endpoint.set_identifier:
-                # a routing-policy member (weighted, geo…); dnslb never writes them and has no value to hold one
-                log.debug("skipping %s %s of set %r", record.name, record.type, endpoint.set_identifier)
-                continue
-            earlier = found.get(record.key)
-            if earlier is not None:
-                record = RecordSet.of(record.name, record.type, earlier.ttl, earlier.values + record.values)
-            found[record.key] = record
-        return sorted(found.values())
+        return sorted(self._standing(zone).records.values())
 
     def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
+        """Checks every change against a fresh `GET /records`, then sends the writes as one `POST /records`."""
         if not changes:
             return
         outside = [c.record.name for c in changes if not _in_zone(c.record.name, zone.name)]
@@ -98,7 +88,11 @@ class WebhookProvider:
             body = wire.changes_body(changes)
         except wire.WireError as failure:
             raise Rejected(str(failure)) from None
-        self._exchange("POST", "/records", body=body)
+        problems = _violations(changes, self._standing(zone))
+        if problems:
+            raise Conflict(f"webhook changing zone {zone.name}: nothing sent: {'; '.join(problems)}")
+        if body:
+            self._exchange("POST", "/records", body=body)
 
     def adjust(self, records: Iterable[RecordSet]) -> list[RecordSet]:
         """`POST /adjustendpoints`: the record sets as the server would store them (it may drop some).
@@ -123,6 +117,27 @@ class WebhookProvider:
     ) -> None:
         self.close()
 
+    def _standing(self, zone: Zone) -> _Standing:
+        response = self._exchange("GET", "/records", accept=True)
+        endpoints = _decoded(response, lambda body: [wire.from_endpoint(e) for e in wire.endpoints_in(body)])
+        found: dict[Key, RecordSet] = {}
+        present: set[Key] = set()
+        for endpoint in endpoints:
+            record = endpoint.record
+            if not _belongs_to(record.name, zone.name, self._known_zones):
+                continue
+            present.add(record.key)
+            if endpoint.set_identifier:
+                # a routing-policy member (weighted, geo…); dnslb never writes them and has no value to hold one
+                log.debug("skipping %s %s of set %r", record.name, record.type, endpoint.set_identifier)
+                continue
+            earlier = found.get(record.key)
+            if earlier is not None:
+                values, exact = earlier.values + record.values, earlier.exact + record.exact
+                record = RecordSet.of(record.name, record.type, earlier.ttl, values, exact=exact)
+            found[record.key] = record
+        return _Standing(found, frozenset(present))
+
     def _exchange(self, method: str, path: str, *, body: object = None, accept: bool = False) -> httpx.Response:
         # the headers external-dns sends: Accept where it reads an answer, Content-Type where it sends a body
         headers = {"Accept": wire.MEDIA_TYPE} if accept else {}
@@ -139,6 +154,33 @@ class WebhookProvider:
         if error is not None:
             raise error
         return response
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """The zone's record sets as read (`records`), and every key with any endpoint, routing-set members included."""
+
+    records: Mapping[Key, RecordSet]
+    present: frozenset[Key]
+
+
+def _violations(changes: Sequence[Change], standing: _Standing) -> list[str]:
+    """Why changes must not go ahead: a create where a record set stands; an update, delete or require whose record
+    set does not stand as the change expects it."""
+    problems = []
+    for change in changes:
+        record = change.record
+        what = f"{change.action} of {record.name} {record.type}"
+        current = standing.records.get(record.key)
+        if change.action == "create":
+            if record.key in standing.present:
+                problems.append(f"{what}: a record set stands ({current or 'members of a routing set'})")
+            continue
+        expected = change.previous if change.action == "update" else record
+        if current != expected:
+            now = f"it stands as {current}" if current is not None else "there is none"
+            problems.append(f"{what}: expected {expected}, but {now}")
+    return problems
 
 
 def _belongs_to(name: str, zone: str, zones: Iterable[str]) -> bool:

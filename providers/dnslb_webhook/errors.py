@@ -2,9 +2,10 @@
 
 external-dns itself retries 500-510 on the next reconcile (`provider.NewSoftError`) and treats every other non-2xx
 answer as permanent. dnslb separates more finely, because its sync loop reacts to each class differently:
-429 is Throttled (with Retry-After), 401/403 Unauthorized, 408 and 500-510 Transient, any other 4xx Rejected
-(webhook servers explain a refusal in a text body, which goes into the message), and whatever is left (3xx, 511+)
-a plain ProviderError: the server is not answering the protocol.
+429 is Throttled (with Retry-After), 401/403 Unauthorized, 408 and 500-510 Transient, 409 Conflict (a server that
+checks what it replaces; the protocol names no status for it), any other 4xx Rejected (webhook servers explain a
+refusal in a text body, which goes into the message), and whatever is left (3xx, 511+) a plain ProviderError: the
+server is not answering the protocol.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from dnslb.provider import ProviderError, Rejected, Throttled, Transient, Unauthorized
+from dnslb.provider import Conflict, ProviderError, Rejected, Throttled, Transient, Unauthorized
 
 _BODY_SHOWN = 500
 
@@ -29,6 +30,8 @@ def error_for_status(response: httpx.Response) -> ProviderError | None:
         return Throttled(message, retry_after(response.headers.get("Retry-After")))
     if status in (401, 403):
         return Unauthorized(message)
+    if status == 409:
+        return Conflict(message)
     if status == 408 or 500 <= status <= 510:
         return Transient(message)
     if 400 <= status < 500:

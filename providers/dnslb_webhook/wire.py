@@ -10,7 +10,9 @@ As kubernetes-sigs/external-dns speaks it (`provider/webhook`, `endpoint`, `plan
   lower-camel keys are `plan.Changes`'s JSON tags in current external-dns; older releases had no tags and sent
   `Create`, `UpdateOld`, … Go matches keys case-insensitively, so readers here do the same and accept both;
 - external-dns's TXT registry sends TXT targets wrapped in double quotes (`"heritage=external-dns,…"`) and reads them
-  back with the quotes trimmed, so TXT targets are written quoted and read quoted or bare.
+  back with the quotes trimmed, so TXT targets are written quoted and read quoted or bare;
+- targets read are kept as the server spelled them (`RecordSet.exact`) and sent so when the record set is named
+  again (a delete, an update's old side, a restore), for servers that match targets as strings.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from dnslb.provider import Change, RecordSet
@@ -79,11 +82,23 @@ def _unescaped(escape: re.Match[str]) -> str:
 
 
 def endpoint_of(record: RecordSet) -> Endpoint:
-    targets = [quote_txt(v) for v in record.values] if record.type == "TXT" else list(record.values)
-    endpoint: Endpoint = {"dnsName": record.name, "targets": targets, "recordType": record.type}
+    """The endpoint that carries `record`: its targets exactly as read when it carries them and they still read as
+    its values, else its values (TXT quoted, as external-dns's registry writes them)."""
+    endpoint: Endpoint = {"dnsName": record.name, "targets": list(targets_of(record)), "recordType": record.type}
     if record.ttl > 0:
         endpoint["recordTTL"] = record.ttl
     return endpoint
+
+
+def targets_of(record: RecordSet) -> tuple[str, ...]:
+    if record.exact and exact_matches(record.type, record.values, record.exact):
+        return record.exact
+    return tuple(quote_txt(v) for v in record.values) if record.type == "TXT" else record.values
+
+
+@lru_cache(maxsize=4096)
+def exact_matches(type_: str, values: tuple[str, ...], exact: tuple[str, ...]) -> bool:
+    return sorted({canonical_value(type_, target) for target in exact}) == list(values)
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,8 @@ def from_endpoint(endpoint: object, default_ttl: int = 0) -> WireRecord:
     if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
         raise WireError(f"recordTTL of {name} must be a non-negative integer: {ttl!r}")
     values = [canonical_value(type_, t) for t in targets]
-    return WireRecord(RecordSet.of(name, type_, ttl or default_ttl, values), _string(endpoint, "setIdentifier"))
+    record = RecordSet.of(name, type_, ttl or default_ttl, values, exact=targets)
+    return WireRecord(record, _string(endpoint, "setIdentifier"))
 
 
 def endpoints_in(body: object) -> list[object]:
@@ -210,9 +226,12 @@ def _domain(text: str) -> str:
 
 
 def changes_body(changes: Sequence[Change]) -> dict[str, list[Endpoint]]:
-    """One POST /records body. An update needs the record set it replaces: external-dns pairs updateOld/updateNew."""
+    """One POST /records body. An update needs the record set it replaces: external-dns pairs updateOld/updateNew.
+    A require has no place in the protocol: the provider checks it before sending, and it sends nothing."""
     lists: dict[str, list[Endpoint]] = {key: [] for key in CHANGE_KEYS}
     for change in changes:
+        if change.action == "require":
+            continue
         if change.action == "create":
             lists["create"].append(endpoint_of(change.record))
         elif change.action == "delete":
@@ -246,5 +265,7 @@ def envelope_bytes() -> int:
 
 def change_bytes(change: Change) -> int:
     """What `change` adds to a body: its endpoints and one separating comma each (an upper bound)."""
+    if change.action == "require":
+        return 0
     records = [change.previous, change.record] if change.action == "update" and change.previous else [change.record]
     return sum(len(encode(endpoint_of(r))) + 1 for r in records)

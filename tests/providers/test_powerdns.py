@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dns.message
@@ -17,6 +18,7 @@ import pytest
 from dnslb.adapters.dnssync import plugins as plugin_api
 from dnslb.provider import (
     Change,
+    Conflict,
     Cost,
     ProviderError,
     RecordSet,
@@ -30,10 +32,15 @@ from dnslb_powerdns import LIMITS, PowerDNSProvider, PowerDNSSettings, create, p
 from dnslb_powerdns.content import quote_txt, unquote_txt
 from dnslb_powerdns.errors import retry_after_seconds
 from dnslb_powerdns.payload import ENVELOPE_BYTES
+from dnslb_powerdns.provider import NAME_READS_MAX
 from dnslb_testkit.conformance import (
+    ZONE_FILE_SPELLINGS,
     ConformanceTarget,
+    ExactValuesConformance,
+    NameReaderConformance,
     ProviderConformance,
     ReachabilityConformance,
+    Spelling,
     ThrottlingConformance,
 )
 from dnslb_testkit.ports import silent_port
@@ -106,10 +113,26 @@ def provider_at(url: str, **settings: str) -> PowerDNSProvider:
     return create({"url": url, **settings}, {"apiKey": "irrelevant"})
 
 
-class TestPowerDNSConformance(ProviderConformance, ReachabilityConformance, ThrottlingConformance):
+@dataclass(frozen=True)
+class PowerDNSZone:
+    """The zone written and read through PowerDNS's API directly, as another tool would."""
+
+    pdns: PowerDNSServer
+    spellings: Sequence[Spelling] = ZONE_FILE_SPELLINGS
+
+    def write(self, name: str, type_: str, ttl: int, native: Sequence[str]) -> None:
+        self.pdns.replace(ZONE, name, type_, ttl, native)
+
+    def read(self, name: str, type_: str) -> list[str]:
+        return self.pdns.contents(ZONE, name, type_)
+
+
+class TestPowerDNSConformance(
+    ProviderConformance, NameReaderConformance, ReachabilityConformance, ThrottlingConformance, ExactValuesConformance
+):
     @pytest.fixture
     def target(
-        self, provider: PowerDNSProvider, zone: Zone, closed_port: int, throttling_url: str
+        self, pdns: PowerDNSServer, provider: PowerDNSProvider, zone: Zone, closed_port: int, throttling_url: str
     ) -> Iterator[ConformanceTarget]:
         unreachable = provider_at(f"http://127.0.0.1:{closed_port}", timeout="2")
         throttled = provider_at(throttling_url)
@@ -119,6 +142,7 @@ class TestPowerDNSConformance(ProviderConformance, ReachabilityConformance, Thro
             rejected_change=Change("create", RecordSet.of(f"x.{ZONE}", "A", 60, ["not-an-ip"])),
             unreachable=unreachable,
             throttled=throttled,
+            foreign=PowerDNSZone(pdns),
         )
         unreachable.close()
         throttled.close()
@@ -174,7 +198,7 @@ def test_a_wrong_api_key_is_unauthorized(pdns: PowerDNSServer, zone: Zone) -> No
     with pytest.raises(Unauthorized):
         wrong.records(zone)
     with pytest.raises(Unauthorized):
-        wrong.apply(zone, [Change("update", a_set("web", "10.0.0.1"))])
+        wrong.apply(zone, [Change("update", a_set("web", "10.0.0.2"), a_set("web", "10.0.0.1"))])
 
 
 def test_throttling_carries_retry_after(throttling_url: str) -> None:
@@ -263,19 +287,18 @@ def test_create_does_not_take_over_a_record_set_someone_else_made(
 ) -> None:
     patch_directly(pdns, [a_rrset_json("taken", "192.0.2.1")])
     theirs = a_set("taken", "192.0.2.1")
-    with pytest.raises(Rejected, match="already exists"):
+    with pytest.raises(Conflict, match=r"create of taken\.example\.test A: a record set stands"):
         provider.apply(zone, [Change("create", a_set("taken", "10.0.0.1"))])
     assert current(provider, zone)[theirs.key] == theirs
-    # a create that finds exactly itself (a retry after a lost answer) is harmless
-    provider.apply(zone, [Change("create", theirs)])
 
 
 def test_create_does_not_overwrite_disabled_records(
     pdns: PowerDNSServer, provider: PowerDNSProvider, zone: Zone
 ) -> None:
     patch_directly(pdns, [a_rrset_json("parked", "192.0.2.1", disabled=True)])
-    with pytest.raises(Rejected, match="already exists"):
+    with pytest.raises(Conflict, match="disabled records only"):
         provider.apply(zone, [Change("create", a_set("parked", "10.0.0.1"))])
+    assert pdns.contents(ZONE, f"parked.{ZONE}", "A") == ["192.0.2.1"]
 
 
 def test_disabled_records_are_not_listed(pdns: PowerDNSServer, provider: PowerDNSProvider, zone: Zone) -> None:
@@ -302,11 +325,83 @@ def test_delete_leaves_a_record_set_that_changed_since_it_was_read(
     ours = a_set("moving", "10.0.0.1")
     provider.apply(zone, [Change("create", ours)])
     patch_directly(pdns, [a_rrset_json("moving", "192.0.2.9")])
-    with pytest.raises(Rejected, match="now stands as"):
+    with pytest.raises(Conflict, match="it stands as"):
         provider.apply(zone, [Change("delete", ours)])
     assert current(provider, zone)[ours.key].values == ("192.0.2.9",)
-    # deleting what is already gone is harmless
-    provider.apply(zone, [Change("delete", a_set("never-there", "10.0.0.1"))])
+
+
+def test_a_record_set_with_disabled_records_is_compared_as_it_is_listed(
+    pdns: PowerDNSServer, provider: PowerDNSProvider, zone: Zone
+) -> None:
+    mixed = a_rrset_json("mixed", "192.0.2.1", "192.0.2.2")
+    mixed["records"] = [{"content": "192.0.2.1", "disabled": False}, {"content": "192.0.2.2", "disabled": True}]
+    patch_directly(pdns, [mixed])
+    listed = current(provider, zone)[a_set("mixed").key]
+    moved = a_set("mixed", "10.0.0.1")
+    provider.apply(zone, [Change("update", moved, listed)])
+    assert pdns.contents(ZONE, f"mixed.{ZONE}", "A") == ["10.0.0.1"]
+
+
+def _observed(pdns: PowerDNSServer, seen: list[httpx.Request]) -> PowerDNSProvider:
+    settings = PowerDNSSettings.parse(pdns.provider_settings(), pdns.provider_secret())
+    return provider_for(settings, _Observing(httpx.HTTPTransport(), seen.append))
+
+
+def test_the_check_reads_each_name_and_a_large_batch_or_a_create_reads_the_zone_once(
+    pdns: PowerDNSServer, zone: Zone
+) -> None:
+    seen: list[httpx.Request] = []
+    observed = _observed(pdns, seen)
+
+    def reads() -> list[tuple[str, str | None]]:
+        done = [(r.method, r.url.params.get("rrset_name")) for r in seen]
+        seen.clear()
+        return done
+
+    web, owner = a_set("web", "10.0.0.1"), txt_set("_dnslb.web", "heritage=dnslb")
+    observed.apply(zone, [Change("create", web), Change("create", owner)])
+    assert reads() == [("GET", None), ("PATCH", None)]
+    moved = a_set("web", "10.0.0.2")
+    observed.apply(zone, [Change("require", owner), Change("update", moved, web)])
+    assert reads() == [("GET", f"_dnslb.web.{ZONE}."), ("GET", f"web.{ZONE}."), ("PATCH", None)]
+    sets = [a_set(f"n{i}", "10.0.0.1") for i in range(NAME_READS_MAX + 1)]
+    observed.apply(zone, [Change("create", r) for r in sets])
+    reads()
+    observed.apply(zone, [Change("delete", r) for r in sets])
+    assert reads() == [("GET", None), ("PATCH", None)]
+    observed.close()
+
+
+def test_a_request_of_requires_only_is_checked_and_sends_no_patch(pdns: PowerDNSServer, zone: Zone) -> None:
+    seen: list[httpx.Request] = []
+    observed = _observed(pdns, seen)
+    owner = txt_set("_dnslb.web", "heritage=dnslb")
+    observed.apply(zone, [Change("create", owner)])
+    seen.clear()
+    observed.apply(zone, [Change("require", owner)])
+    assert [r.method for r in seen] == ["GET"]
+    with pytest.raises(Conflict, match=r"require of _dnslb\.web\.example\.test TXT"):
+        observed.apply(zone, [Change("require", txt_set("_dnslb.web", "heritage=someone-else"))])
+    observed.close()
+
+
+def test_an_update_that_does_not_say_what_it_replaces_is_rejected_before_sending(
+    pdns: PowerDNSServer, zone: Zone
+) -> None:
+    seen: list[httpx.Request] = []
+    observed = _observed(pdns, seen)
+    with pytest.raises(Rejected, match="does not say what it replaces") as raised:
+        observed.apply(zone, [Change("update", a_set("web", "10.0.0.1"))])
+    assert not isinstance(raised.value, Conflict) and seen == []
+    observed.close()
+
+
+def test_exact_contents_that_no_longer_read_as_the_values_are_not_sent(
+    pdns: PowerDNSServer, provider: PowerDNSProvider, zone: Zone
+) -> None:
+    changed = RecordSet.of(f"alias.{ZONE}", "CNAME", 60, ["new.example.test"], exact=["Old.Example.Test."])
+    provider.apply(zone, [Change("create", changed)])
+    assert pdns.contents(ZONE, f"alias.{ZONE}", "CNAME") == ["new.example.test."]
 
 
 def test_a_refused_change_refuses_the_whole_request(provider: PowerDNSProvider, zone: Zone) -> None:
@@ -344,15 +439,19 @@ def test_cost_is_exactly_what_each_change_adds_to_the_request_body(
     settings = PowerDNSSettings.parse(pdns.provider_settings(), pdns.provider_secret())
     observed = provider_for(settings, _Observing(transport, keep_patch_bodies))
     web = a_set("web", "10.0.0.1", "10.0.0.2")
+    owner = txt_set("web", 'owner="dnslb" ' + "é" * 300)
     changes = [
         Change("create", web),
-        Change("create", txt_set("web", 'owner="dnslb" ' + "é" * 300)),
+        Change("create", owner),
         Change("create", RecordSet.of(f"*.apps.{ZONE}", "CNAME", 300, [f"web.{ZONE}"])),
+        # restored as read: exact contents, not dnslb's rendering
+        Change("create", RecordSet.of(f"odd.{ZONE}", "TXT", 60, ["ab"], exact=['"a" "b"'])),
     ]
     observed.apply(zone, changes)
-    observed.apply(zone, [Change("delete", web)])
+    second = [Change("delete", web), Change("require", owner)]
+    observed.apply(zone, second)
     observed.close()
-    for sent, batch in zip(bodies, [changes, [Change("delete", web)]], strict=True):
+    for sent, batch in zip(bodies, [changes, second], strict=True):
         total = sum((observed.cost(c) for c in batch), Cost())
         assert len(sent) == ENVELOPE_BYTES - 1 + total.bytes
 

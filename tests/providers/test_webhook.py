@@ -7,7 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from dnslb.adapters.dnssync.plugins import create
 from dnslb.core.dns.batch import Group, pack
 from dnslb.provider import (
     Change,
+    Conflict,
     ProviderError,
     RecordSet,
     Rejected,
@@ -29,9 +31,12 @@ from dnslb.provider import (
     Zone,
 )
 from dnslb_testkit.conformance import (
+    ZONE_FILE_SPELLINGS,
     ConformanceTarget,
+    ExactValuesConformance,
     ProviderConformance,
     ReachabilityConformance,
+    Spelling,
     ThrottlingConformance,
 )
 from dnslb_testkit.ports import silent_port
@@ -90,7 +95,23 @@ def txt(label: str, text: str, ttl: int = 60) -> RecordSet:
     return RecordSet.of(f"{label}.example.test", "TXT", ttl, [text])
 
 
-class TestWebhookConformance(ProviderConformance, ReachabilityConformance, ThrottlingConformance):
+@dataclass(frozen=True)
+class WebhookStore:
+    """The test server's store, written and read directly: targets as a webhook server keeps and lists them."""
+
+    server: WebhookServer
+    spellings: Sequence[Spelling] = ZONE_FILE_SPELLINGS
+
+    def write(self, name: str, type_: str, ttl: int, native: Sequence[str]) -> None:
+        self.server.store(name, type_, ttl, native)
+
+    def read(self, name: str, type_: str) -> list[str]:
+        return self.server.stored(name, type_)
+
+
+class TestWebhookConformance(
+    ProviderConformance, ReachabilityConformance, ThrottlingConformance, ExactValuesConformance
+):
     @pytest.fixture
     def target(
         self,
@@ -105,6 +126,7 @@ class TestWebhookConformance(ProviderConformance, ReachabilityConformance, Throt
             rejected_change=Change("delete", a("never-created", "10.0.0.1")),
             unreachable=providers(f"http://127.0.0.1:{closed_port}", timeout="2"),
             throttled=providers(throttling_server.url),
+            foreign=WebhookStore(server),
         )
 
 
@@ -211,9 +233,26 @@ def test_a_refused_change_refuses_the_whole_request(server: WebhookServer, raw: 
         "delete": [{"dnsName": "gone.example.test", "targets": ["10.0.0.1"], "recordType": "A", "recordTTL": 60}],
     }
     answer = raw.post("/records", content=json.dumps(body), headers=JSON_IN)
-    assert answer.status_code == 400
+    assert answer.status_code == 409  # the zone is not as the request says: a conflict, not bad content
     assert "gone.example.test" in answer.text
     assert server.provider.records(ZONE) == []
+
+
+def test_an_update_whose_old_side_does_not_stand_is_409(server: WebhookServer, raw: httpx.Client) -> None:
+    server.provider.apply(ZONE, [Change("create", a("web", "10.0.0.2"))])
+    body = {
+        "updateOld": [{"dnsName": "web.example.test", "targets": ["10.0.0.1"], "recordType": "A", "recordTTL": 60}],
+        "updateNew": [{"dnsName": "web.example.test", "targets": ["10.0.0.3"], "recordType": "A", "recordTTL": 60}],
+    }
+    answer = raw.post("/records", content=json.dumps(body), headers=JSON_IN)
+    assert answer.status_code == 409
+    assert server.provider.records(ZONE) == [a("web", "10.0.0.2")]
+
+
+def test_targets_are_listed_as_they_were_sent(server: WebhookServer, raw: httpx.Client) -> None:
+    sent = {"dnsName": "odd.example.test", "targets": ["FD00:0:0:0::1"], "recordType": "AAAA", "recordTTL": 60}
+    assert raw.post("/records", content=json.dumps({"create": [sent]}), headers=JSON_IN).status_code == 204
+    assert raw.get("/records", headers=JSON_OUT).json() == [sent]
 
 
 def test_adjustendpoints_answers_the_endpoints_as_they_would_be_stored(raw: httpx.Client) -> None:
@@ -247,9 +286,10 @@ def test_the_provider_sends_what_external_dns_sends(server: WebhookServer, provi
     provider.apply(zone, [Change("update", moved, web), Change("delete", owner)])
     provider.records(zone)
 
-    negotiation, create_, update, listing = server.seen
+    negotiation, check, create_, check_again, update, listing = server.seen
     assert (negotiation.method, negotiation.path, negotiation.headers["Accept"]) == ("GET", "/", MEDIA_TYPE)
-    assert (listing.method, listing.path, listing.headers["Accept"]) == ("GET", "/records", MEDIA_TYPE)
+    for read in (check, check_again, listing):
+        assert (read.method, read.path, read.headers["Accept"]) == ("GET", "/records", MEDIA_TYPE)
     assert (create_.method, create_.path, create_.headers["Content-Type"]) == ("POST", "/records", MEDIA_TYPE)
     quoted = '"heritage=dnslb,dnslb/resource=\\"service/default/web\\""'
     assert create_.json() == {
@@ -264,6 +304,57 @@ def test_the_provider_sends_what_external_dns_sends(server: WebhookServer, provi
         "delete": [{"dnsName": "web.example.test", "targets": [quoted], "recordType": "TXT", "recordTTL": 60}],
     }
     assert server.provider.records(ZONE) == [moved]
+
+
+def test_a_conflict_the_read_finds_sends_nothing(server: WebhookServer, providers: ProviderFactory) -> None:
+    provider = providers(server.url)
+    owner = txt("_dnslb.web", "heritage=dnslb,dnslb/owner=someone-else")
+    server.provider.apply(ZONE, [Change("create", owner)])
+    server.seen.clear()
+    mine = txt("_dnslb.web", "heritage=dnslb,dnslb/owner=me")
+    with pytest.raises(Conflict, match=r"require of _dnslb\.web\.example\.test TXT"):
+        provider.apply(ZONE, [Change("require", mine), Change("create", a("web", "10.0.0.1"))])
+    assert [(r.method, r.path) for r in server.seen] == [("GET", "/records")]
+    provider.apply(ZONE, [Change("require", owner)])  # matches: checked, and nothing to send
+    assert [(r.method, r.path) for r in server.seen] == [("GET", "/records")] * 2
+
+
+def test_a_change_made_between_the_read_and_the_post_is_caught_only_by_a_server_that_checks(
+    server: WebhookServer,
+) -> None:
+    theirs = a("web", "10.0.0.9")
+
+    def someone_else_writes_first(request: httpx.Request) -> None:
+        if request.method == "POST":
+            server.provider.write(ZONE, theirs)
+
+    transport = _Before(httpx.HTTPTransport(), someone_else_writes_first)
+    with WebhookProvider(server.url, transport=transport) as provider, pytest.raises(Conflict, match="409"):
+        provider.apply(ZONE, [Change("create", a("web", "10.0.0.1"))])
+    assert server.provider.records(ZONE) == [theirs]
+
+
+def test_targets_read_are_sent_as_read(server: WebhookServer, providers: ProviderFactory) -> None:
+    server.store("odd.example.test", "AAAA", 60, ["FD00:0:0:0::1"])
+    server.store("odd.example.test", "TXT", 60, ['"heritage=" "dnslb"'])
+    provider = providers(server.url)
+    read = provider.records(ZONE)
+    assert read == [
+        RecordSet.of("odd.example.test", "AAAA", 60, ["fd00::1"]),
+        txt("odd", "heritage=dnslb"),
+    ]
+    server.seen.clear()
+    provider.apply(ZONE, [Change("delete", r) for r in read])
+    (_, delete) = server.seen
+    assert delete.json() == {
+        "delete": [
+            {"dnsName": "odd.example.test", "targets": ["FD00:0:0:0::1"], "recordType": "AAAA", "recordTTL": 60},
+            {"dnsName": "odd.example.test", "targets": ['"heritage=" "dnslb"'], "recordType": "TXT", "recordTTL": 60},
+        ]
+    }
+    changed = RecordSet.of("odd.example.test", "AAAA", 60, ["fd00::2"], exact=["FD00:0:0:0::1"])
+    provider.apply(ZONE, [Change("create", changed)])  # exact values that no longer read as the values
+    assert server.stored("odd.example.test", "AAAA") == ["fd00::2"]
 
 
 def test_changes_that_cannot_be_sent_are_rejected_before_sending(
@@ -286,6 +377,20 @@ def test_adjust_returns_the_record_sets_as_the_server_would_store_them(
 
 
 # what the provider reads from other servers
+
+
+class _Before(httpx.BaseTransport):
+    """A transport that calls `hook` with each request before sending it on."""
+
+    def __init__(self, inner: httpx.BaseTransport, hook: Callable[[httpx.Request], None]) -> None:
+        self._inner, self._hook = inner, hook
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._hook(request)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def serving(answers: dict[str, httpx.Response]) -> httpx.MockTransport:
@@ -394,6 +499,7 @@ def test_a_server_that_does_not_speak_the_protocol_is_a_provider_error(answer: h
         (429, Throttled),
         (401, Unauthorized),
         (403, Unauthorized),
+        (409, Conflict),
         (400, Rejected),
         (404, Rejected),
         (422, Rejected),
