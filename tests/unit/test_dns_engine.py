@@ -62,7 +62,8 @@ def test_converges_and_then_plans_nothing() -> None:
     converge(provider, [claim("web.example.test", "10.0.0.1", "fd00::1")])
     assert converge(provider, [claim("web.example.test", "10.0.0.1", "fd00::1")]) == []
     changes = converge(provider, [claim("web.example.test", "10.0.0.2")])
-    assert [c.action + " " + c.record.type for c in changes] == ["update A", "delete AAAA"]
+    # the ownership record is required to stand as read: the change fails if another owner took the name meanwhile
+    assert [c.action + " " + c.record.type for c in changes] == ["update A", "delete AAAA", "require TXT"]
 
 
 def test_deletes_only_ours_only_under_sync_and_only_after_a_complete_read() -> None:

@@ -4,7 +4,11 @@ Rules:
 - A name is ours when its ownership TXT names our owner ID. Ours we create, update and (policy sync) delete.
 - Records at a claimed name that nobody owns are foreign: left alone, unless the provider has `takeover` on; then
   they are replaced and handed back in `Group.replaced` so the caller saves them for `dnslb dns rollback`.
-- A name owned by another owner ID is never touched.
+- A name owned by another owner ID is never touched, and neither is a name whose ownership name holds anything dnslb
+  did not write (any type, any content): it is foreign, refused with a reason, and no request is made for it.
+- Writes are conditional (see `dnslb.provider`): a change to a name we own also carries a `require` of its ownership
+  record, so a name whose ownership changed behind our cache fails instead of being overwritten.
+- A hostname whose ownership name would be longer than the provider's names may be is refused.
 - Deletes only when the caller says the source was read completely (`may_delete`): an empty or failed read of the
   cluster must never look like "every Service is gone".
 """
@@ -18,9 +22,16 @@ from typing import Literal
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic
 from dnslb.core.dns.batch import Group
 from dnslb.core.dns.desired import Claim
-from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, ownership_record, resource_of
+from dnslb.core.dns.registry import (
+    Ownership,
+    hostname_of,
+    ownership_name,
+    ownership_of,
+    ownership_record,
+    resource_of,
+)
 from dnslb.core.objects import ObjectKey, service_ref
-from dnslb.provider import Change, RecordSet
+from dnslb.provider import MAX_NAME_LENGTH, Change, RecordSet
 
 Policy = Literal["sync", "upsert-only", "create-only"]
 ADDRESS_TYPES = ("A", "AAAA")
@@ -32,6 +43,7 @@ class ZoneChanges:
     groups: tuple[Group, ...]  # one per hostname: its records and its ownership TXT
     refused: tuple[Diagnostic, ...]  # claims left unpublished, and why
     replaced: tuple[RecordSet, ...] = ()  # foreign record sets taken over: save them before applying
+    foreign: tuple[str, ...] = ()  # claimed hostnames whose ownership name holds what dnslb did not write
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -47,30 +59,52 @@ def zone_changes(
     takeover: bool = False,
     may_delete: bool = True,
     held: Collection[ObjectKey] = (),
+    max_name: int = MAX_NAME_LENGTH,
 ) -> ZoneChanges:
     """`held`: Services whose claims could not be made this pass; the names they own are not deleted."""
     at: dict[str, dict[str, RecordSet]] = {}
     for record in current:
         at.setdefault(record.name, {})[record.type] = record
     owners: dict[str, tuple[str, RecordSet]] = {}
+    foreign: dict[str, RecordSet] = {}  # hostname -> a record at its ownership name that dnslb did not write
     claimed_elsewhere: set[str] = set()
     kept = {resource_of(key) for key in held}
     for record in current:
         hostname = hostname_of(record.name)
-        found = ownership_of(record)
-        if hostname is not None and found is not None:
-            owners[hostname] = (found.owner, record)
-            if found.resource in kept:
-                claimed_elsewhere.add(hostname)
+        if hostname is None:
+            continue
+        found = _ownership(record)
+        if found is None:
+            foreign[hostname] = record
+            continue
+        owners[hostname] = (found.owner, record)
+        if found.resource in kept:
+            claimed_elsewhere.add(hostname)
 
     groups: list[Group] = []
     refused: list[Diagnostic] = []
     replaced: list[RecordSet] = []
+    foreign_claimed: list[str] = []
     claimed = {c.hostname for c in claims} | claimed_elsewhere
     for claim in sorted(claims, key=lambda c: c.hostname):
         standing = {t: r for t, r in at.get(claim.hostname, {}).items() if t in MANAGED_TYPES}
         ownership = owners.get(claim.hostname)
         wanted_txt = ownership_record(claim.hostname, owner, resource_of(claim.service), claim.ttl)
+        if len(wanted_txt.name) > max_name:
+            reason = (
+                f"its ownership record name {wanted_txt.name} is {len(wanted_txt.name)} characters long; "
+                f"the provider takes at most {max_name}"
+            )
+            refused.append(_refused(claim, reason))
+            continue
+        if claim.hostname in foreign:
+            stray = foreign[claim.hostname]
+            reason = (
+                f"{stray.name} holds a {stray.type} record dnslb did not write ({_shown(stray)}); the name is foreign"
+            )
+            refused.append(_refused(claim, reason))
+            foreign_claimed.append(claim.hostname)
+            continue
         if ownership is not None and ownership[0] != owner:
             refused.append(_refused(claim, f"owned by another dnslb (owner {ownership[0]})"))
             continue
@@ -84,6 +118,8 @@ def zone_changes(
             changes.append(Change("create", wanted_txt))
         elif ownership[1] != wanted_txt and policy != "create-only":
             changes.append(Change("update", wanted_txt, ownership[1]))
+        elif changes:
+            changes.append(Change("require", ownership[1]))
         if changes:
             groups.append(Group(claim.hostname, tuple(changes)))
             if ownership is None:
@@ -95,7 +131,19 @@ def zone_changes(
                 continue
             ours = [r for t, r in sorted(at.get(hostname, {}).items()) if t in ADDRESS_TYPES]
             groups.append(Group(hostname, (*(Change("delete", r) for r in ours), Change("delete", txt))))
-    return ZoneChanges(tuple(groups), tuple(refused), tuple(replaced))
+    return ZoneChanges(tuple(groups), tuple(refused), tuple(replaced), tuple(foreign_claimed))
+
+
+def _ownership(record: RecordSet) -> Ownership | None:
+    """The ownership an ownership record states; None for anything else found at an ownership name."""
+    if record.type != "TXT" or len(record.values) != 1:
+        return None
+    return ownership_of(record)
+
+
+def _shown(record: RecordSet, most: int = 60) -> str:
+    text = " ".join(record.values)
+    return repr(text if len(text) <= most else text[:most] + "...")
 
 
 def _refused(claim: Claim, message: str) -> Diagnostic:
