@@ -47,6 +47,11 @@ class Wakeup(Generic[K]):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def pending(self) -> bool:
+        """Whether something is marked (or the alarm closed), without taking it."""
+        return self._marked or self._closed
+
     def wait(self, timeout: float | None = None) -> Wake[K]:
         """Block until marked, closed or `timeout` seconds (None: no deadline); take and clear what was marked."""
         with self._condition:

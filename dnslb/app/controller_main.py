@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
 from dnslb.adapters.dnssync.plugins import create as create_provider
-from dnslb.adapters.dnssync.sync import Fenced
+from dnslb.adapters.dnssync.sync import Fenced, Health
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.adapters.kube.informer import Informer
@@ -33,6 +33,7 @@ from dnslb.core.config.resources import DNSProvider as DNSProviderResource
 from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import service_fields, service_view, without_unread_metadata
+from dnslb.core.objects import ObjectRef
 from dnslb.provider import Provider, RecordSet, Zone
 
 log = logging.getLogger("dnslb.controller")
@@ -161,6 +162,14 @@ def assemble(
             raise Fenced(f"{provider}: not the leader; the takeover save for {zone.name} not written")
         takeover.save(provider, zone.name, records)
 
+    writer = StatusWriter(core, custom, may_write=may_write, on_api_error=api_error)
+
+    def synced(ref: ObjectRef, health: Health) -> None:
+        with contextlib.suppress(NotLeader):
+            writer.condition(DNSProviderResource.PLURAL, ref.key, None, health.ok, health.message, type_="Synced",
+                             reason=health.reason)  # fmt: skip
+            log.info("DNSProvider %s: Synced %s (%s): %s", ref.key.name, health.ok, health.reason, health.message)
+
     dns = DNSLoop(
         Hooks(
             services=services.values,
@@ -170,6 +179,7 @@ def assemble(
             report=report,
             may_write=may_write,
             credentials=credentials,
+            synced=synced,
         ),
         owner=settings.owner_id,
         classes=settings.classes,
@@ -181,7 +191,7 @@ def assemble(
         services=services,
         namespaces=namespaces,
         config=config,
-        writer=StatusWriter(core, custom, may_write=may_write, on_api_error=api_error),
+        writer=writer,
         recorder=recorder,
         dns=dns,
         metrics=metrics,

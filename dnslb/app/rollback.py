@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from dnslb.adapters.dnssync.plugins import create
+from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.core.config import load_config
 from dnslb.core.config.resources import API_VERSION, GROUP, VERSION
 from dnslb.core.dns.batch import pack
 from dnslb.core.dns.changes import rollback_changes
+from dnslb.core.dns.registry import ownership_name
 from dnslb.core.manifests import Document
-from dnslb.provider import ProviderError
+from dnslb.provider import NameReader, ProviderError, RecordSet, Zone
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,14 +59,16 @@ def rollback(args: argparse.Namespace) -> int:
     store = TakeoverStore(core, args.namespace)
     try:
         provider = create(spec.type, spec.settings, secret)
-        zones = {z.name: z for z in provider.zones()}
+        # paced and retried as the controller does, so a rollback of a large zone is not throttled to a halt
+        sync = ProviderSync(args.provider, spec, provider, owner, save_replaced=lambda zone, records: None)
+        zones = {z.name: z for z in sync.call(provider.zones, "list zones", write=False)}
         restored = 0
         for zone_name, saved in sorted(store.load(args.provider).items()):
             chosen = [r for r in saved if not args.hostname or r.name in args.hostname]
             if not chosen or zone_name not in zones:
                 continue
             zone = zones[zone_name]
-            groups = rollback_changes(chosen, provider.records(zone), owner)
+            groups = rollback_changes(chosen, _standing(sync, zone, chosen), owner)
             batches, oversized = pack(groups, provider.limits, provider.cost)
             for too_big in oversized:
                 print(f"cannot restore {too_big.about}: {too_big.message}", file=sys.stderr)
@@ -71,7 +76,7 @@ def rollback(args: argparse.Namespace) -> int:
                 for change in batch.changes:
                     print(f"{'would ' if args.dry_run else ''}{change}")
                 if not args.dry_run:
-                    provider.apply(zone, batch.changes)
+                    sync.call(partial(provider.apply, zone, batch.changes), f"restore in {zone.name}", write=True)
             if not args.dry_run:
                 store.forget(args.provider, zone_name, chosen)
             restored += len(chosen)
@@ -80,3 +85,16 @@ def rollback(args: argparse.Namespace) -> int:
         return 1
     print(f"{'would restore' if args.dry_run else 'restored'} {restored} record set(s)")
     return 0
+
+
+def _standing(sync: ProviderSync, zone: Zone, saved: list[RecordSet]) -> list[RecordSet]:
+    """What stands now at the saved names and their ownership names: read name by name when the provider can."""
+    provider = sync.provider
+    if not isinstance(provider, NameReader):
+        return sync.call(partial(provider.records, zone), f"read {zone.name}", write=False)
+    names = sorted({r.name for r in saved} | {ownership_name(r.name) for r in saved})
+    return [
+        record
+        for name in names
+        for record in sync.call(partial(provider.records_at, zone, [name]), f"read {name}", write=False)
+    ]

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import kubernetes.client as k8s
 
+from dnslb_testkit.ports import closed_port as held_closed
 from tests.controller.harness import (
+    NAMESPACE,
     ControllerProcess,
     apply_pool,
     apply_provider,
@@ -55,3 +57,34 @@ def test_hostnames_become_one_record_set_each_with_ownership(
     core.delete_namespaced_service("web", ns)
     wait_for(lambda: ("web.example.test", "A") not in zone_records(zone_file), 10, "records deleted with the Service")
     assert ("_dnslb.web.example.test", "TXT") not in zone_records(zone_file)
+
+
+def conditions(custom: k8s.CustomObjectsApi, name: str) -> dict[str, dict[str, str]]:
+    body = custom.get_namespaced_custom_object("dnslb.io", "v1alpha1", NAMESPACE, "dnsproviders", name)
+    return {c["type"]: c for c in (body.get("status") or {}).get("conditions") or []}
+
+
+def known(found: dict[str, dict[str, str]]) -> dict[str, dict[str, str]] | None:
+    """The conditions once Synced is known (True or False), else None."""
+    return found if found.get("Synced", {}).get("status") in ("True", "False") else None
+
+
+def test_a_provider_that_cannot_be_synced_says_so_in_its_synced_condition(
+    tmp_path: Path, custom: k8s.CustomObjectsApi, controller: Start
+) -> None:
+    with held_closed() as closed_port:
+        synced_conditions(custom, controller, closed_port)
+
+
+def synced_conditions(custom: k8s.CustomObjectsApi, controller: Start, closed_port: int) -> None:
+    apply_pool(custom, "p", "10.91.0.0/28")
+    apply_provider(custom, "mem", {"type": "inmemory", "settings": {"zones": "example.test"}})
+    apply_provider(custom, "down", {"type": "route53", "settings": {"endpointURL": f"http://127.0.0.1:{closed_port}"}})
+    proc = controller()
+    proc.wait_ready()
+    down = wait_for(lambda: known(conditions(custom, "down")), 60, "Synced on the failing one")
+    assert down["Synced"]["status"] == "False" and down["Synced"]["reason"] in ("ReadFailed", "ProviderFailed")
+    assert "Route53" in down["Synced"]["message"] or "failed" in down["Synced"]["message"]
+    assert down["Accepted"]["status"] == "True"  # the spec is valid: the two conditions say different things
+    mem = wait_for(lambda: known(conditions(custom, "mem")), 30, "Synced on the working one")
+    assert mem["Synced"]["status"] == "True" and mem["Accepted"]["status"] == "True"

@@ -1,5 +1,6 @@
-"""The DNS loop as the controller runs it, with the in-memory provider: only the leader writes, and a rotated
-Secret is used from the next full read on, without a restart."""
+"""The DNS loop as the controller runs it, with the in-memory provider: only the leader writes, a rotated
+Secret is used from the next sync on, without a restart or a full read, and a new name is published while a long full
+read goes on."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
+from dnslb.adapters.dnssync.loop import CREDENTIALS_CHECK_SECONDS, DNSLoop, Hooks
 from dnslb.core.config.resources import DNSProvider
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.ipam.request import CLASSLESS
 from dnslb.core.model import ServiceView
-from dnslb.provider import Change, Provider, Zone
+from dnslb.provider import Change, Page, Provider, Zone
 from dnslb_inmemory import InMemoryProvider
 from dnslb_testkit.waiting import wait_for
 from tests.builders import make_service
@@ -27,10 +28,11 @@ ZONE = "example.test"
 class Recording:
     """An in-memory provider that records every write it gets, and which credentials it was made with."""
 
-    def __init__(self, credentials: str) -> None:
+    def __init__(self, credentials: str, inner: InMemoryProvider) -> None:
         self.credentials = credentials
-        self.inner = InMemoryProvider([ZONE])
+        self.inner = inner  # the zones, shared by every provider made: the same server with other credentials
         self.writes: list[tuple[float, tuple[Change, ...]]] = []
+        self.reads = 0
         self.limits = self.inner.limits
         self.cost = self.inner.cost
 
@@ -38,6 +40,7 @@ class Recording:
         return self.inner.zones()
 
     def records(self, zone: Zone) -> list[Any]:
+        self.reads += 1
         return self.inner.records(zone)
 
     def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
@@ -60,10 +63,14 @@ def web(count: int) -> list[ServiceView]:
 
 
 class Running:
-    def __init__(self) -> None:
+    def __init__(self, kind: type[Recording] = Recording) -> None:
+        self.kind = kind
         self.services: list[ServiceView] = web(1)
         self.leader = True
         self.secret_version = "1"
+        self.credentials_asked = 0
+        self.now = 0.0  # the loop's clock, moved on by hand
+        self.zones = InMemoryProvider([ZONE])
         self.made: list[Recording] = []
         self.reports: list[Diagnostic] = []
         self.loop = DNSLoop(
@@ -74,23 +81,26 @@ class Running:
                 save_replaced=lambda *a: None,
                 report=self.reports.append,
                 may_write=lambda: self.leader,
-                credentials=lambda resource: self.secret_version,
+                credentials=self.credentials,
             ),
             owner="test",
             classes=CLASSLESS,
             registry=CollectorRegistry(),
             resync_seconds=3600,
+            clock=lambda: self.now,
         )
         self.thread = threading.Thread(target=self.loop.run, daemon=True)
 
     def make(self, resource: DNSProvider) -> Provider:
-        self.made.append(Recording(self.secret_version))
+        self.made.append(self.kind(self.secret_version, self.zones))
         return self.made[-1]
 
+    def credentials(self, resource: DNSProvider) -> str:
+        self.credentials_asked += 1
+        return self.secret_version
+
     def names(self) -> set[str]:
-        if not self.made:
-            return set()
-        return {r.name for r in self.made[-1].records(Zone(ZONE, ZONE)) if r.type == "A"}
+        return {r.name for r in self.zones.records(Zone(ZONE, ZONE)) if r.type == "A"}
 
 
 @pytest.fixture
@@ -119,13 +129,71 @@ def test_a_process_that_is_no_longer_the_leader_writes_no_dns(running: Running) 
     assert running.names() == {f"s0.{ZONE}"}
 
 
-def test_a_rotated_secret_makes_a_new_provider_at_the_next_full_read(running: Running) -> None:
+def test_a_rotated_secret_is_used_from_the_next_sync_on_without_a_new_full_read(running: Running) -> None:
     eventually("the first name published", lambda: running.names() == {f"s0.{ZONE}"})
-    running.loop.trigger()  # an ordinary sync: the credentials are not asked for
-    time.sleep(0.3)
-    assert [p.credentials for p in running.made] == ["1"]
-    running.secret_version = "2"
+    asked = running.credentials_asked
+    running.loop.trigger()  # an ordinary sync soon after the last look: the Secret is not asked for
     running.services = web(2)
-    running.loop.trigger(full_read=True)
+    eventually("the second name published", lambda: running.names() == {f"s0.{ZONE}", f"s1.{ZONE}"})
+    assert running.credentials_asked == asked and [p.credentials for p in running.made] == ["1"]
+
+    running.secret_version = "2"
+    running.now += CREDENTIALS_CHECK_SECONDS
+    running.services = web(3)
+    running.loop.trigger()
     eventually("a provider made with the new Secret", lambda: [p.credentials for p in running.made] == ["1", "2"])
     eventually("its writes", lambda: running.made[-1].writes)
+    # it went on from the zone view it had: the new provider wrote the one new name, and read nothing
+    assert [c.record.name for _, changes in running.made[-1].writes for c in changes] == [
+        f"s2.{ZONE}",
+        f"_dnslb.s2.{ZONE}",
+    ]
+    assert running.made[-1].reads == 0
+
+
+class Paged(Recording):
+    """A zone read 10 record sets a page, each page taking a while: a long full read, as with a large Route53 zone."""
+
+    PAGE = 10
+
+    def __init__(self, credentials: str, inner: InMemoryProvider) -> None:
+        super().__init__(credentials, inner)
+        self.pages: list[tuple[float, str | None]] = []  # when each page was read, and where it started
+
+    def records_page(self, zone: Zone, start: str | None) -> Page:
+        time.sleep(0.02)
+        records = self.inner.records(zone)
+        first = int(start or 0)
+        self.pages.append((time.monotonic(), start))
+        following = first + self.PAGE
+        return Page(tuple(records[first:following]), str(following) if following < len(records) else None)
+
+
+def test_a_new_name_is_published_while_a_long_full_read_goes_on() -> None:
+    state = Running(Paged)
+    state.services = web(150)  # 300 record sets: 30 pages
+    state.loop.configure([provider_resource()])
+    state.thread.start()
+    try:
+        eventually("the first names published", lambda: len(state.names()) == 150)
+        provider = state.made[-1]
+        assert isinstance(provider, Paged)
+        provider.pages.clear()
+        state.loop.trigger(full_read=True)
+        eventually("the full read under way", lambda: len(provider.pages) >= 3)
+        state.services = [*web(150), *added()]
+        state.loop.trigger()
+        eventually("the new name published", lambda: f"new.{ZONE}" in state.names())
+        published = next(at for at, changes in provider.writes if any(c.record.name == f"new.{ZONE}" for c in changes))
+        eventually("the full read completed", lambda: provider.pages and provider.pages[-1][1] == "300")
+        pages_after = [start for at, start in provider.pages if at > published]
+        assert len(pages_after) >= 5, "the write waited for the full read"
+        starts = [start for _, start in provider.pages]
+        assert starts == [None, *(str(i) for i in range(10, 310, 10))], "the read did not go on from where it was"
+    finally:
+        state.loop.stop()
+        state.thread.join(5)
+
+
+def added() -> list[ServiceView]:
+    return [make_service("new", annotations={"dnslb.io/hostname": f"new.{ZONE}"}, ingress=("10.1.0.1",))]

@@ -56,3 +56,25 @@ def test_a_write_that_lost_a_race_reads_again_and_overwrites_nothing(api: KubeAP
     kept = {r.name for r in plain.load("p")["example.test"]}
     assert kept == {"first0.example.test", "concurrent0.example.test", "mine0.example.test"}
     assert api.count_requests("configmaps", "update") >= 2  # the first write was refused (409) and tried again
+
+
+def test_the_providers_exact_values_are_kept_and_entries_saved_before_them_still_load(
+    api: KubeAPIControl, core: k8s.CoreV1Api
+) -> None:
+    store = TakeoverStore(core, NS)
+    odd = [
+        RecordSet.of("v6.example.test", "AAAA", 300, ["fd00::1"], exact=["FD00:0:0:0::1"]),
+        RecordSet.of("c.example.test", "CNAME", 300, ["target.example.test"], exact=["Target.Example.Test."]),
+        RecordSet.of("t.example.test", "TXT", 300, ['say "hi"'], exact=['"say " "\\"hi\\""']),
+    ]
+    store.save("exact", "example.test", odd)
+    loaded = store.load("exact")["example.test"]
+    assert sorted((r.key, r.exact) for r in loaded) == sorted((r.key, r.exact) for r in odd)
+    # a four-field entry, as saved before the exact values were kept: loads, with no exact values
+    entry = '[["a.example.test", "A", 60, ["10.0.0.1"]]]'
+    core.create_namespaced_config_map(
+        NS, {"metadata": {"name": TakeoverStore.name("old")}, "data": {"example.test": entry}}
+    )
+    assert [(r.name, r.values, r.exact) for r in store.load("old")["example.test"]] == [
+        ("a.example.test", ("10.0.0.1",), ())
+    ]

@@ -2,6 +2,8 @@
 
 It is fed a snapshot function for Services and a factory for providers; Kubernetes stays in the adapters that call
 it. Provider failures are reported and retried at the next trigger; they never stop the loop or other providers.
+Full reads go on a request at a time between syncs: a change that comes in while a large zone is being read waits
+for one request, not for the read. DNSProviders on the same account share one pacer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from functools import partial
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from dnslb.adapters.dnssync.sync import Fenced, ProviderSync
+from dnslb.adapters.dnssync.pacing import Pacer
+from dnslb.adapters.dnssync.sync import Fenced, Health, ProviderSync, limits_of
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.core.config.resources import DNSProvider
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
@@ -23,10 +26,12 @@ from dnslb.core.dns.desired import claims, held
 from dnslb.core.dns.registry import hostname_of, ownership_of
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import ServiceView
-from dnslb.provider import Provider, ProviderError, RecordSet, Zone
+from dnslb.core.objects import ObjectRef
+from dnslb.provider import Provider, ProviderError, RecordSet, Unauthorized, Zone
 
 log = logging.getLogger(__name__)
 _FULL_READ = "full-read"
+CREDENTIALS_CHECK_SECONDS = 10.0  # a sync asks for a provider's credentials again when its last look is this old
 
 
 class DNSMetrics:
@@ -38,13 +43,27 @@ class DNSMetrics:
             "dnslb_dns_changes_total", "Record-set changes applied", ["provider", "action"], registry=registry
         )
         self.requests = Counter("dnslb_dns_requests_total", "Provider write requests", ["provider"], registry=registry)
+        self.reads = Counter(
+            "dnslb_dns_read_requests_total", "Provider read requests (pages, names, zone lists)", ["provider"],
+            registry=registry,
+        )  # fmt: skip
+        self.full_reads = Counter("dnslb_dns_full_reads_total", "Full reads completed", ["provider"], registry=registry)
         self.errors = Counter(
             "dnslb_dns_errors_total", "Provider errors by class", ["provider", "class"], registry=registry
         )
         self.duration = Histogram("dnslb_dns_sync_duration_seconds", "One sync of every provider", registry=registry)
         self.last_success = Gauge(
-            "dnslb_dns_last_success_timestamp_seconds", "Last fully successful sync", ["provider"], registry=registry
-        )
+            "dnslb_dns_last_success_timestamp_seconds", "Last sync that applied every change it meant to",
+            ["provider"], registry=registry,
+        )  # fmt: skip
+        self.synced = Gauge(
+            "dnslb_dns_provider_synced", "1 while the provider's last sync applied everything", ["provider"],
+            registry=registry,
+        )  # fmt: skip
+        self.foreign = Gauge(
+            "dnslb_dns_names_foreign", "Claimed hostnames whose ownership name holds records dnslb did not write",
+            ["provider"], registry=registry,
+        )  # fmt: skip
         self.skipped = Gauge(
             "dnslb_dns_hostnames_skipped", "Hostnames not published (conflicts, refusals)", registry=registry
         )
@@ -60,9 +79,11 @@ class Hooks:
     save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
     report: Callable[[Diagnostic], None]  # an Event on its subject
     may_write: Callable[[], bool] = lambda: True  # asked before every provider write and takeover save
-    # the version of a provider's credentials (its Secret's resourceVersion): checked at every full read, a change
-    # makes a new provider, so a rotated Secret is used without a restart
+    # the version of a provider's credentials (its Secret's resourceVersion): checked at the first sync that comes
+    # CREDENTIALS_CHECK_SECONDS after the last check, at every full read, and after the provider refused them; a
+    # change makes a new provider, so a rotated Secret is used without a restart
     credentials: Callable[[DNSProvider], str] = lambda resource: ""
+    synced: Callable[[ObjectRef, Health], None] = lambda ref, health: None  # the DNSProvider's Synced condition
 
 
 class DNSLoop:
@@ -75,6 +96,7 @@ class DNSLoop:
         registry: CollectorRegistry,
         resync_seconds: float = 300.0,
         debounce_seconds: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._hooks = hooks
         self._owner = owner
@@ -83,9 +105,14 @@ class DNSLoop:
         self._debounce = debounce_seconds
         self.metrics = DNSMetrics(registry)
         self._wakeup: Wakeup[str] = Wakeup()
-        self._read_all = True  # the next sync reads every zone in full first
+        self._read_all = True  # the next pass starts a full read of every provider
         self._configured: tuple[DNSProvider, ...] = ()
         self._syncs: dict[str, ProviderSync] = {}
+        self._pacers: dict[tuple[str, float | None], Pacer] = {}
+        self._recheck: set[str] = set()  # providers whose credentials were refused: ask for them again
+        self._checked: dict[str, float] = {}  # when each provider's credentials were last asked for
+        self._clock = clock
+        self._health: dict[str, Health] = {}
 
     def configure(self, providers: Sequence[DNSProvider]) -> None:
         self._configured = tuple(providers)
@@ -103,20 +130,45 @@ class DNSLoop:
         scheduler.start()
         try:
             while not self._wakeup.closed:
-                woken = self._wakeup.wait()
+                woken = self._wakeup.wait(self._next_read())
                 if self._wakeup.closed:
                     break
-                time.sleep(self._debounce)  # let a burst of events settle into one sync
-                settled = self._wakeup.wait(0)
-                full_read = self._read_all or _FULL_READ in woken.items | settled.items
-                self._read_all = False
                 try:
-                    self._sync_all(self._configured, full_read)
+                    if woken.marked:
+                        time.sleep(self._debounce)  # let a burst of events settle into one sync
+                        settled = self._wakeup.wait(0)
+                        full_read = self._read_all or _FULL_READ in woken.items | settled.items
+                        self._read_all = False
+                        self._sync_all(self._configured, full_read)
+                    if self._read_some():
+                        self._sync_all(self._configured, full_read=False)  # a full read completed: sync from it
+                except Fenced as exc:
+                    log.error("DNS sync stopped: %s", exc)
                 except Exception:  # a bug here must not end DNS sync for good: log it, read everything, go on
                     log.exception("DNS sync failed")
                     self._read_all = True
+                    self._wakeup.mark()
         finally:
             scheduler.shutdown(wait=False)
+
+    def _next_read(self) -> float | None:
+        """How long the loop may sleep before a full read has a request to make (None: none under way)."""
+        due = [d for d in (s.read_due() for s in self._syncs.values()) if d is not None]
+        return min(due) if due else None
+
+    def _read_some(self) -> bool:
+        """Go on with the full reads under way until something is marked; whether one completed."""
+        completed = False
+        for name, sync in list(self._syncs.items()):
+            try:
+                if sync.read_some(should_stop=lambda: self._wakeup.pending):
+                    completed = True
+                    self._export(name, sync)
+                    for zone_name in sync.missing_zones:
+                        self._hooks.report(sync.failed(f"zone {zone_name} does not exist", about=zone_name))
+            except ProviderError as exc:
+                self._failed(name, sync, exc)
+        return completed
 
     def _sync_all(self, configured: tuple[DNSProvider, ...], full_read: bool) -> None:
         self._rebuild(configured, recheck_credentials=full_read)
@@ -127,17 +179,12 @@ class DNSLoop:
             for skip in skipped:
                 self._hooks.report(skip)
             for name, sync in self._syncs.items():
+                if full_read or not sync.read_once:
+                    sync.begin_read()
                 try:
-                    if full_read or not sync.read_once:
-                        sync.read()
                     diagnostics = sync.sync(found, may_delete, held(skipped))
-                except Fenced as exc:
-                    log.error("DNS sync stopped: %s", exc)
-                    return
                 except ProviderError as exc:
-                    self._export(name, sync)
-                    self._hooks.report(sync.failed(f"DNSProvider {name} failed: {exc}"))
-                    self._read_all = True  # read everything again before the next attempt
+                    self._failed(name, sync, exc)
                     continue
                 for diagnostic in diagnostics:
                     self._hooks.report(diagnostic)
@@ -145,36 +192,75 @@ class DNSLoop:
                 self._export(name, sync)
             self.metrics.skipped.set(skipped_count)
 
+    def _failed(self, name: str, sync: ProviderSync, exc: ProviderError) -> None:
+        if sync.health.ok is not False:
+            sync.health = Health(False, "ProviderFailed", str(exc))
+        if isinstance(exc, Unauthorized):
+            self._recheck.add(name)
+            self._wakeup.mark()  # the Secret may have been rotated already: make the next pass look
+        self._export(name, sync)
+        self._hooks.report(sync.failed(f"DNSProvider {name} failed: {exc}"))
+
     def _rebuild(self, configured: tuple[DNSProvider, ...], *, recheck_credentials: bool) -> None:
         wanted = {p.name: p for p in configured}
+        now = self._clock()
         for name in list(self._syncs):
             if name not in wanted or self._syncs[name].spec != wanted[name].spec:
                 del self._syncs[name]
-            elif recheck_credentials and self._credentials(wanted[name]) != self._syncs[name].credentials:
-                log.info("DNSProvider %s: its credentials changed; using the new ones", name)
-                del self._syncs[name]
+                continue
+            stale = now - self._checked.get(name, now) >= CREDENTIALS_CHECK_SECONDS
+            if recheck_credentials or stale or name in self._recheck:
+                self._checked[name] = now
+                self._renew_credentials(name, wanted[name], self._syncs[name])
+        self._recheck.clear()
         for name, resource in wanted.items():
             if name in self._syncs:
                 continue
             try:
+                self._checked[name] = now
                 credentials = self._credentials(resource)
                 provider = self._hooks.make_provider(resource)
             except Exception as exc:  # a broken plugin or Secret must not stop the other providers
                 self.metrics.errors.labels(name, type(exc).__name__).inc()
                 message = f"DNSProvider {name} cannot start: {exc}"
                 self._hooks.report(Diagnostic(resource.ref, DNS_PROVIDER_FAILED, message))
+                self._set_health(resource.ref, name, Health(False, "CannotStart", message))
                 continue
-            self._syncs[name] = ProviderSync(
+            sync = ProviderSync(
                 name,
                 resource.spec,
                 provider,
                 self._owner,
                 save_replaced=partial(self._hooks.save_replaced, name),
-                report=self._hooks.report,
                 ref=resource.ref,
                 may_write=self._hooks.may_write,
+                pacer=self._pacer(name, resource, provider),
             )
-            self._syncs[name].credentials = credentials
+            sync.credentials = credentials
+            sync.begin_read()
+            self._syncs[name] = sync
+
+    def _renew_credentials(self, name: str, resource: DNSProvider, sync: ProviderSync) -> None:
+        """A provider made with the credentials if they changed; the zone views stay (no full read needed)."""
+        credentials = self._credentials(resource)
+        if credentials == sync.credentials:
+            return
+        try:
+            provider = self._hooks.make_provider(resource)
+        except Exception as exc:  # keep the provider that has worked; ask again at the next check
+            self.metrics.errors.labels(name, type(exc).__name__).inc()
+            message = f"DNSProvider {name}: its new credentials cannot be used (the previous ones stay): {exc}"
+            self._hooks.report(Diagnostic(resource.ref, DNS_PROVIDER_FAILED, message))
+            return
+        log.info("DNSProvider %s: its credentials changed; using the new ones", name)
+        sync.use(provider, self._pacer(name, resource, provider))
+        sync.credentials = credentials
+
+    def _pacer(self, name: str, resource: DNSProvider, provider: Provider) -> Pacer:
+        """One pacer per provider account (a provider's `account`, when it says), else per DNSProvider."""
+        rate = limits_of(resource.spec, provider).requests_per_second
+        account = (str(getattr(provider, "account", "") or f"dnsprovider/{name}"), rate)
+        return self._pacers.setdefault(account, Pacer(rate))
 
     def _credentials(self, resource: DNSProvider) -> str:
         try:
@@ -184,18 +270,32 @@ class DNSLoop:
             sync = self._syncs.get(resource.name)
             return sync.credentials if sync is not None else ""
 
+    def _set_health(self, ref: ObjectRef, name: str, health: Health) -> None:
+        self.metrics.synced.labels(name).set(1 if health.ok else 0)
+        if self._health.get(name) == health:
+            return
+        self._health[name] = health
+        if self._hooks.may_write():
+            self._hooks.synced(ref, health)
+
     def _export(self, name: str, sync: ProviderSync) -> None:
+        self._set_health(sync.ref, name, sync.health)
         stats = sync.take_stats()
         for action, count in stats.changes.items():
             self.metrics.changes.labels(name, action).inc(count)
         self.metrics.requests.labels(name).inc(stats.requests)
+        self.metrics.reads.labels(name).inc(stats.reads)
+        self.metrics.full_reads.labels(name).inc(stats.full_reads)
         for kind, count in stats.errors.items():
             self.metrics.errors.labels(name, kind).inc(count)
-        self.metrics.last_success.labels(name).set(stats.last_success)
+        if stats.last_success:
+            self.metrics.last_success.labels(name).set(stats.last_success)
+        if stats.foreign is not None:
+            self.metrics.foreign.labels(name).set(stats.foreign)
         for zone in sync.zone_names():
             owned = sum(
                 1
-                for r in sync.records(zone)
+                for r in sync.view(zone)
                 if hostname_of(r.name) is not None and (o := ownership_of(r)) is not None and o.owner == sync.owner
             )
             self.metrics.managed.labels(name, zone).set(owned)

@@ -128,8 +128,14 @@ class TakeoverStore:
 
 
 def _encode(records: Sequence[RecordSet]) -> str:
-    return json.dumps([[r.name, r.type, r.ttl, list(r.values)] for r in records], indent=0)
+    """Each record set as [name, type, ttl, values, exact]: `exact` (the provider's own text) is what rollback
+    sends back, so what was there returns byte for byte."""
+    return json.dumps([[r.name, r.type, r.ttl, list(r.values), list(r.exact)] for r in records], indent=0)
 
 
 def _decode(text: str) -> list[RecordSet]:
-    return [RecordSet(name, type_, ttl, tuple(values)) for name, type_, ttl, values in json.loads(text)]
+    """Also reads the four-field entries saved before `exact` was kept."""
+    return [
+        RecordSet(name, type_, ttl, tuple(values), tuple(exact[0] if exact else ()))
+        for name, type_, ttl, values, *exact in json.loads(text)
+    ]

@@ -69,6 +69,8 @@ class StatusWriter:
         self._custom = custom
         self._may_write = may_write
         self._on_api_error = on_api_error
+        self._conditions: dict[tuple[str, ObjectKey], dict[str, dict[str, Any]]] = {}
+        self._conditions_lock = threading.Lock()
 
     def write_status(self, key: ObjectKey, ips: tuple[str, ...], pool: str | None) -> None:
         # One patch through /status: for Services the API server resets only spec there, so the pool annotation
@@ -83,22 +85,42 @@ class StatusWriter:
         )
         log.info("status of %s: %s", key, ", ".join(ips) or "cleared", extra={"service": str(key), "pool": pool})
 
-    def condition(self, plural: str, key: ObjectKey, generation: int | None, ok: bool, message: str) -> None:
-        condition = {
-            "type": "Accepted",
-            "status": "True" if ok else "False",
-            "reason": "Valid" if ok else "Invalid",
-            "message": message[:32768],
-            "lastTransitionTime": now(),
-            **({"observedGeneration": generation} if generation is not None else {}),
-        }
-        body = {"status": {"conditions": [condition], **({"observedGeneration": generation} if generation else {})}}
-        self._write(
-            "patch config status",
-            lambda: self._custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, key.namespace, plural, key.name, body
-            ),
-        )
+    def condition(
+        self,
+        plural: str,
+        key: ObjectKey,
+        generation: int | None,
+        ok: bool | None,
+        message: str,
+        *,
+        type_: str = "Accepted",
+        reason: str | None = None,
+    ) -> None:
+        """Set one condition of a config resource. Every condition this writer knows for the object goes in the
+        patch: a merge patch replaces the whole list, so `Accepted` and `Synced` are always written together."""
+        status = "Unknown" if ok is None else "True" if ok else "False"
+        with self._conditions_lock:
+            known = self._conditions.setdefault((plural, key), {})
+            before = known.get(type_)
+            if generation is None and before is not None:
+                generation = before.get("observedGeneration")
+            unchanged = before is not None and before["status"] == status
+            known[type_] = {
+                "type": type_,
+                "status": status,
+                "reason": reason or ("Valid" if ok else "Invalid"),
+                "message": message[:32768],
+                "lastTransitionTime": before["lastTransitionTime"] if unchanged and before else now(),
+                **({"observedGeneration": generation} if generation is not None else {}),
+            }
+            conditions = list(known.values())
+            body = {"status": {"conditions": conditions, **({"observedGeneration": generation} if generation else {})}}
+            self._write(
+                "patch config status",
+                lambda: self._custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, key.namespace, plural, key.name, body
+                ),
+            )
 
     def _write(self, what: str, call: Callable[[], Any]) -> None:
         _guarded_write(what, call, self._may_write, self._on_api_error)
