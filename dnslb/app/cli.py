@@ -38,19 +38,53 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser(
         "plan",
-        help="print the VIPs and hostnames dnslb would give these Services (offline)",
+        help="print the VIPs and DNS records dnslb would give these Services (offline, or read-only against DNS)",
         description=(
             "Read config resources (AddressPool, BGPPeer, BGPAdvertisement, DNSProvider) and v1 Services "
             "(single objects or Lists, as `kubectl get -o yaml` prints them) and print, for each Service, its pool, "
-            "VIPs or the reason it gets none, and its hostnames. VIPs already in a Service's status are kept, as the "
-            "controller keeps them. Exit code: 0 all valid, 1 some Service got no VIP, 2 invalid input."
+            "VIPs or the reason it gets none, and its hostnames; then the DNS changes (against empty zones, or with "
+            "--live against the zones as they are), and every hostname that would not be published, with the "
+            "controller's reason. VIPs already in a Service's status are kept, as the controller keeps them. "
+            "Exit code: 0 all valid, every hostname published; 1 some Service got no VIP; 2 invalid input; "
+            "3 warnings only (a hostname would not be published, or a warning on a Service); 4 (--live) a "
+            "DNSProvider could not be read, so its part of the plan is missing. When several apply: 2, 4, 1, 3."
         ),
     )
     plan.add_argument(
         "-f", "--filename", action="append", required=True, metavar="FILE", help="manifest file, '-' for stdin; repeat"
     )
-    plan.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    plan.add_argument(
+        "-o", "--output", choices=("table", "json", "yaml"), default="table", help="output format (default table)"
+    )
+    plan.add_argument(
+        "--owner-id", default="dnslb", help="the controller's --owner-id (default dnslb; DNSProvider.ownerID wins)"
+    )
     add_class_arguments(plan)
+    live = plan.add_argument_group(
+        "live DNS", "Read each DNSProvider's zones from the provider, and never write to it or to the cluster."
+    )
+    live.add_argument(
+        "--live",
+        action="store_true",
+        help="plan against what the zones hold now: updates, takeover, names owned by others (default: empty zones)",
+    )
+    live.add_argument(
+        "--prune",
+        action="store_true",
+        help="with --live: the manifests hold every Service of the cluster, so plan deleting the names this owner ID "
+        "holds that none of them claims, as the controller would (default: no deletes; their count is noted)",
+    )
+    live.add_argument(
+        "--kubeconfig",
+        help="with --live: read DNSProviders' Secrets from this cluster (default: no cluster; "
+        "providers use their default credentials)",
+    )
+    live.add_argument(
+        "--api-server", metavar="URL", help="with --live: the same, from this API server URL, no credentials"
+    )
+    live.add_argument(
+        "--namespace", default="dnslb-system", help="where the DNSProviders' Secrets live (default dnslb-system)"
+    )
     plan.set_defaults(run=_run_plan)
 
     from dnslb.app import controller_main
@@ -120,17 +154,30 @@ def _read(filenames: Sequence[str]) -> list[Document]:
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from dnslb.app.plan import make_plan, render
+    from dnslb.app.plan import EXIT_INVALID, LiveZones, ReadZones, cluster_secrets, make_plan, render
 
+    if not args.live and (args.prune or args.kubeconfig or args.api_server):
+        print("dnslb plan: --prune, --kubeconfig and --api-server need --live", file=sys.stderr)
+        return EXIT_INVALID
     try:
         documents = _read(args.filename)
     except (OSError, ManifestError) as exc:
         print(f"dnslb plan: {exc}", file=sys.stderr)
-        return 2
-    plan = make_plan(documents, ClassFilter(args.load_balancer_class, args.default_class))
+        return EXIT_INVALID
+    read_zones: ReadZones | None = None
+    if args.live:
+        cluster = args.kubeconfig or args.api_server
+        try:
+            secrets = cluster_secrets(args.kubeconfig, args.api_server, args.namespace) if cluster else None
+        except Exception as exc:  # a kubeconfig that cannot be loaded
+            print(f"dnslb plan: cannot use the cluster: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        read_zones = LiveZones(secrets, args.owner_id)
+    classes = ClassFilter(args.load_balancer_class, args.default_class)
+    plan = make_plan(documents, classes, owner=args.owner_id, read_zones=read_zones, prune=args.prune)
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
-    for error in plan.errors:
+    for error in (*plan.errors, *plan.unreadable):
         print(f"error: {error}", file=sys.stderr)
     print(render(plan, args.output))
     return plan.exit_code

@@ -1,31 +1,45 @@
-"""`dnslb plan`: what the controller would do with these manifests, computed offline with the same core.
+"""`dnslb plan`: what the controller would do with these manifests, computed with the same core.
 
 Services that already carry VIPs in their status (as `kubectl get -o yaml` prints them) are restored first, exactly as
 the controller does at startup; then the rest get addresses, earlier-created first.
+
+DNS is planned against empty zones, or (`--live`) against each DNSProvider's zones as the provider holds them now,
+read with the controller's own reader through a wrapper whose `apply` raises: a plan never writes DNS. Every hostname
+that would not be published is listed with the reason the controller would give in its DNSNotPublished Event.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import yaml
+from kubernetes.client import CoreV1Api
+from kubernetes.client.rest import ApiException
 
-from dnslb.core.config import AddressPool, Config, is_config, load_config
+from dnslb.adapters.dnssync.plugins import create as create_provider
+from dnslb.adapters.dnssync.sync import ProviderSync
+from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.dnsstate import read_secret
+from dnslb.core.config import AddressPool, Config, DNSProvider, is_config, load_config
+from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
+from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
-from dnslb.core.dns.desired import claims, for_provider, granted
+from dnslb.core.dns.desired import Claim, claims, for_provider, granted, held
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam import CLASSLESS, ClassFilter, PoolUsage, not_handled_because
 from dnslb.core.ipam.decisions import VIPDecisions
 from dnslb.core.manifests import Document
 from dnslb.core.model import ServiceView, ShapeError, service_view
 from dnslb.core.objects import ObjectKey
-from dnslb.provider import Zone
+from dnslb.provider import MAX_NAME_LENGTH, Change, Cost, Limits, Provider, RecordSet, Zone, default_cost
 
 Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
+
+EXIT_OK, EXIT_NO_VIP, EXIT_INVALID, EXIT_WARNINGS, EXIT_UNREADABLE = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,26 @@ class DNSChange:
     provider: str
     zone: str
     change: str
+    previous: str | None = None  # the record set an update or delete replaces, as it stands
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """A record set nobody owns that takeover would replace (the controller saves it for `dnslb dns rollback`)."""
+
+    provider: str
+    zone: str
+    record: str
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """A hostname a Service asks for that would not be published, and why."""
+
+    service: ObjectKey
+    hostname: str
+    provider: str | None  # None: refused before any provider sees it (a conflicting claim, a bad TTL)
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -58,16 +92,51 @@ class Plan:
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     dns: tuple[DNSChange, ...] = ()
+    unpublished: tuple[Unpublished, ...] = ()
+    replaced: tuple[TakenOver, ...] = ()
+    unreadable: tuple[str, ...] = ()  # DNSProviders that could not be read (--live), one line each
+    live: bool = False
 
     @property
     def exit_code(self) -> int:
-        """0 all valid; 1 a Service got no VIP; 2 invalid input."""
+        """The first that applies: 2 invalid input; 4 a DNSProvider could not be read; 1 a Service got no VIP;
+        3 warnings (a hostname would not be published, a warning on a Service); else 0."""
         if self.errors:
-            return 2
-        return 1 if any(s.got_no_vip for s in self.services) else 0
+            return EXIT_INVALID
+        if self.unreadable:
+            return EXIT_UNREADABLE
+        if any(s.got_no_vip for s in self.services):
+            return EXIT_NO_VIP
+        if self.unpublished or any(s.warnings for s in self.services):
+            return EXIT_WARNINGS
+        return EXIT_OK
 
 
-def make_plan(documents: Iterable[Document], classes: ClassFilter = CLASSLESS) -> Plan:
+@dataclass(frozen=True)
+class ProviderZones:
+    """One DNSProvider's zones and what they hold: read from the provider (--live), or assumed empty."""
+
+    zones: tuple[Zone, ...]
+    records: Mapping[str, tuple[RecordSet, ...]] = field(default_factory=dict)
+    limits: Limits | None = None  # known only from the provider itself
+    cost: Callable[[Change], Cost] = default_cost
+    notes: tuple[str, ...] = ()
+
+
+ReadZones = Callable[[DNSProvider], ProviderZones]  # raises when the provider cannot be read
+Secrets = Callable[[str], Mapping[str, str]]  # a Secret's data, by the Secret's name
+
+
+def make_plan(
+    documents: Iterable[Document],
+    classes: ClassFilter = CLASSLESS,
+    *,
+    owner: str = "dnslb",
+    read_zones: ReadZones | None = None,
+    prune: bool = False,
+) -> Plan:
+    """`owner`: the controller's --owner-id. `read_zones`: where DNS is read (None: every zone empty). `prune`: the
+    documents hold every Service, so names of ours that none of them claims are deleted."""
     documents = list(documents)
     config, config_errors = load_config(d for d in documents if is_config(d))
     errors = [str(e) for e in config_errors]
@@ -89,31 +158,281 @@ def make_plan(documents: Iterable[Document], classes: ClassFilter = CLASSLESS) -
             kind = f"{document.api_version or '?'} {document.kind or '?'}"
             notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
     plans, usage = _plan_services(services, config.pools, namespace_labels, classes)
-    dns, dns_notes = _plan_dns(config, services, plans, classes)
-    return Plan(tuple(plans), tuple(usage), tuple(errors), (*notes, *dns_notes), tuple(dns))
+    dns = _plan_dns(config, services, plans, classes, _DNSInputs(owner, read_zones, prune))
+    return Plan(
+        tuple(plans),
+        tuple(usage),
+        tuple(errors),
+        (*notes, *dns.notes),
+        dns.changes,
+        _in_service_order(dns.unpublished, plans),
+        dns.replaced,
+        dns.unreadable,
+        live=read_zones is not None,
+    )
+
+
+@dataclass(frozen=True)
+class _DNSInputs:
+    owner: str
+    read_zones: ReadZones | None
+    prune: bool
+
+
+@dataclass(frozen=True)
+class DNSPlan:
+    changes: tuple[DNSChange, ...] = ()
+    replaced: tuple[TakenOver, ...] = ()
+    unpublished: tuple[Unpublished, ...] = ()
+    notes: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
+
+    def __add__(self, other: DNSPlan) -> DNSPlan:
+        return DNSPlan(
+            self.changes + other.changes,
+            self.replaced + other.replaced,
+            self.unpublished + other.unpublished,
+            self.notes + other.notes,
+            self.unreadable + other.unreadable,
+        )
 
 
 def _plan_dns(
-    config: Config, services: list[ServiceView], plans: list[ServicePlan], classes: ClassFilter
-) -> tuple[list[DNSChange], list[str]]:
-    """The records each DNSProvider would get, planned against empty zones (plan reads no live DNS)."""
-    vips = {p.service: p.ips for p in plans if p.ips}
-    views = [replace(s, ingress_ips=vips[s.key]) for s in services if s.key in vips]
-    found, _ = claims(views, classes)
-    changes: list[DNSChange] = []
-    notes: list[str] = []
-    for provider in config.providers:
-        zone_names = provider.spec.zones or provider.spec.domain_filters
-        if not zone_names:
-            notes.append(f"DNSProvider {provider.name} names no zones or domainFilters: plan cannot place its names")
+    config: Config, services: list[ServiceView], plans: list[ServicePlan], classes: ClassFilter, given: _DNSInputs
+) -> DNSPlan:
+    """What each DNSProvider would get, and every hostname that would not be published, as the DNS loop decides."""
+    vips = {p.service: p.ips for p in plans}
+    found, skipped = claims([replace(s, ingress_ips=vips.get(s.key, ())) for s in services], classes)
+    total = DNSPlan(unpublished=tuple(_claim_refusals(skipped, services)))
+    outside: dict[str, frozenset[Claim]] = {}  # by planned provider: the claims no zone of it holds
+    unknown: list[DNSProviderSpec] = []  # providers whose zones are not known: they may serve any of their names
+    for resource in config.providers:
+        try:
+            zones = _zones(resource, given.read_zones)
+        except Exception as exc:  # a broken plugin, Secret or provider must not stop the others
+            total += DNSPlan(unreadable=(f"DNSProvider {resource.name} cannot be read: {_one_line(exc)}",))
+            unknown.append(resource.spec)
             continue
-        by_zone, _ = for_provider(found, provider.spec, [Zone(z, z) for z in zone_names])
-        owner = provider.spec.owner_id or "dnslb"
-        for zone, zone_claims in sorted(by_zone.items()):
-            allowed = [c for c in zone_claims if granted(c, provider.spec) is None]
-            zone_plan = zone_changes(allowed, [], owner, policy=provider.spec.policy)
-            changes += [DNSChange(provider.name, zone, str(c)) for c in zone_plan.changes]
-    return changes, notes
+        if zones is None:
+            note = f"DNSProvider {resource.name} names no zones or domainFilters: plan cannot place its names"
+            total += DNSPlan(notes=(note,))
+            unknown.append(resource.spec)
+            continue
+        provider_plan, outside[resource.name] = _plan_provider(resource, found, zones, held(skipped), given)
+        total += provider_plan
+    return total + DNSPlan(unpublished=tuple(_unserved(found, outside, unknown)))
+
+
+def _zones(resource: DNSProvider, read_zones: ReadZones | None) -> ProviderZones | None:
+    if read_zones is not None:
+        return read_zones(resource)
+    names = resource.spec.zones or resource.spec.domain_filters
+    return ProviderZones(tuple(Zone(z, z) for z in names)) if names else None
+
+
+def _claim_refusals(skipped: Sequence[Diagnostic], services: Sequence[ServiceView]) -> list[Unpublished]:
+    """Claims refused before any provider (conflicts, TTL), one per hostname; bad hostnames are on the Service's row."""
+    on_rows = {problem for s in services for problem in service_hostnames(s)[1]}
+    hostnames = {s.key: service_hostnames(s)[0] for s in services}
+    refused = []
+    for skip in skipped:
+        if skip in on_rows or skip.subject is None:
+            continue
+        key = skip.subject.key
+        for hostname in (skip.about,) if skip.about else hostnames.get(key, ()):
+            refused.append(Unpublished(key, hostname, None, _reason(skip)))
+    return refused
+
+
+def _plan_provider(
+    resource: DNSProvider, found: Sequence[Claim], zones: ProviderZones, kept: frozenset[ObjectKey], given: _DNSInputs
+) -> tuple[DNSPlan, frozenset[Claim]]:
+    """One provider, as `ProviderSync.sync` decides: zone by zone, grants, then the zone's changes and refusals; and
+    the claims no zone of it holds."""
+    spec, name = resource.spec, resource.name
+    by_zone, outside = for_provider(found, spec, zones.zones)
+    total = DNSPlan(notes=zones.notes)
+    unclaimed = 0
+    for zone in zones.zones:
+        wanted: list[Claim] = []
+        for claim in by_zone.get(zone.name, []):
+            why = granted(claim, spec)
+            if why is None:
+                wanted.append(claim)
+            else:
+                total += DNSPlan(unpublished=(Unpublished(claim.service, claim.hostname, name, why),))
+        result = zone_changes(
+            wanted,
+            zones.records.get(zone.name, ()),
+            spec.owner_id or given.owner,
+            policy=spec.policy,
+            takeover=spec.takeover,
+            held=kept,
+            max_name=zones.limits.max_name if zones.limits else MAX_NAME_LENGTH,
+        )
+        claimed = {c.hostname: c.service for c in wanted}
+        # the only groups at names nobody claims are deletes of ours: planned only when the manifests are everything
+        groups = [g for g in result.groups if given.prune or g.name in claimed]
+        unclaimed += len(result.groups) - len(groups)
+        sent, too_big = _fitted(name, groups, zones, claimed)
+        total += too_big + DNSPlan(
+            changes=tuple(_changes(name, zone.name, sent)),
+            replaced=tuple(TakenOver(name, zone.name, str(r)) for r in result.replaced),
+            unpublished=tuple(_refused(d, name) for d in result.refused),
+        )
+    if unclaimed:
+        owner = spec.owner_id or given.owner
+        note = (
+            f"DNSProvider {name}: {unclaimed} name(s) owned by {owner} are claimed by no Service given; "
+            "--prune plans their deletion (give every Service of the cluster)"
+        )
+        total += DNSPlan(notes=(note,))
+    return total, frozenset(outside)
+
+
+def _fitted(
+    name: str, groups: list[Group], zones: ProviderZones, claimed: Mapping[str, ObjectKey]
+) -> tuple[list[Group], DNSPlan]:
+    """The groups that fit one request of the provider, and why the others are not sent (as the controller says)."""
+    if zones.limits is None:
+        return groups, DNSPlan()
+    _, oversized = pack(groups, zones.limits, zones.cost)
+    refused: list[Unpublished] = []
+    notes: list[str] = []
+    for too_big in oversized:
+        reason = f"DNSProvider {name}: the records for this name {too_big.message}; not sent"
+        service = claimed.get(too_big.about)
+        if service is None:
+            notes.append(f"{too_big.about}: {reason}")
+        else:
+            refused.append(Unpublished(service, too_big.about, name, reason))
+    left_out = {o.about for o in oversized}
+    return [g for g in groups if g.name not in left_out], DNSPlan(unpublished=tuple(refused), notes=tuple(notes))
+
+
+def _changes(provider: str, zone: str, groups: Iterable[Group]) -> Iterable[DNSChange]:
+    for group in groups:
+        for change in group.changes:
+            if change.action == "require":  # a guard on the ownership record, not a change
+                continue
+            yield DNSChange(provider, zone, str(change), str(change.previous) if change.previous else None)
+
+
+def _unserved(
+    found: Sequence[Claim], outside: Mapping[str, frozenset[Claim]], unknown: Sequence[DNSProviderSpec]
+) -> Iterable[Unpublished]:
+    """Claims that no zone of any provider holds, reported by each provider as the controller reports them. A claim
+    another provider publishes is not reported (the controller reports it from every provider that does not hold
+    it), nor one a provider whose zones are unknown (unreadable, unplaceable) may hold."""
+    for claim in found:
+        if outside and all(claim in o for o in outside.values()) and not any(_may_serve(s, claim) for s in unknown):
+            for provider in sorted(outside):
+                yield Unpublished(claim.service, claim.hostname, provider, "no managed zone holds this name")
+
+
+def _may_serve(spec: DNSProviderSpec, claim: Claim) -> bool:
+    roots = (*spec.zones, *spec.domain_filters)
+    return not roots or bool(for_provider([claim], spec, [Zone(r, r) for r in roots])[0])
+
+
+def _refused(diagnostic: Diagnostic, provider: str) -> Unpublished:
+    assert diagnostic.subject is not None  # zone_changes refuses claims, and a claim is a Service's
+    return Unpublished(diagnostic.subject.key, diagnostic.about, provider, _reason(diagnostic))
+
+
+def _reason(diagnostic: Diagnostic) -> str:
+    return ": ".join(part for part in (diagnostic.field, diagnostic.message) if part)
+
+
+def _in_service_order(unpublished: Iterable[Unpublished], plans: Sequence[ServicePlan]) -> tuple[Unpublished, ...]:
+    position = {p.service: i for i, p in enumerate(plans)}
+    return tuple(
+        sorted(unpublished, key=lambda u: (position.get(u.service, len(position)), u.hostname, u.provider or ""))
+    )
+
+
+class WouldWrite(Exception):
+    """A plan tried to write DNS: a bug, never an outcome."""
+
+
+class Unreadable(Exception):
+    """What a DNSProvider needs could not be read; the message is for the operator."""
+
+
+class ReadOnly:
+    """A provider `dnslb plan --live` reads and never writes: `apply` raises before the provider sees it."""
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+
+    @property
+    def limits(self) -> Limits:
+        return self._provider.limits
+
+    def cost(self, change: Change) -> Cost:
+        return self._provider.cost(change)
+
+    def zones(self) -> list[Zone]:
+        return self._provider.zones()
+
+    def records(self, zone: Zone) -> list[RecordSet]:
+        return self._provider.records(zone)
+
+    def apply(self, zone: Zone, changes: Sequence[Change]) -> None:
+        raise WouldWrite(f"dnslb plan never writes DNS: {len(changes)} changes to {zone.name} not sent")
+
+
+@dataclass(frozen=True)
+class LiveZones:
+    """Reads a DNSProvider's zones from the provider with the controller's reader (its zone choice and retries).
+    `secrets`: the cluster's Secrets; None when no cluster was given (providers get an empty secret)."""
+
+    secrets: Secrets | None
+    owner: str
+
+    def __call__(self, resource: DNSProvider) -> ProviderZones:
+        secret, notes = self._secret(resource)
+        provider = ReadOnly(create_provider(resource.spec.type, resource.spec.settings, secret))
+        reader = ProviderSync(resource.name, resource.spec, provider, self.owner, save_replaced=_never_saved)
+        reader.read()
+        notes += [f"DNSProvider {resource.name}: zone {z} does not exist" for z in reader.missing_zones]
+        zones = tuple(Zone(z, z) for z in reader.zone_names())
+        records = {z.name: tuple(reader.records(z.name)) for z in zones}
+        return ProviderZones(zones, records, reader.limits, provider.cost, tuple(notes))
+
+    def _secret(self, resource: DNSProvider) -> tuple[Mapping[str, str], list[str]]:
+        ref = resource.spec.secret_ref
+        if ref is None:
+            return {}, []
+        if self.secrets is None:
+            note = (
+                f"DNSProvider {resource.name}: Secret {ref.name} not read (no --kubeconfig or --api-server); "
+                "the provider uses its default credentials"
+            )
+            return {}, [note]
+        return self.secrets(ref.name), []
+
+
+def _never_saved(zone: Zone, records: Sequence[RecordSet]) -> None:
+    raise WouldWrite(f"dnslb plan never saves taken-over records ({len(records)} in {zone.name})")
+
+
+def cluster_secrets(kubeconfig: str | None, api_server: str | None, namespace: str) -> Secrets:
+    """DNSProviders' Secrets, read from `namespace` of the cluster when a provider names one."""
+    core = CoreV1Api(api_client(kubeconfig, api_server))
+
+    def read(name: str) -> Mapping[str, str]:
+        try:
+            return read_secret(core, namespace, name)
+        except ApiException as exc:
+            raise Unreadable(f"Secret {namespace}/{name}: HTTP {exc.status} {exc.reason}") from None
+
+    return read
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc) if isinstance(exc, Unreadable) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def _plan_services(
@@ -174,8 +493,12 @@ def to_data(plan: Plan) -> dict[str, Any]:
         ],
         "pools": [asdict(u) for u in plan.usage],
         "dns": [asdict(d) for d in plan.dns],
+        "replaced": [asdict(r) for r in plan.replaced],
+        "unpublished": [{**asdict(u), "service": str(u.service)} for u in plan.unpublished],
         "errors": list(plan.errors),
+        "unreadable": list(plan.unreadable),
         "notes": list(plan.notes),
+        "live": plan.live,
     }
 
 
@@ -202,12 +525,39 @@ def render_table(plan: Plan) -> str:
             [("POOL", "FAMILY", "IN USE", "SIZE")]
             + [(u.pool, u.family, str(u.in_use), str(u.size)) for u in plan.usage]
         )
-    if plan.dns:
-        lines.append("")
-        lines += _columns([("DNS PROVIDER", "ZONE", "CHANGE (against empty zones)")] + [
-            (d.provider, d.zone, d.change) for d in plan.dns
-        ])  # fmt: skip
+    lines += _dns_table(plan)
+    lines += _unpublished_table(plan.unpublished)
     return "\n".join(lines)
+
+
+def _dns_table(plan: Plan) -> list[str]:
+    lines = []
+    against = "the zones as read" if plan.live else "empty zones"
+    if plan.dns:
+        lines += ["", *_columns([("DNS PROVIDER", "ZONE", f"CHANGE (against {against})")] + [
+            (d.provider, d.zone, d.change + (f" (was {d.previous.partition(' ')[2]})" if d.previous else ""))
+            for d in plan.dns
+        ])]  # fmt: skip
+    elif plan.live and not plan.unreadable:
+        lines += ["", "DNS: no changes"]
+    if plan.replaced:
+        lines += ["", *_columns([("DNS PROVIDER", "ZONE", "TAKEN OVER (replaced; saved for dnslb dns rollback)")] + [
+            (r.provider, r.zone, r.record) for r in plan.replaced
+        ])]  # fmt: skip
+    return lines
+
+
+def _unpublished_table(unpublished: Sequence[Unpublished]) -> list[str]:
+    """Per Service, each hostname that would not be published and why (names can be long: no columns)."""
+    lines = ["", "NOT PUBLISHED"] if unpublished else []
+    service = None
+    for u in unpublished:
+        if u.service != service:
+            service = u.service
+            lines.append(str(service))
+        via = f" (DNSProvider {u.provider})" if u.provider else ""
+        lines.append(f"  {u.hostname}{via}: {u.reason}")
+    return lines
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
