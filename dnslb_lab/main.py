@@ -234,8 +234,9 @@ def run_scenario(args: argparse.Namespace) -> int:
     samples_path.unlink(missing_ok=True)
     options = _options(args, phase, output / "logs", legacy=args.scenario == "migrate")
     _say(f"scenario {args.scenario}: {phases} phases of {phase:.0f} s, {args.users} HTTP + {args.db_users} DB users")
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored, and Ctrl-C must still work
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
     lab = Lab(options, say=_say)
     timeline = scenarios.Timeline(say=_say)
     started = time.time()
