@@ -150,6 +150,7 @@ def test_a_record_changed_behind_dnslbs_back_fails_the_write_and_only_that_name_
     assert counters.refused_batches == 1
     # the name and its ownership name read again, one request each; never the zone
     assert counters.requests.get("ListResourceRecordSets") == 2
+    assert sync.stats.reads == 2  # and counted as reads (dnslb_dns_read_requests_total)
     # the name is still dnslb's (its ownership record says so): the write made again from what stands applies
     assert standing(strict, zone_id)[(f"web.{ZONE}.", "A")] == ["10.0.0.2"]
     assert sync.health.ok

@@ -343,8 +343,9 @@ class ProviderSync:
             self.begin_read()  # no way to read a name alone: read everything, beside the syncs
             return
         records: list[RecordSet] = []
-        for name in sorted(names):  # one request each, each paced
+        for name in sorted(names):  # one request each, paced as the write it serves
             records += self.call(partial(self.provider.records_at, zone, [name]), f"read {name}", write=True)
+            self.stats.reads += 1
         self._learned(zone, _Edit(frozenset(names), (), tuple(records)))
 
     def _send(self, zone: Zone, changes: Sequence[Change]) -> None:
