@@ -8,7 +8,7 @@
         bed.http_get(vip, count=30)         # from the client: which node answered each of 30 new connections
         bed.bird.routes(host_prefix(vip))   # BIRD's paths, one per node
         bed.bird.kernel_route(host_prefix(vip)).gateways   # the router's ECMP route: one next hop per node
-        bed.cut(node); bed.restore(node)    # link down/up between router and node: only the hold timer notices
+        bed.cut(node); bed.restore(node)    # the path beyond the node's link cut and mended: only hold timers notice
 
 Topology. Namespaces `dnslb-<6 hex>-router`, `-node1` ... `-nodeN` and `-client`. In the router namespace the bridge
 `br0` joins one veth per node (the router end is named after the node, e.g. `node1`; the node end is `eth0`), like
@@ -27,8 +27,8 @@ BGP. The router is AS `router_asn` (64500); nodes are AS `node_asn` (64512), all
 when AS path length, origin and local preference are). BIRD has one session per node and family: `node1_v4` to the
 node's IPv4 address, `node1_v6` to its IPv6 address, each carrying its own family; it connects and listens both
 (`passive=True`: it only listens), imports everything and exports nothing, and puts one multipath route per prefix
-into the router's kernel. `cut()` downs the router's bridge port for a node: `br0` stays up, so BIRD only notices
-when the hold timer runs out — as with a dead cable or a hung node (or `Process.pause()` on the node's speaker).
+into the router's kernel. `cut()` takes the router's port for a node off the bridge: both link ends stay up, so BIRD
+and the node only notice when the hold timer runs out — as with a dead cable or a hung node (or `Process.pause()` on the node's speaker).
 SIGKILL of a speaker, by contrast, closes its TCP session at once.
 
 Speakers. The bed runs none itself. ExaBGP 5 runs in a node as `exabgp server CONF` with the environment
@@ -310,11 +310,13 @@ class BGPBed:
         return tuple(HttpAnswer(item["node"], item["error"]) for item in json.loads(result.stdout))
 
     def cut(self, node: BedNode) -> None:
-        """Cut the node's link: the router's bridge port for it goes down (the node's end loses its carrier)."""
-        self.router.set_link(node.port, up=False)
+        """Cut the path beyond the node's link, silently: the router's port for it leaves the bridge, so both ends
+        of the link stay up with carrier and no frame crosses — a dead switch port or cable further on, as a node
+        sees it. Neither side's kernel says anything; only BGP's hold timers notice."""
+        self.router.set_nomaster(node.port)
 
     def restore(self, node: BedNode) -> None:
-        self.router.set_link(node.port, up=True)
+        self.router.set_master(node.port, _BRIDGE)
 
     def _build_router(self) -> None:
         router = self._router = self.network.namespace("router")

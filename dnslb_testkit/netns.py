@@ -112,6 +112,10 @@ class Namespace:
         """Bring `dev` up or down (down cuts the link: the peer sees no carrier, packets are dropped)."""
         self.ip("link", "set", _ifname(dev), "up" if up else "down")
 
+    def set_nomaster(self, dev: str) -> None:
+        """Take `dev` off its bridge: it stays up, but nothing crosses between it and the bridge."""
+        self.ip("link", "set", _ifname(dev), "nomaster")
+
     def set_master(self, dev: str, bridge: str) -> None:
         """Make `dev` a port of `bridge`."""
         self.ip("link", "set", _ifname(dev), "master", _ifname(bridge))
