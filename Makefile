@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 iproute2 nginx
-LAB_DEBS := bird2 bind9 nginx iproute2
+DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 frr iproute2 nginx
+LAB_DEBS := bird2 frr bind9 nginx iproute2
 # `make lab` runs the production test short; `make lab LAB_ARGS="--scenario flapping --duration 300"` for more
 LAB_ARGS ?= --scenario node-down --duration 60 --users 100 --db-users 10
 

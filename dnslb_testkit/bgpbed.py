@@ -1,13 +1,16 @@
-"""A BGP test bed in network namespaces: an edge router running BIRD, N nodes that announce VIPs to it, a client.
+"""A BGP test bed in network namespaces: an edge router running BIRD or FRR, N nodes that announce VIPs to it, a
+client.
 
-    with BGPBed(nodes=3, ipv6=True, hold_time=3) as bed:
-        node = bed.nodes[0]                 # namespace, ipv4/ipv6, router_ipv4/ipv6 (its BGP peer), asn, bird_v4/v6
+    with BGPBed(nodes=3, ipv6=True, hold_time=3) as bed:   # router="frr": FRR (zebra + bgpd) instead of BIRD
+        node = bed.nodes[0]                 # namespace, ipv4/ipv6, router_ipv4/ipv6 (its BGP peer), asn, session(4|6)
         bed.add_vip(node, vip)              # the VIP on the node's loopback
         bed.spawn(node, ["exabgp", ...])    # a speaker (or anything) inside the node's namespace, stopped by PID
         bed.serve_http(node)                # answers GET with the node's name, on every address of the node
         bed.http_get(vip, count=30)         # from the client: which node answered each of 30 new connections
-        bed.bird.routes(host_prefix(vip))   # BIRD's paths, one per node
-        bed.bird.kernel_route(host_prefix(vip)).gateways   # the router's ECMP route: one next hop per node
+        bed.routing.established()           # the router's Established sessions, by name: {"node1_v4", ...}
+        bed.routing.routes(host_prefix(vip))   # the router's paths, one per node, `.protocol` the session's name
+        bed.routing.kernel_route(host_prefix(vip)).gateways   # the router's ECMP route: one next hop per node
+        bed.bird, bed.frr                   # the daemon's own object (birdc, vtysh, ...); the other one raises
         bed.cut(node); bed.restore(node)    # the path beyond the node's link cut and mended: only hold timers notice
 
 Topology. Namespaces `dnslb-<6 hex>-router`, `-node1` ... `-nodeN` and `-client`. In the router namespace the bridge
@@ -23,18 +26,21 @@ Nodes and client route everything via the router. The router forwards IPv4 and I
 (`fib_multipath_hash_policy=1`), so new connections from the client spread over the ECMP next hops.
 
 BGP. The router is AS `router_asn` (64500); nodes are AS `node_asn` (64512), all the same as a cluster usually is
-(`asn_per_node=True`: 64512, 64513, ...; BIRD merges either way, since paths from different neighbour ASes are equal
-when AS path length, origin and local preference are). BIRD has one session per node and family: `node1_v4` to the
-node's IPv4 address, `node1_v6` to its IPv6 address, each carrying its own family; it connects and listens both
-(`passive=True`: it only listens), imports everything and exports nothing, and puts one multipath route per prefix
-into the router's kernel. `cut()` takes the router's port for a node off the bridge: both link ends stay up, so BIRD
-and the node only notice when the hold timer runs out — as with a dead cable or a hung node (or `Process.pause()` on the node's speaker).
-SIGKILL of a speaker, by contrast, closes its TCP session at once.
+(`asn_per_node=True`: 64512, 64513, ...; both routers multipath either way: BIRD since paths from different neighbour
+ASes are equal when AS path length, origin and local preference are, FRR with `bgp bestpath as-path
+multipath-relax`). The router has one session per node and family, whichever daemon runs it: `node1_v4` to the
+node's IPv4 address, `node1_v6` to its IPv6 address (BIRD's protocol names, FRR's neighbour descriptions), each
+carrying its own family; it connects and listens both (`passive=True`: it only listens), retries every second,
+imports everything and exports nothing, and puts one multipath route per prefix into the router's kernel (BIRD's
+`merge paths on`; FRR's `maximum-paths`, installed by zebra as protocol `bgp`). `cut()` takes the router's port for
+a node off the bridge: both link ends stay up, so the router and the node only notice when the hold timer runs out —
+as with a dead cable or a hung node (or `Process.pause()` on the node's speaker). SIGKILL of a speaker, by contrast,
+closes its TCP session at once.
 
 Speakers. The bed runs none itself. ExaBGP 5 runs in a node as `exabgp server CONF` with the environment
 `exabgp_daemon_user=root` (no drop to `nobody`) and `exabgp_api_cli=false` (no CLI pipes); `tests/bgp/test_bed.py`
 has a minimal static config (`neighbor ROUTER { local-address NODE; local-as; peer-as; hold-time; family;
-static { route VIP/32 next-hop self; } }`).
+static { route VIP/32 next-hop self; } }`); the real `ExaBGPDriver` runs in a node with `netns=node.namespace.name`.
 """
 
 from __future__ import annotations
@@ -49,11 +55,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network, ip_network
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from dnslb.adapters.child import ChildStartError
 from dnslb_testkit.netns import IPAddress, IPNetwork, Namespace, Network, Process
-from dnslb_testkit.servers.bird import BirdConfig, BirdNeighbor, BirdRouter
+from dnslb_testkit.servers.bird import BirdConfig, BirdNeighbor, BirdRoute, BirdRouter, KernelRoute
+from dnslb_testkit.servers.frr import FrrConfig, FrrNeighbor, FrrRouter
 
 ROUTER_ASN = 64500
 NODE_ASN = 64512
@@ -69,6 +76,7 @@ _BRIDGE = "br0"
 _UPLINK = "eth0"
 _MAX_NODES = 200
 _SERVE_TIMEOUT = 10.0
+ROUTERS = ("bird", "frr")
 
 T = TypeVar("T")
 
@@ -124,10 +132,26 @@ print(json.dumps(answers))
 """
 
 
+class EdgeRouter(Protocol):
+    """What the bed's router answers, whichever daemon runs it (`BirdRouter`, `FrrRouter`)."""
+
+    @property
+    def directory(self) -> Path: ...
+
+    def log(self) -> str: ...
+
+    def established(self) -> frozenset[str]: ...
+
+    def routes(self, prefix: IPNetwork) -> tuple[BirdRoute, ...]: ...
+
+    def kernel_route(self, prefix: IPNetwork) -> KernelRoute | None: ...
+
+
 @dataclass(frozen=True)
 class BedNode:
     """A node of the bed: its namespace, its link to the router, its addresses and the router's (its BGP peer's)
-    addresses on that link, its ASN and the names of BIRD's sessions to it."""
+    addresses on that link, its ASN and the names of the router's sessions to it (`bird_v4`/`bird_v6`, whichever
+    daemon runs the router)."""
 
     name: str
     namespace: Namespace
@@ -150,8 +174,13 @@ class BedNode:
         return self.router_ipv4 if version == 4 else _required(self.router_ipv6, f"{self.name} has no IPv6 address")
 
     def bird_protocol(self, version: int) -> str:
-        """BIRD's protocol name for its session to this node over IP version 4 or 6."""
+        """The router's name for its session to this node over IP version 4 or 6 (BIRD's protocol, FRR's neighbour
+        description): `node1_v4`, `node1_v6`."""
         return self.bird_v4 if version == 4 else _required(self.bird_v6, f"{self.name} has no IPv6 session")
+
+    def session(self, version: int) -> str:
+        """The same as `bird_protocol`, by a name that fits either router."""
+        return self.bird_protocol(version)
 
 
 @dataclass(frozen=True)
@@ -163,8 +192,8 @@ class HttpAnswer:
 
 
 class BGPBed:
-    """Router (BIRD), `nodes` nodes and a client in namespaces; a context manager that builds it all and tears it
-    all down (processes by PID, namespaces it created), also when building fails."""
+    """Router (BIRD, or FRR with `router="frr"`), `nodes` nodes and a client in namespaces; a context manager that
+    builds it all and tears it all down (processes by PID, namespaces it created), also when building fails."""
 
     def __init__(
         self,
@@ -177,9 +206,13 @@ class BGPBed:
         hold_time: int = 9,
         passive: bool = False,
         prefix: str = "dnslb",
+        router: str = "bird",
     ) -> None:
         if not 1 <= nodes <= _MAX_NODES:
             raise ValueError(f"a bed has 1..{_MAX_NODES} nodes, not {nodes}")
+        if router not in ROUTERS:
+            raise ValueError(f"the router runs one of {ROUTERS}, not {router!r}")
+        self.router_daemon = router
         self.ipv6 = ipv6
         self.router_asn = router_asn
         self.hold_time = hold_time
@@ -196,6 +229,7 @@ class BGPBed:
         self._router: Namespace | None = None
         self._client: Namespace | None = None
         self._bird: BirdRouter | None = None
+        self._frr: FrrRouter | None = None
         self._directory: Path | None = None
 
     @property
@@ -208,7 +242,22 @@ class BGPBed:
 
     @property
     def bird(self) -> BirdRouter:
+        """The router's BIRD (a bed with `router="bird"`)."""
+        if self.router_daemon != "bird":
+            raise RuntimeError(f"the bed's router runs {self.router_daemon}, not BIRD: use `routing` or `frr`")
         return _required(self._bird, "the bed is not started")
+
+    @property
+    def frr(self) -> FrrRouter:
+        """The router's FRR (a bed with `router="frr"`)."""
+        if self.router_daemon != "frr":
+            raise RuntimeError(f"the bed's router runs {self.router_daemon}, not FRR: use `routing` or `bird`")
+        return _required(self._frr, "the bed is not started")
+
+    @property
+    def routing(self) -> EdgeRouter:
+        """Whichever daemon runs the router: `established()`, `routes(prefix)`, `kernel_route(prefix)`, `log()`."""
+        return self.bird if self.router_daemon == "bird" else self.frr
 
     @property
     def directory(self) -> Path:
@@ -229,18 +278,24 @@ class BGPBed:
             self._build_router()
             self.nodes = tuple(self._build_node(index) for index in range(1, self._node_count + 1))
             self._build_client()
-            self._bird = BirdRouter(self.network, self.router, self._bird_config())
-            self._bird.start()
+            if self.router_daemon == "frr":
+                self._frr = FrrRouter(self.network, self.router, self._frr_config())
+                self._frr.start()
+            else:
+                self._bird = BirdRouter(self.network, self.router, self._bird_config())
+                self._bird.start()
         except BaseException:
             self.close()
             raise
         return self
 
     def close(self) -> None:
-        """Stop BIRD and everything spawned, delete the namespaces, remove the temp dir."""
+        """Stop the router's daemons and everything spawned, delete the namespaces, remove the temp dir."""
         try:
             if self._bird is not None:
                 self._bird.stop()
+            if self._frr is not None:
+                self._frr.stop()
         finally:
             try:
                 self.network.close()
@@ -377,6 +432,20 @@ class BGPBed:
                 )
         return BirdConfig(
             router_id=self.router_ipv4, asn=self.router_asn, neighbors=tuple(neighbors), hold_time=self.hold_time
+        )
+
+    def _frr_config(self) -> FrrConfig:
+        neighbors: list[FrrNeighbor] = []
+        for node in self.nodes:
+            neighbors.append(FrrNeighbor(node.bird_v4, node.ipv4, node.asn, passive=self._passive))
+            if node.ipv6 is not None and node.bird_v6 is not None:
+                neighbors.append(FrrNeighbor(node.bird_v6, node.ipv6, node.asn, passive=self._passive))
+        return FrrConfig(
+            router_id=self.router_ipv4,
+            asn=self.router_asn,
+            neighbors=tuple(neighbors),
+            hold_time=self.hold_time,
+            maximum_paths=max(16, len(self.nodes)),
         )
 
 

@@ -17,6 +17,9 @@ by its rules: same local preference, AS path length, origin, MED (compared only 
 neighbour AS), eBGP vs iBGP and IGP metric — different neighbour ASNs do not prevent merging, a longer AS path (a
 prepend) drops that path from the ECMP set, `merge paths off` leaves the kernel one next hop. Its own table keeps one
 route per neighbour (`routes()` shows them all, BIRD's best marked `primary`); only the kernel route is multipath.
+`kernel_table=N` exports those routes into the kernel routing table N instead of main (`kernel table N;` in both
+kernel protocols; Linux makes a numeric table on first use), for something else to turn into main-table routes — the
+lab's resilient-ECMP router emulation, `dnslb_lab.resilient`; `kernel_route()` still reads main.
 LOCAL_PREF does not cross an eBGP session: every path from a node has BIRD's default, 100. Graceful restart stays at
 BIRD's default (aware: it keeps a restarting peer's routes only if that peer announced the capability).
 
@@ -47,6 +50,7 @@ _START_TIMEOUT = 15.0
 _BIRDC_TIMEOUT = 10.0
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _MAX_ASN = 2**32 - 1
+_MAX_TABLE = 2**32 - 1
 
 # `show route ... all`: a path starts with "PREFIX  unicast [proto 10:11:06.370] * (100) [AS64512i]"; the prefix is
 # left out on the further paths of the same network
@@ -105,9 +109,13 @@ class BirdConfig:
     error_wait_time: tuple[int, int] = (1, 5)
     merge_paths: bool = True
     kernel: bool = True
+    kernel_table: int | None = None  # None: main
 
     def __post_init__(self) -> None:
         _check_asn(self.asn)
+        table = self.kernel_table
+        if table is not None and (not 0 < table <= _MAX_TABLE or 253 <= table <= 255):
+            raise ValueError(f"kernel table {table} is 253-255 (default, main, local) or out of 1..{_MAX_TABLE}")
         _check_hold_time(self.hold_time)
         names = [n.name for n in self.neighbors]
         if len(set(names)) != len(names):
@@ -127,6 +135,7 @@ class BirdConfig:
             for family in ("ipv4", "ipv6"):
                 lines += [
                     f"protocol kernel kernel_{family} {{",
+                    *([f"  kernel table {self.kernel_table};"] if self.kernel_table is not None else []),
                     f"  {family} {{ import none; export where source = RTS_BGP; }};",
                     merge,
                     "}",
