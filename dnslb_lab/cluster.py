@@ -15,6 +15,8 @@ from typing import Any
 CONFIG_NAMESPACE = "dnslb-system"
 ZONE = "lab.test"
 WEB_HOSTS = (f"web.{ZONE}", f"shop.{ZONE}")  # the seed's two web apps, both behind the NGINX ingress
+# the old world, beside dnslb's: a static name listing every node's address (NodePort style), no Service claims it
+OLD_HOST = f"old.{ZONE}"
 DB_HOST = f"db.{ZONE}"
 DB_PORT = 5432
 HTTP_PORT = 80

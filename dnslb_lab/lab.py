@@ -7,6 +7,9 @@
     control   the Kubernetes API double and `dnslb controller`
     client    the load generator, resolving through the lab's BIND (/etc/netns/<client>/resolv.conf)
 
+BIND also serves the old world beside dnslb's: `old.lab.test`, A records listing every node (the DNS of NodePort
+days), static and claimed by no Service, so the same failures hit both worlds at the same moments.
+
 Addresses (all inside the lab's namespaces): nodes 10.0.0.11.. on the router's bridge 10.0.0.1/24, client 10.0.1.2,
 BIND 10.0.2.53, API 10.0.3.10:6443, VIPs from 10.100.0.0/24. The lab also plays the parts of Kubernetes that are not
 there: it marks Nodes NotReady, "reschedules" the database by moving its process and EndpointSlice, and puts VIPs
@@ -65,7 +68,7 @@ class LabOptions:
     hold_time: int = 3
     damping: bool = True
     damping_half_life: float = 30.0
-    legacy_records: bool = False  # the old world: web's names as A records listing every node, before dnslb
+    legacy_records: bool = False  # web's names start in the old world too (A records listing every node), for `migrate`
     logs: Path = Path("lab-logs")
 
 
@@ -188,12 +191,11 @@ class Lab:
         return namespace
 
     def _start_dns(self) -> None:
-        records: tuple[str, ...] = ()
-        if self.options.legacy_records:
-            relative = [host.removesuffix(f".{cluster.ZONE}") for host in cluster.WEB_HOSTS]
-            records = tuple(
-                f"{name} {cluster.RECORD_TTL} IN A {n.bed.ipv4}" for name in relative for n in self.nodes.values()
-            )
+        hosts = (cluster.OLD_HOST, *(cluster.WEB_HOSTS if self.options.legacy_records else ()))
+        relative = [host.removesuffix(f".{cluster.ZONE}") for host in hosts]
+        records = tuple(
+            f"{name} {cluster.RECORD_TTL} IN A {n.bed.ipv4}" for name in relative for n in self.nodes.values()
+        )
         assert self._dns_namespace is not None
         self.say(f"starting BIND for {cluster.ZONE} on {DNS_ADDRESS}:53")
         self.bind = BindServer(

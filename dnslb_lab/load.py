@@ -1,10 +1,19 @@
-"""The lab's load generator: simulated browser users over HTTP and client sessions over the TCP "database".
+"""The lab's load generator: simulated users over HTTP and client sessions over the TCP "database".
 
-Every finished request becomes one JSON line in `--out`:
-`{"t": <wall-clock start>, "kind": "http"|"db", "ok": bool, "latency": seconds, "node": name|null, "error": text|null}`.
-The file is flushed at least every half second, since the lab tails it live. On SIGTERM/SIGINT or at the end of
-`--duration`, users stop starting requests, in-flight ones get `--timeout` to finish, and one JSON summary line
-`{"requests": N, "failures": F, "duration": s}` goes to stdout.
+HTTP users are of two client kinds, mixed by `--client-mix` and assigned by user index:
+- `single`, a naive client or connection pool: it resolves the name itself, connects to the first address only and
+  fails the request when that connect fails or times out;
+- `fallback`, happy eyeballs: it tries every resolved address, the next one 250 ms after the previous one started
+  (RFC 8305 style), and the first to connect wins.
+Both keep their connection alive across requests and resolve again only for a new connection. Each `--url` may be
+labelled with a world (`old=http://old.lab.test/`): users are spread evenly over the worlds, each world with the same
+client mix, so that worlds compare side by side.
+
+Every finished request becomes one JSON line in `--out`: `{"t": <wall-clock start>, "kind": "http"|"db", "ok": bool,
+"latency": seconds, "node": name|null, "error": text|null, "client": kind|null, "world": name|null}` (client and
+world are null for the database). The file is flushed at least every half second, since the lab tails it live. On
+SIGTERM/SIGINT or at the end of `--duration`, users stop starting requests, in-flight ones get `--timeout` to finish,
+and one JSON summary line `{"requests": N, "failures": F, "duration": s}` goes to stdout.
 """
 
 from __future__ import annotations
@@ -16,23 +25,31 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
+import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
-from dnslb_lab.report import Sample
+from dnslb_lab.report import CLIENT_KINDS, Sample
 
 DEFAULT_URL = "http://web.lab.test/"
 DEFAULT_DB_USERS = 10
+DEFAULT_CLIENT_MIX = "single=0.5,fallback=0.5"
+_SHARE_TOLERANCE = 1e-6
+_WORLD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 FLUSH_SECONDS = 0.25
 ERROR_CHARS = 120
 # each user resolves names on its own (like separate browsers); the default executor's few threads would queue
@@ -48,9 +65,49 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Target:
+    """A URL for HTTP users, and the world they count in."""
+
+    world: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ClientMix:
+    """The share of HTTP users of each client kind; kinds without a share are left out."""
+
+    shares: tuple[tuple[str, float], ...]
+
+    def kinds(self, count: int) -> tuple[str, ...]:
+        """The kinds of `count` users in index order, each prefix as close to the shares as whole users allow (smooth
+        weighted round robin): a world's first users to start, and a world of few users, have the mix too."""
+        credit = dict.fromkeys((kind for kind, _ in self.shares), 0.0)
+        kinds = []
+        for _ in range(count):
+            for kind, share in self.shares:
+                credit[kind] += share
+            chosen = max(credit, key=credit.__getitem__)  # on a tie, the kind listed first
+            credit[chosen] -= 1.0
+            kinds.append(chosen)
+        return tuple(kinds)
+
+    def __str__(self) -> str:
+        return ",".join(f"{kind}={share:g}" for kind, share in self.shares)
+
+
+@dataclass(frozen=True)
+class HttpPlan:
+    """What one HTTP user does: which URL it asks, in which world, as which client kind."""
+
+    url: str
+    world: str
+    client: str
+
+
+@dataclass(frozen=True)
 class Options:
     out: Path
-    urls: tuple[str, ...]
+    targets: tuple[Target, ...]
     users: int
     db: Endpoint | None
     db_users: int
@@ -59,12 +116,36 @@ class Options:
     wait_min: float
     wait_max: float
     timeout: float
+    client_mix: ClientMix
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(target.url for target in self.targets)
+
+
+def plan_http_users(targets: Sequence[Target], mix: ClientMix, users: int) -> tuple[HttpPlan, ...]:
+    """User i goes to world i mod #worlds (worlds in the order their URLs were given), and is of the client kind
+    `mix` gives its rank in that world, so every world has the same mix; the users of one world and kind take the
+    world's URLs in turn."""
+    worlds = tuple(dict.fromkeys(target.world for target in targets))
+    urls = {world: [t.url for t in targets if t.world == world] for world in worlds}
+    kinds = mix.kinds(users)
+    seen: Counter[tuple[str, str]] = Counter()
+    plans = []
+    for index in range(users):
+        world = worlds[index % len(worlds)]
+        kind = kinds[index // len(worlds)]
+        mine = urls[world]
+        plans.append(HttpPlan(mine[seen[world, kind] % len(mine)], world, kind))
+        seen[world, kind] += 1
+    return tuple(plans)
 
 
 def sample_line(sample: Sample) -> str:
     """One line of `--out`: the fields of `dnslb_lab.report.Sample`, times rounded to the microsecond."""
     fields = {"t": round(sample.t, 6), "kind": sample.kind, "ok": sample.ok, "latency": round(sample.latency, 6)}
-    return json.dumps({**fields, "node": sample.node, "error": sample.error})
+    who = {"client": sample.client, "world": sample.world}
+    return json.dumps({**fields, "node": sample.node, "error": sample.error, **who})
 
 
 @dataclass(frozen=True)
@@ -165,36 +246,98 @@ class Crowd:
 
 # --- HTTP -------------------------------------------------------------------------------------------------------
 
+LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+
+
+async def first_address(host: str, port: int, timeout: float | None) -> str:
+    """The first address the system resolver answers for `host`: the one a client that takes `getaddrinfo()[0]`
+    connects to. Failures are httpcore's, as a connect's would be."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(f"resolving {host}") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(describe(exc)) from exc
+    if not answers:
+        raise httpcore.ConnectError(f"no address for {host}")
+    return str(answers[0][4][0])
+
+
+class FirstAddressOnly(httpcore.AsyncNetworkBackend):
+    """Connects the way a naive client does: resolve, connect to the first address, give up when that fails. (httpx's
+    own backend, anyio's `connect_tcp`, falls back over every address with happy eyeballs: the `fallback` kind.)"""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        clock = time.monotonic()
+        address = await first_address(host, port, timeout)
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - clock))
+        return await self._backend.connect_tcp(address, port, left, local_address, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class FirstAddressTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a pool that connects with `FirstAddressOnly` (httpx has no public way to hand its
+    pool a network backend)."""
+
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        super().__init__(verify=tls, limits=LIMITS)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            max_connections=LIMITS.max_connections,
+            max_keepalive_connections=LIMITS.max_keepalive_connections,
+            keepalive_expiry=LIMITS.keepalive_expiry,
+            network_backend=FirstAddressOnly(),
+        )
+
 
 class HttpUser:
-    """A browser tab: one keep-alive connection, rebuilt from scratch (resolve + connect) after any failure."""
+    """One user of a site: one keep-alive connection, like a browser tab or a pool of one, rebuilt from scratch
+    (resolve + connect, the way its client kind does) after any failure."""
 
-    def __init__(self, options: Options, tls: ssl.SSLContext) -> None:
+    def __init__(self, plan: HttpPlan, options: Options, tls: ssl.SSLContext) -> None:
+        self._plan = plan
         self._timeout = options.timeout
         self._tls = tls
         self._client = self._new_client()
 
     def _new_client(self) -> httpx.AsyncClient:
+        if self._plan.client == "single":
+            transport: httpx.AsyncHTTPTransport = FirstAddressTransport(self._tls)
+        else:
+            transport = httpx.AsyncHTTPTransport(verify=self._tls, limits=LIMITS)
         # trust_env=False: proxy variables from the caller's environment must not reroute the lab's traffic
-        return httpx.AsyncClient(
-            timeout=self._timeout,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            verify=self._tls,
-            trust_env=False,
-        )
+        return httpx.AsyncClient(timeout=self._timeout, transport=transport, trust_env=False)
 
-    async def get(self, url: str) -> Sample:
+    def _sample(self, started: float, latency: float, node: str | None, error: str | None) -> Sample:
+        plan = self._plan
+        return Sample(started, "http", error is None, latency, node, error, client=plan.client, world=plan.world)
+
+    async def get(self) -> Sample:
         started, clock = time.time(), time.perf_counter()
         try:
-            response = await self._client.get(url)
+            response = await self._client.get(self._plan.url)
         except Exception as exc:
             await self.reset()
-            return Sample(started, "http", False, time.perf_counter() - clock, None, describe(exc))
+            return self._sample(started, time.perf_counter() - clock, None, describe(exc))
         latency = time.perf_counter() - clock
         if response.status_code != 200:
             await self.reset()
-            return Sample(started, "http", False, latency, None, f"HTTP {response.status_code}")
-        return Sample(started, "http", True, latency, response.text.strip() or None, None)
+            return self._sample(started, latency, None, f"HTTP {response.status_code}")
+        return self._sample(started, latency, response.text.strip() or None, None)
 
     async def reset(self) -> None:
         await self.close()
@@ -205,15 +348,13 @@ class HttpUser:
             await self._client.aclose()
 
 
-async def http_user(index: int, crowd: Crowd, worker: Worker) -> None:
+async def http_user(index: int, plan: HttpPlan, crowd: Crowd, worker: Worker) -> None:
     await asyncio.sleep(crowd.pacing.start_delay(index))
-    user = HttpUser(crowd.options, crowd.tls)
-    urls = crowd.options.urls
-    url = urls[index % len(urls)]  # one site per user, like a browser tab: its keep-alive connection is reused
+    user = HttpUser(plan, crowd.options, crowd.tls)
     try:
         while True:
             with worker.request():
-                sample = await user.get(url)
+                sample = await user.get()
             crowd.log.record(sample)
             if crowd.pacing.stopping():
                 return
@@ -289,9 +430,9 @@ async def db_user(index: int, address: Endpoint, crowd: Crowd, worker: Worker) -
 def spawn_users(crowd: Crowd) -> dict[asyncio.Task[None], Worker]:
     options = crowd.options
     tasks: dict[asyncio.Task[None], Worker] = {}
-    for index in range(options.users):
+    for index, plan in enumerate(plan_http_users(options.targets, options.client_mix, options.users)):
         worker = Worker()
-        tasks[asyncio.create_task(http_user(index, crowd, worker))] = worker
+        tasks[asyncio.create_task(http_user(index, plan, crowd, worker))] = worker
     if options.db is not None:
         for index in range(options.users, options.users + options.db_users):
             worker = Worker()
@@ -379,6 +520,45 @@ def http_url(text: str) -> str:
     return text
 
 
+def target(text: str) -> Target:
+    """[WORLD=]URL; without a world, the URL's host names it."""
+    world, sep, url = text.partition("=")
+    if not sep or world.startswith(("http://", "https://")):
+        url = http_url(text)
+        return Target(urlsplit(url).hostname or url, url)
+    if not _WORLD_NAME.fullmatch(world):
+        raise argparse.ArgumentTypeError(f"not a world name (letters, digits, _ . -): {world!r} in {text!r}")
+    return Target(world, http_url(url))
+
+
+def client_mix(text: str) -> ClientMix:
+    """KIND=SHARE,...: known kinds, each at most once, shares from 0 to 1 that add up to 1."""
+    shares: dict[str, float] = {}
+    for item in text.split(","):
+        kind, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not kind:
+            raise argparse.ArgumentTypeError(f"expected KIND=SHARE[,KIND=SHARE...], got {text!r}")
+        if kind not in CLIENT_KINDS:
+            raise argparse.ArgumentTypeError(f"unknown client kind {kind!r} (known: {', '.join(CLIENT_KINDS)})")
+        if kind in shares:
+            raise argparse.ArgumentTypeError(f"client kind {kind!r} given twice in {text!r}")
+        shares[kind] = _share(kind, value)
+    total = sum(shares.values())
+    if abs(total - 1) > _SHARE_TOLERANCE:
+        raise argparse.ArgumentTypeError(f"the shares must add up to 1, got {total:g} in {text!r}")
+    return ClientMix(tuple((kind, share) for kind, share in shares.items() if share > 0))
+
+
+def _share(kind: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} for {kind}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"the share of {kind} must be from 0 to 1, got {text}")
+    return value
+
+
 def host_port(text: str) -> Endpoint:
     """HOST:PORT, with an IPv6 address in brackets: [::1]:5432."""
     host, sep, port = text.rpartition(":")
@@ -398,22 +578,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dnslb_lab.load",
         description=(
-            "Load generator for `dnslb lab`: HTTP users (one keep-alive connection each, like a browser tab) and "
-            "database users (one TCP connection each), resolving names through the system resolver. Writes one "
-            "JSON line per finished request to --out and a JSON summary line to stdout at the end."
+            "Load generator for `dnslb lab`: HTTP users (one keep-alive connection each, like a browser tab or a "
+            "connection pool of one) and database users (one TCP connection each), resolving names through the "
+            "system resolver. HTTP users are `single` clients (the first resolved address only, fail on timeout) or "
+            "`fallback` clients (happy eyeballs over every address, 250 ms apart). Writes one JSON line per finished "
+            "request to --out and a JSON summary line to stdout at the end."
         ),
     )
     add = parser.add_argument
     add("--out", type=Path, required=True, help="samples file (JSON lines), flushed at least every 0.5 s")
     add(
         "--url",
-        dest="urls",
+        dest="targets",
         action="append",
-        type=http_url,
-        metavar="URL",
-        help=f"URL the HTTP users GET; repeatable, users spread over them (default: {DEFAULT_URL})",
+        type=target,
+        metavar="[WORLD=]URL",
+        help="URL the HTTP users GET, labelled with the world its users count in (default label: the URL's host); "
+        "repeatable: users are spread evenly over the worlds, then over each world's URLs (default: "
+        f"{DEFAULT_URL})",
     )
     add("--users", type=non_negative_int, default=100, help="HTTP users (default: 100)")
+    add(
+        "--client-mix",
+        type=client_mix,
+        default=client_mix(DEFAULT_CLIENT_MIX),
+        metavar="KIND=SHARE,...",
+        help="share of each HTTP client kind in every world, assigned by user index: single (first address only) "
+        f"and fallback (happy eyeballs); the shares add up to 1 (default: {DEFAULT_CLIENT_MIX})",
+    )
     add("--db", type=host_port, metavar="HOST:PORT", help="database address; required when --db-users > 0")
     add(
         "--db-users",
@@ -461,7 +653,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("argument --db: required when --db-users > 0")
     return Options(
         out=args.out,
-        urls=tuple(args.urls or [DEFAULT_URL]),
+        targets=tuple(args.targets or [target(DEFAULT_URL)]),
         users=args.users,
         db=args.db,
         db_users=db_users,
@@ -470,6 +662,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         wait_min=args.wait_min,
         wait_max=args.wait_max,
         timeout=args.timeout,
+        client_mix=args.client_mix,
     )
 
 

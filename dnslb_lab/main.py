@@ -15,10 +15,12 @@ from types import FrameType
 from dnslb import __version__
 from dnslb_lab import cluster, scenarios, state
 from dnslb_lab.lab import DNS_ADDRESS, NETNS_PREFIX, Lab, LabOptions, resolve
-from dnslb_lab.report import Sample, build_report, read_samples, write_report
+from dnslb_lab.load import DEFAULT_CLIENT_MIX, client_mix
+from dnslb_lab.report import DNSLB_WORLD, OLD_WORLD, Sample, build_report, parse_sample, read_samples, write_report
 from dnslb_testkit.netns import Namespace, NetnsError, Process
 
 _MIN_PHASE = 6.0
+_DEFAULT_DURATION = 240.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,14 +56,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "run",
         help="build the lab, run a scenario under load, print the report, tear it down",
         description="Build the lab, start the load generator in the client namespace, drive a scenario, and write "
-        "report.txt, report.json, report.png and samples.jsonl to --output. Everything the lab started is stopped "
-        "at the end, on Ctrl-C and on SIGTERM. Scenarios: "
+        "report.txt, report.json, report.png and samples.jsonl to --output. Half the HTTP users live in the old "
+        f"world ({cluster.OLD_HOST}: A records of every node), half in dnslb's ({', '.join(cluster.WEB_HOSTS)}: "
+        "the VIP), both with the same client mix, through the same phases; the report compares them per phase. "
+        "Everything the lab started is stopped at the end, on Ctrl-C and on SIGTERM. Scenarios: "
         + "; ".join(f"{name}: {text}" for name, (_, text) in scenarios.SCENARIOS.items()),
     )
     _lab_options(run)
     run.add_argument("--scenario", choices=sorted(scenarios.SCENARIOS), default="node-down")
-    run.add_argument("--duration", type=float, default=180.0, help="seconds the scenario runs, split over its phases")
+    run.add_argument(
+        "--duration",
+        type=float,
+        default=_DEFAULT_DURATION,
+        help=f"seconds the scenario runs, split over its phases; an outage phase (a node down) lasts "
+        f"{scenarios.OUTAGE_UNITS}x the others, so that it outlasts the BGP hold time plus the records' "
+        f"{cluster.RECORD_TTL} s TTL (default {_DEFAULT_DURATION:g}: node-down with 3 nodes has phases of "
+        f"{_DEFAULT_DURATION / scenarios.phase_units('node-down', 3):g} s, outages of "
+        f"{scenarios.OUTAGE_UNITS * _DEFAULT_DURATION / scenarios.phase_units('node-down', 3):g} s; "
+        f"at least {_MIN_PHASE:g} s a phase)",
+    )
     run.add_argument("--users", type=int, default=200, help="concurrent HTTP users (default 200)")
+    run.add_argument(
+        "--client-mix",
+        type=client_mix,
+        default=client_mix(DEFAULT_CLIENT_MIX),
+        metavar="KIND=SHARE,...",
+        help="HTTP client kinds in each world: single (the first resolved address only, fails on timeout) and "
+        f"fallback (happy eyeballs over every address) (default {DEFAULT_CLIENT_MIX})",
+    )
     run.add_argument("--db-users", type=int, default=20, help="concurrent database clients (default 20)")
     run.add_argument("--output", type=Path, default=Path("lab-report"), help="where the report goes (lab-report/)")
     run.set_defaults(run=run_scenario)
@@ -226,14 +248,14 @@ def run_scenario(args: argparse.Namespace) -> int:
         return code
     if args.users < 0 or args.db_users < 0 or args.users + args.db_users == 0:
         raise SystemExit("dnslb lab run: --users and --db-users must be >= 0 and not both 0")
-    phases = scenarios.phase_count(args.scenario, args.nodes)
-    phase = max(args.duration / phases, _MIN_PHASE)
+    units = scenarios.phase_units(args.scenario, args.nodes)
+    phase = max(args.duration / units, _MIN_PHASE)
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
     samples_path = output / "samples.jsonl"
     samples_path.unlink(missing_ok=True)
     options = _options(args, phase, output / "logs", legacy=args.scenario == "migrate")
-    _say(f"scenario {args.scenario}: {phases} phases of {phase:.0f} s, {args.users} HTTP + {args.db_users} DB users")
+    _say_phases(args, phase)
     # SIGINT too: a process started in the background by a shell inherits SIGINT ignored, and Ctrl-C must still work
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
@@ -270,6 +292,8 @@ def run_scenario(args: argparse.Namespace) -> int:
         "hold time s": args.hold_time,
         "phase s": round(phase, 1),
         "damping half-life s": options.damping_half_life,
+        "client mix": str(args.client_mix),
+        "worlds": f"{OLD_WORLD}={cluster.OLD_HOST} (every node), {DNSLB_WORLD}={'+'.join(cluster.WEB_HOSTS)} (VIP)",
         "load": "dnslb_lab.load (asyncio + httpx, keep-alive per user, system resolver → lab BIND)",
     }
     report = build_report(args.scenario, samples, timeline.phases, timeline.events, timeline.convergences, meta)
@@ -286,6 +310,17 @@ def run_scenario(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_phases(args: argparse.Namespace, phase: float) -> None:
+    outage = scenarios.OUTAGE_UNITS * phase
+    _say(
+        f"scenario {args.scenario}: phases of {phase:.0f} s, outages of {outage:.0f} s; {args.users} HTTP users "
+        f"(half {OLD_WORLD}, half {DNSLB_WORLD}; {args.client_mix}) + {args.db_users} DB users"
+    )
+    if outage < args.hold_time + cluster.RECORD_TTL:
+        _say(f"note: outages shorter than hold time + TTL ({args.hold_time + cluster.RECORD_TTL} s) flatter the old "
+             "world, whose records keep a dead node for as long as it is dead; raise --duration")  # fmt: skip
+
+
 def _teardown(lab: Lab) -> None:
     """Stop the lab; a second Ctrl-C or SIGTERM must not cut the teardown short and leave namespaces behind."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -296,10 +331,14 @@ def _teardown(lab: Lab) -> None:
 def _start_load(lab: Lab, args: argparse.Namespace, out: Path) -> Process:
     argv = [sys.executable, "-m", "dnslb_lab.load", "--out", str(out.resolve()), "--duration", "0", "--ramp", "3",
             "--users", str(args.users), "--db-users", str(args.db_users), "--timeout", "2",
-            "--db", f"{cluster.DB_HOST}:{cluster.DB_PORT}"]  # fmt: skip
+            "--db", f"{cluster.DB_HOST}:{cluster.DB_PORT}", "--client-mix", str(args.client_mix),
+            "--url", f"{OLD_WORLD}=http://{cluster.OLD_HOST}/"]  # fmt: skip
     for host in cluster.WEB_HOSTS:
-        argv += ["--url", f"http://{host}/"]
-    _say(f"load: {args.users} HTTP users on {', '.join(cluster.WEB_HOSTS)}, {args.db_users} on {cluster.DB_HOST}")
+        argv += ["--url", f"{DNSLB_WORLD}=http://{host}/"]
+    _say(
+        f"load: {args.users} HTTP users on {cluster.OLD_HOST} and {', '.join(cluster.WEB_HOSTS)}, {args.db_users} "
+        f"on {cluster.DB_HOST}"
+    )
     return lab.testbed.spawn(lab.client_namespace, argv, log=lab.options.logs / "load.log")
 
 
@@ -333,6 +372,9 @@ class _Progress:
         while not self._stop.wait(1.0):
             fresh = self._read()
             failures = sum(1 for s in fresh if not s.ok)
+            worlds = " ".join(
+                f"{w} {sum(1 for s in fresh if not s.ok and s.world == w)}" for w in (OLD_WORLD, DNSLB_WORLD)
+            )
             self._total += len(fresh)
             self._failed += failures
             latencies = sorted(s.latency for s in fresh if s.ok)
@@ -341,7 +383,7 @@ class _Progress:
             )
             print(
                 f"  {time.monotonic() - started:5.0f}s  {self._timeline.current():<32.32} {len(fresh):>5} req/s "
-                f"{failures:>4} failed/s  p99 {p99:>7}  total {self._total} ({self._failed} failed)",
+                f"{failures:>4} failed/s ({worlds})  p99 {p99:>7}  total {self._total} ({self._failed} failed)",
                 flush=True,
             )
 
@@ -357,8 +399,7 @@ class _Progress:
         samples = []
         for line in complete.decode(errors="replace").splitlines():
             try:
-                raw = json.loads(line)
-                samples.append(Sample(raw["t"], raw["kind"], raw["ok"], raw["latency"], raw["node"], raw["error"]))
-            except (ValueError, KeyError):
+                samples.append(parse_sample(json.loads(line)))
+            except ValueError:
                 continue
         return samples

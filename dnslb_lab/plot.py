@@ -1,4 +1,5 @@
-"""The lab report's picture: every request's latency over time, and requests and failures per second.
+"""The lab report's picture: every request's latency over time, and requests and failures per second (each HTTP
+world's failures as a line of its own, so that the old world and dnslb compare at a glance).
 
 Drawn on a bare `matplotlib.figure.Figure` with the Agg canvas, so nothing touches pyplot's global state. The
 samples go through numpy arrays and a rasterized scatter, which keeps 100k requests to a few seconds.
@@ -17,13 +18,15 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dnslb_lab.report import Report, Sample
+from dnslb_lab.report import DNSLB_WORLD, OLD_WORLD, Report, Sample, run_worlds
 
 WIDTH_PX, HEIGHT_PX, DPI = 1400, 800, 100
 TITLE_META_KEYS = ("users", "nodes")
 KIND_COLOURS = {"http": "tab:blue", "db": "tab:green"}
 OTHER_KIND_COLOUR = "tab:purple"
 FAILURE_COLOUR = "tab:red"
+WORLD_COLOURS = {OLD_WORLD: "tab:orange", DNSLB_WORLD: "tab:purple"}
+OTHER_WORLD_COLOUR = "tab:brown"
 FAILURE_ROW = 0.97  # failures sit in a band at the top of the latency panel, in axes coordinates
 MIN_LATENCY_MS = 0.01  # the log axis cannot show zero
 
@@ -33,12 +36,15 @@ Bools = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class SampleArrays:
-    """The samples as columns: offset in seconds from the report's start, latency in ms, ok, kind."""
+    """The samples as columns: offset in seconds from the report's start, latency in ms, ok, kind, and world ("" for
+    none); `worlds` in the report's order."""
 
     offset: Floats
     latency_ms: Floats
     ok: Bools
     kind: npt.NDArray[np.str_]
+    world: npt.NDArray[np.str_]
+    worlds: tuple[str, ...]
 
     @classmethod
     def of(cls, samples: Sequence[Sample], started: float) -> SampleArrays:
@@ -47,6 +53,8 @@ class SampleArrays:
             latency_ms=np.maximum(np.array([s.latency for s in samples], dtype=np.float64) * 1000, MIN_LATENCY_MS),
             ok=np.array([s.ok for s in samples], dtype=np.bool_),
             kind=np.array([s.kind for s in samples], dtype=np.str_),
+            world=np.array([s.world or "" for s in samples], dtype=np.str_),
+            worlds=run_worlds(samples),
         )
 
 
@@ -58,6 +66,7 @@ class PerSecond:
     requests: Floats
     failures: Floats
     p99_ms: Floats  # NaN where a second had no OK request
+    failures_by_world: tuple[tuple[str, Floats], ...] = ()
 
 
 def plot_report(report: Report, samples: Sequence[Sample], path: Path) -> Path:
@@ -104,6 +113,10 @@ def per_second(arrays: SampleArrays) -> PerSecond:
     count = int(bins.max()) + 1
     requests = np.bincount(bins, minlength=count).astype(np.float64)
     failures = np.bincount(bins[~arrays.ok], minlength=count).astype(np.float64)
+    by_world = tuple(
+        (world, np.bincount(bins[~arrays.ok & (arrays.world == world)], minlength=count).astype(np.float64))
+        for world in arrays.worlds
+    )
 
     ok_bins, ok_ms = bins[arrays.ok], arrays.latency_ms[arrays.ok]
     order = np.lexsort((ok_ms, ok_bins))  # by bin, then latency within the bin
@@ -113,9 +126,8 @@ def per_second(arrays: SampleArrays) -> PerSecond:
     p99 = np.full(count, np.nan)
     has_ok = ok_counts > 0
     p99[has_ok] = ok_ms[order][bin_starts[has_ok] + ranks[has_ok] - 1]
-    return PerSecond(
-        edges=first + np.arange(count + 1, dtype=np.float64), requests=requests, failures=failures, p99_ms=p99
-    )
+    edges = first + np.arange(count + 1, dtype=np.float64)
+    return PerSecond(edges=edges, requests=requests, failures=failures, p99_ms=p99, failures_by_world=by_world)
 
 
 def _draw_latency(ax: Axes, arrays: SampleArrays, seconds: PerSecond) -> None:
@@ -153,7 +165,11 @@ def _draw_latency(ax: Axes, arrays: SampleArrays, seconds: PerSecond) -> None:
 def _draw_rates(ax: Axes, seconds: PerSecond) -> None:
     ax.stairs(seconds.requests, seconds.edges, fill=True, color="tab:blue", alpha=0.35, label="requests/s")
     if seconds.failures.any():
-        ax.stairs(seconds.failures, seconds.edges, fill=True, color=FAILURE_COLOUR, alpha=0.8, label="failures/s")
+        ax.stairs(seconds.failures, seconds.edges, fill=True, color=FAILURE_COLOUR, alpha=0.5, label="failures/s")
+    for world, failures in seconds.failures_by_world:
+        if failures.any():
+            colour = WORLD_COLOURS.get(world, OTHER_WORLD_COLOUR)
+            ax.stairs(failures, seconds.edges, color=colour, linewidth=1.2, label=f"{world} failures/s")
     ax.set_ylim(0, float(seconds.requests.max()) * 1.25)  # headroom for the legend
 
 

@@ -4,6 +4,11 @@ The load generator writes one JSON object per finished request (JSONL); `read_sa
 `build_report` turns samples, phases, events and convergence measurements into a `Report`, which renders as a
 human-readable table (`to_text`) and as plain JSON (`to_json`). Everything here is pure apart from `read_samples`
 and `write_report`.
+
+HTTP users come in two worlds at once, on the same nodes through the same events: "old" resolves a name listing every
+node's address (the DNS of NodePort days), "dnslb" a name answered with the VIP. Each world has the same mix of client
+kinds ("single": the first resolved address only; "fallback": happy eyeballs over all of them), and the report
+compares the worlds phase by phase, per client kind, with the failures sorted by cause.
 """
 
 from __future__ import annotations
@@ -20,6 +25,29 @@ from typing import Any, TypeVar
 
 ALL = "all"
 KNOWN_KINDS = ("http", "db")
+OLD_WORLD = "old"
+DNSLB_WORLD = "dnslb"
+CLIENT_KINDS = ("single", "fallback")
+# why a request failed, as far as the error's class tells: before any server saw it (connect), an established
+# connection broken under it (what an ECMP remap does), no answer in time on a connection that was up, a bad status
+CAUSES = ("connect timeout", "connect failed", "reset", "read timeout", "http error", "other")
+CAUSES_LEGEND = (
+    "causes: connect = no connection made (a dead address, no route); read timeout = no answer on a connection;",
+    "        reset = a connection reset or closed under a request (an ECMP remap sends it to a node that never saw it)",
+)
+_CAUSE_OF_ERROR = {
+    "ConnectTimeout": "connect timeout",
+    "ConnectError": "connect failed",
+    "ConnectionRefusedError": "connect failed",
+    "ReadError": "reset",
+    "WriteError": "reset",
+    "RemoteProtocolError": "reset",
+    "ConnectionResetError": "reset",
+    "BrokenPipeError": "reset",
+    "BadReply": "reset",
+    "ReadTimeout": "read timeout",
+    "WriteTimeout": "read timeout",
+}
 WHOLE_RUN = "whole run"
 TOP_ERRORS = 5
 PERCENTILES = (50, 95, 99)
@@ -39,6 +67,8 @@ class Sample:
     latency: float  # seconds from start to answer or failure
     node: str | None  # the node that answered; None on failure
     error: str | None  # short text on failure, else None
+    client: str | None = None  # HTTP: the user's client kind ("single", "fallback"); None for the database
+    world: str | None = None  # HTTP: "old" or "dnslb" (or the URL's host); None for the database
 
 
 @dataclass(frozen=True)
@@ -111,13 +141,39 @@ class PhaseStats:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """The HTTP requests of one world's users of one client kind ("all": every kind) in one time window, and their
+    failures by cause (in `CAUSES` order, causes seen only)."""
+
+    world: str
+    client: str
+    requests: int
+    failures: int
+    causes: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "failure_rate": round(self.failure_rate, 6),
+            "causes": dict(self.causes),
+        }
+
+
+@dataclass(frozen=True)
 class PhaseReport:
-    """A time window and its statistics: one `PhaseStats` for "all", then one per kind seen in the run."""
+    """A time window and its statistics: one `PhaseStats` for "all", then one per kind seen in the run; and one
+    `Tally` per world and client kind seen in the run (client "all" first)."""
 
     name: str
     start: float
     end: float
     stats: tuple[PhaseStats, ...]
+    tallies: tuple[Tally, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -129,7 +185,16 @@ class PhaseReport:
                 return stats
         raise KeyError(kind)
 
+    def tally(self, world: str, client: str = ALL) -> Tally:
+        for tally in self.tallies:
+            if (tally.world, tally.client) == (world, client):
+                return tally
+        raise KeyError((world, client))
+
     def to_json(self, started: float) -> dict[str, Any]:
+        worlds: dict[str, dict[str, Any]] = {}
+        for tally in self.tallies:
+            worlds.setdefault(tally.world, {})[tally.client] = tally.to_json()
         return {
             "name": self.name,
             "start": self.start,
@@ -138,7 +203,44 @@ class PhaseReport:
             "end_offset": round(self.end - started, 3),
             "duration": round(self.duration, 3),
             "stats": {stats.kind: stats.to_json() for stats in self.stats},
+            "worlds": worlds,
         }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The whole run's HTTP failures in dnslb's world against the old world's (same users, events and moments)."""
+
+    old: Tally
+    dnslb: Tally
+
+    @property
+    def failures_percent(self) -> float | None:
+        """dnslb's failures as a percentage of the old world's; None when the old world had none."""
+        return 100 * self.dnslb.failures / self.old.failures if self.old.failures else None
+
+    @property
+    def failure_rate_percent(self) -> float | None:
+        return 100 * self.dnslb.failure_rate / self.old.failure_rate if self.old.failure_rate else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old_requests": self.old.requests,
+            "old_failures": self.old.failures,
+            "dnslb_requests": self.dnslb.requests,
+            "dnslb_failures": self.dnslb.failures,
+            "dnslb_failures_percent_of_old": _round(self.failures_percent, 2),
+            "dnslb_failure_rate_percent_of_old": _round(self.failure_rate_percent, 2),
+        }
+
+    def to_text(self) -> str:
+        rates = f"failure rates {self.dnslb.failure_rate * 100:.2f} % and {self.old.failure_rate * 100:.2f} %"
+        if self.failures_percent is None:
+            return f"dnslb failures over the whole run: {self.dnslb.failures}; the old world had none ({rates})"
+        return (
+            f"dnslb failures over the whole run: {self.dnslb.failures} = {self.failures_percent:.1f} % of the old "
+            f"world's {self.old.failures} ({rates})"
+        )
 
 
 @dataclass(frozen=True)
@@ -162,7 +264,25 @@ class Report:
         """The request kinds seen in the run, "http" and "db" first."""
         return tuple(stats.kind for stats in self.overall.stats if stats.kind != ALL)
 
+    @property
+    def worlds(self) -> tuple[str, ...]:
+        """The worlds of the run's HTTP users, "old" and "dnslb" first."""
+        return tuple(dict.fromkeys(tally.world for tally in self.overall.tallies))
+
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """The client kinds of the run's HTTP users, "single" and "fallback" first."""
+        return tuple(dict.fromkeys(tally.client for tally in self.overall.tallies if tally.client != ALL))
+
+    @property
+    def comparison(self) -> Comparison | None:
+        """dnslb against the old world over the whole run, when both ran."""
+        if OLD_WORLD not in self.worlds or DNSLB_WORLD not in self.worlds:
+            return None
+        return Comparison(self.overall.tally(OLD_WORLD), self.overall.tally(DNSLB_WORLD))
+
     def to_json(self) -> dict[str, Any]:
+        comparison = self.comparison
         return {
             "scenario": self.scenario,
             "started": self.started,
@@ -170,6 +290,10 @@ class Report:
             "duration": round(self.ended - self.started, 3),
             "meta": dict(self.meta),
             "kinds": list(self.kinds),
+            "worlds": list(self.worlds),
+            "clients": list(self.clients),
+            "causes": list(CAUSES),
+            "comparison": comparison.to_json() if comparison is not None else None,
             "phases": [phase.to_json(self.started) for phase in self.phases],
             "overall": self.overall.to_json(self.started),
             "convergences": [
@@ -183,6 +307,7 @@ class Report:
         sections = [
             self._header_lines(),
             _align(self._table_rows()),
+            self._worlds_lines(),
             self._errors_lines(),
             self._answers_lines(),
             self._convergence_lines(),
@@ -222,6 +347,25 @@ class Report:
             if len(self.kinds) > 1:
                 rows.extend(_table_row("", None, None, phase.stats_for(kind)) for kind in self.kinds)
         return rows
+
+    def _worlds_lines(self) -> list[str]:
+        """The worlds side by side: per phase and client kind, each world's requests, failures and their causes."""
+        if not self.worlds:
+            return []
+        header: Row = ("phase", "client")
+        for world in self.worlds:
+            header += (f"{world} req", "failed", "fail%")
+        header += tuple(f"{world} failures by cause" for world in self.worlds)
+        rows = [header]
+        for phase in (*self.phases, self.overall):
+            for client in (ALL, *self.clients):
+                tallies = [phase.tally(world, client) for world in self.worlds]
+                numbers = (cell for t in tallies for cell in _tally_cells(t))
+                rows.append((phase.name if client == ALL else "", client, *numbers, *map(_causes, tallies)))
+        title = f"{' vs '.join(self.worlds)}: HTTP users per world and client kind, failures by cause"
+        comparison = self.comparison
+        footer = [*CAUSES_LEGEND, *([comparison.to_text()] if comparison is not None else [])]
+        return [title, *_align(rows, text_tail=len(self.worlds)), *footer]
 
     def _errors_lines(self) -> list[str]:
         rows = [
@@ -278,6 +422,8 @@ def parse_sample(obj: object) -> Sample:
         latency=_number(obj, "latency"),
         node=_optional_str(obj, "node"),
         error=_optional_str(obj, "error"),
+        client=_optional_str(obj, "client"),
+        world=_optional_str(obj, "world"),
     )
 
 
@@ -303,16 +449,16 @@ def build_report(  # noqa: PLR0917 (the orchestrator's positional call is the ag
     instants = [*(p.start for p in phases), *(p.end for p in phases), *times, *(e.t for e in events)]
     start = started if started is not None else min(instants, default=0.0)
     end = max([start, *instants])
-    kinds = run_kinds(by_time)
+    groups = Groups(run_kinds(by_time), run_worlds(by_time), run_clients(by_time))
     phase_reports = tuple(
-        phase_report(p.name, p.start, p.end, by_time[bisect_left(times, p.start) : bisect_left(times, p.end)], kinds)
+        phase_report(p.name, p.start, p.end, by_time[bisect_left(times, p.start) : bisect_left(times, p.end)], groups)
         for p in phases
     )
     return Report(
         scenario=scenario,
         started=start,
         phases=phase_reports,
-        overall=phase_report(WHOLE_RUN, start, end, by_time, kinds),
+        overall=phase_report(WHOLE_RUN, start, end, by_time, groups),
         convergences=tuple(convergences),
         events=tuple(sorted(events, key=attrgetter("t"))),
         meta=dict(meta or {}),
@@ -329,17 +475,70 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     return text_path, json_path
 
 
+@dataclass(frozen=True)
+class Groups:
+    """What the run's samples are grouped by: request kinds, and the worlds and client kinds of HTTP users."""
+
+    kinds: tuple[str, ...]
+    worlds: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+
+
 def run_kinds(samples: Sequence[Sample]) -> tuple[str, ...]:
     """The kinds present in `samples`, "http" and "db" first, any others after in name order."""
-    present = {s.kind for s in samples}
-    return (*(k for k in KNOWN_KINDS if k in present), *sorted(present - set(KNOWN_KINDS)))
+    return _known_first({s.kind for s in samples}, KNOWN_KINDS)
 
 
-def phase_report(name: str, start: float, end: float, samples: Sequence[Sample], kinds: Sequence[str]) -> PhaseReport:
+def run_worlds(samples: Sequence[Sample]) -> tuple[str, ...]:
+    """The worlds present in `samples`, "old" and "dnslb" first."""
+    return _known_first({s.world for s in samples if s.world is not None}, (OLD_WORLD, DNSLB_WORLD))
+
+
+def run_clients(samples: Sequence[Sample]) -> tuple[str, ...]:
+    """The client kinds of the samples that have a world, "single" and "fallback" first."""
+    return _known_first({s.client for s in samples if s.world is not None and s.client is not None}, CLIENT_KINDS)
+
+
+def _known_first(present: set[str], known: Sequence[str]) -> tuple[str, ...]:
+    return (*(k for k in known if k in present), *sorted(present - set(known)))
+
+
+def phase_report(name: str, start: float, end: float, samples: Sequence[Sample], groups: Groups) -> PhaseReport:
     duration = end - start
     stats = [phase_stats(ALL, samples, duration)]
-    stats.extend(phase_stats(kind, [s for s in samples if s.kind == kind], duration) for kind in kinds)
-    return PhaseReport(name=name, start=start, end=end, stats=tuple(stats))
+    stats.extend(phase_stats(kind, [s for s in samples if s.kind == kind], duration) for kind in groups.kinds)
+    tallies = world_tallies(samples, groups.worlds, groups.clients)
+    return PhaseReport(name=name, start=start, end=end, stats=tuple(stats), tallies=tallies)
+
+
+def world_tallies(samples: Sequence[Sample], worlds: Sequence[str], clients: Sequence[str]) -> tuple[Tally, ...]:
+    """For each world: a `Tally` of all its samples, then one per client kind (empty ones too, so that every
+    phase has every row)."""
+    tallies = []
+    for world in worlds:
+        mine = [s for s in samples if s.world == world]
+        tallies.append(tally(world, ALL, mine))
+        tallies.extend(tally(world, client, [s for s in mine if s.client == client]) for client in clients)
+    return tuple(tallies)
+
+
+def tally(world: str, client: str, samples: Sequence[Sample]) -> Tally:
+    causes = Counter(failure_cause(s.error) for s in samples if not s.ok)
+    return Tally(
+        world=world,
+        client=client,
+        requests=len(samples),
+        failures=sum(causes.values()),
+        causes=tuple((cause, causes[cause]) for cause in CAUSES if causes[cause]),
+    )
+
+
+def failure_cause(error: str | None) -> str:
+    """Which of `CAUSES` a failure's error text (`ClassName: message`, or `HTTP <status>`) points to."""
+    name = normalise_error(error)
+    if name.startswith("HTTP "):
+        return "http error"
+    return _CAUSE_OF_ERROR.get(name, "other")
 
 
 def phase_stats(kind: str, samples: Sequence[Sample], duration: float) -> PhaseStats:
@@ -396,14 +595,28 @@ def _table_row(name: str, offset: float | None, duration: float | None, stats: P
     )
 
 
-def _align(rows: Sequence[Row], indent: str = "") -> list[str]:
-    """Columns padded to their widest cell: the first two (names) left-aligned, the rest (numbers) right-aligned."""
+def _tally_cells(tally: Tally) -> Row:
+    rate = f"{tally.failure_rate * 100:.2f}" if tally.requests else "-"
+    return str(tally.requests), str(tally.failures), rate
+
+
+def _causes(tally: Tally) -> str:
+    return ", ".join(f"{cause} {count}" for cause, count in tally.causes)
+
+
+def _align(rows: Sequence[Row], indent: str = "", text_tail: int = 0) -> list[str]:
+    """Columns padded to their widest cell: the first two (names) and the last `text_tail` (text) left-aligned, the
+    rest (numbers) right-aligned."""
     if not rows:
         return []
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    count = len(rows[0])
+    widths = [max(len(row[i]) for row in rows) for i in range(count)]
     lines = []
     for row in rows:
-        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            cell.ljust(w) if i < 2 or i >= count - text_tail else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
         lines.append((indent + "  ".join(cells)).rstrip())
     return lines
 

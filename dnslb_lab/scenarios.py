@@ -1,7 +1,9 @@
 """The lab's scenarios: what happens to the cluster, phase by phase, while the load runs.
 
 Each scenario is a function of the running `Lab`, a `Timeline` that records phases, chaos events and convergence
-times (what the report shows), and the length of one phase. The node-down one replays the seed's production test.
+times (what the report shows), and the length of one phase unit: most phases last one unit, an outage phase (a node
+down) `OUTAGE_UNITS`. The node-down one replays the seed's production test. The load's two worlds (old.lab.test's
+every-node records, dnslb's VIP) live through every scenario side by side, so each phase compares them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from dnslb_lab.lab import Lab
 from dnslb_lab.report import Convergence, Mark, Phase
 
 _WITHDRAW_GRACE = 10.0  # beyond the hold time: how long a withdrawal may take before it counts as not reached
+# a dead node costs dnslb's world a burst (hold timer, ECMP remaps) and the old world failures for as long as it stays
+# dead: outages long enough to show that, beyond the hold time plus the records' TTL (what DNS failover would take)
+OUTAGE_UNITS = 2
+_SETTLE = 5.0  # a phase goes on this long after the change it waited for, so that what the change did stays in it
 
 
 @dataclass
@@ -71,10 +77,12 @@ def hold(seconds: float, since: float) -> None:
 
 def _measure(
     lab: Lab, timeline: Timeline, name: str, condition: Callable[[], bool], *, since: float, limit: float
-) -> None:
-    """Record how long after `since` (monotonic) `condition` became true, polling at most `limit` seconds."""
+) -> float | None:
+    """Record how long after `since` (monotonic) `condition` became true, polling at most `limit` seconds; returns
+    when it did (monotonic), None when it did not."""
     at = lab.wait(condition, limit)
     timeline.converged(name, None if at is None else at - since, "" if at is not None else f"within {limit:g}s")
+    return at
 
 
 def _with(lab: Lab, name: str, vip: IPv4Address) -> Callable[[], bool]:
@@ -88,7 +96,8 @@ def _without(lab: Lab, name: str, vip: IPv4Address) -> Callable[[], bool]:
 
 def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str = "") -> None:
     """The node dies: its link goes dark, BGP's hold timer withdraws its paths; the node lifecycle controller marks
-    it NotReady after a grace period; a database on it is rescheduled to another node."""
+    it NotReady after a grace period; a database on it is rescheduled to another node. Lasts `OUTAGE_UNITS` phases."""
+    outage = OUTAGE_UNITS * phase
     start = time.monotonic()
     lab.cut(name)  # before the phase opens: a request started in this phase can never reach the dead node
     timeline.phase(f"{world}{name} down")
@@ -103,7 +112,7 @@ def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
         since=start,
         limit=limit,
     )
-    hold(min(phase / 3, 5.0), start)
+    hold(min(outage / 3, 5.0), start)
     lab.set_ready(name, False)
     timeline.event(f"{name} NotReady")
     if lab.database_node == name:
@@ -120,7 +129,7 @@ def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
             since=moved,
             limit=30.0,
         )
-    hold(phase, start)
+    hold(outage, start)
 
 
 def node_back(lab: Lab, timeline: Timeline, name: str, phase: float, world: str = "") -> None:
@@ -130,8 +139,10 @@ def node_back(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
     lab.set_ready(name, True)
     timeline.event(f"{name} link up, Ready")
     vip = lab.vips[cluster.INGRESS.name]
-    _measure(lab, timeline, f"{world}{name} back → path in BIRD", _with(lab, name, vip), since=start, limit=30.0)
+    back = _measure(lab, timeline, f"{world}{name} back → path in BIRD", _with(lab, name, vip), since=start, limit=30.0)
     hold(phase, start)
+    if back is not None:  # a late return (a speaker's reconnect backoff) still has its ECMP remap in this phase
+        hold(_SETTLE, back)
 
 
 def baseline(timeline: Timeline, phase: float, name: str = "baseline") -> None:
@@ -263,7 +274,8 @@ def _flap(lab: Lab, name: str, vip: IPv4Address, phase: float, start: float) -> 
 
 def run_migrate(lab: Lab, timeline: Timeline, phase: float) -> None:
     """From the old world (web's names as A records listing every node, NodePort style) to dnslb with takeover, a
-    node failure in each world, and the rollback to the old records."""
+    node failure in each world, and the rollback to the old records. The load's dnslb world follows web's names
+    through it, so it matches the old world (old.lab.test) until the takeover and again after the rollback."""
     first = next(iter(lab.nodes))
     host = cluster.WEB_HOSTS[0]
     legacy = lab.legacy_answer()
@@ -298,11 +310,12 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
 }
 
 
-def phase_count(scenario: str, nodes: int) -> int:
-    """How many phases the scenario has, to split a total duration over them."""
+def phase_units(scenario: str, nodes: int) -> int:
+    """How many phase units the scenario lasts (an outage phase counts `OUTAGE_UNITS`), to split a total duration."""
+    node_cycle = OUTAGE_UNITS + 1  # a node down, then back
     return {
-        "node-down": 1 + 2 * nodes,
+        "node-down": 1 + node_cycle * nodes,
         "drain": 1 + 2 * nodes,
         "flapping": 2 + 2 * 2 + 1,
-        "migrate": 1 + 2 + 1 + 2 + 1,
+        "migrate": 1 + node_cycle + 1 + node_cycle + 1,
     }[scenario]

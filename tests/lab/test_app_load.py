@@ -22,7 +22,7 @@ from dnslb_lab import load
 from dnslb_testkit.ports import free_port
 from dnslb_testkit.waiting import wait_for
 
-SAMPLE_KEYS = {"t", "kind", "ok", "latency", "node", "error"}
+SAMPLE_KEYS = {"t", "kind", "ok", "latency", "node", "error", "client", "world"}
 STARTUP_SECONDS = 10.0
 STOP_GRACE = 5.0
 

@@ -47,12 +47,30 @@ def lab_processes() -> list[str]:
     return found
 
 
-def stats(report: dict[str, Any], phase: str, kind: str = "http") -> dict[str, Any]:
+def phase_entry(report: dict[str, Any], phase: str) -> dict[str, Any]:
     for entry in report["phases"]:
         if entry["name"] == phase:
-            result: dict[str, Any] = entry["stats"][kind]
-            return result
+            found: dict[str, Any] = entry
+            return found
     raise AssertionError(f"no phase {phase!r} in {[p['name'] for p in report['phases']]}")
+
+
+def stats(report: dict[str, Any], phase: str, kind: str = "http") -> dict[str, Any]:
+    result: dict[str, Any] = phase_entry(report, phase)["stats"][kind]
+    return result
+
+
+def tally(report: dict[str, Any], phase: str, world: str, client: str = "all") -> dict[str, Any]:
+    result: dict[str, Any] = phase_entry(report, phase)["worlds"][world][client]
+    return result
+
+
+def answered_within(report: dict[str, Any], samples: list[dict[str, Any]], phase: str) -> set[str]:
+    """The nodes that answered requests started and finished within the phase."""
+    entry = phase_entry(report, phase)
+    return {
+        s["node"] for s in samples if s["node"] and entry["start"] <= s["t"] and s["t"] + s["latency"] < entry["end"]
+    }
 
 
 def start_run(tmp_path: Path) -> tuple[Child, Path]:
@@ -100,15 +118,39 @@ def test_node_down_run_reports_the_failover_and_leaves_nothing_behind(tmp_path: 
     baseline = stats(report, "baseline")
     assert baseline["requests"] > 0 and baseline["failures"] == 0
     assert set(baseline["answers_by_node"]) == {"node1", "node2"}
-    # a dead node answers nothing; everything goes to the other one
-    assert set(stats(report, "node1 down")["answers_by_node"]) == {"node2"}
-    assert set(stats(report, "node2 down")["answers_by_node"]) == {"node1"}
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    # a dead node answers nothing (a request whose SYN is retried may reach it once it is back, after the phase);
+    # everything goes to the other one
+    assert answered_within(report, samples, "node1 down") == {"node2"}
+    assert answered_within(report, samples, "node2 down") == {"node1"}
     assert stats(report, "node1 down", "db")["requests"] > 0  # the database went on, rescheduled
+    # both worlds side by side, each with both client kinds, in every phase
+    assert (report["worlds"], report["clients"]) == (["old", "dnslb"], ["single", "fallback"])
+    for entry in report["phases"]:
+        for world in ("old", "dnslb"):
+            assert set(entry["worlds"][world]) == {"all", "single", "fallback"}
+            for client in ("single", "fallback"):
+                assert tally(report, entry["name"], world, client)["requests"] > 0, (entry["name"], world, client)
+    for world in ("old", "dnslb"):
+        assert tally(report, "baseline", world)["failures"] == 0
+        whole = report["overall"]["worlds"][world]["all"]
+        assert whole["failures"] == sum(whole["causes"].values())
+    comparison = report["comparison"]
+    assert comparison["old_requests"] > 0 and comparison["dnslb_requests"] > 0
+    assert comparison["old_failures"] == report["overall"]["worlds"]["old"]["all"]["failures"]
+    assert {(s["kind"], s["world"], s["client"]) for s in samples} == {
+        ("http", "old", "single"), ("http", "old", "fallback"), ("http", "dnslb", "single"),
+        ("http", "dnslb", "fallback"), ("db", None, None),
+    }  # fmt: skip
     convergences = {c["name"]: c for c in report["convergences"]}
     for name in ("node1 down → path withdrawn in BIRD", "node1 back → path in BIRD",
                  "ingress-nginx/ingress-nginx created → web.lab.test answered by BIND"):  # fmt: skip
         assert convergences[name]["reached"], convergences[name]
-    assert (tmp_path / "report.txt").read_text().startswith("lab report: node-down")
+    text = (tmp_path / "report.txt").read_text()
+    assert text.startswith("lab report: node-down")
+    assert "old vs dnslb: HTTP users per world and client kind, failures by cause" in text
+    assert "phase       client    old req  failed  fail%  dnslb req  failed  fail%  old failures by cause" in text
+    assert "dnslb failures over the whole run: " in text
     assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "logs" / "controller.log").exists()
 

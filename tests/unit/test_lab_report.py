@@ -10,12 +10,16 @@ from matplotlib.image import imread
 
 from dnslb_lab.plot import plot_report
 from dnslb_lab.report import (
+    CAUSES,
+    CLIENT_KINDS,
     Convergence,
     Mark,
     Phase,
     Report,
     Sample,
+    Tally,
     build_report,
+    failure_cause,
     read_samples,
     write_report,
 )
@@ -213,3 +217,145 @@ def test_plot_without_samples_is_still_drawn(tmp_path: Path) -> None:
     report = build_report("empty", [], [phase("baseline", 0, 10)], [Mark(T0 + 5, "cut")], [], {"users": 1})
 
     assert_png(plot_report(report, [], tmp_path / "empty.png"))
+
+
+# --- old world vs dnslb ------------------------------------------------------------------------------------------
+
+
+def user(t: float, world: str, client: str, error: str | None = None) -> Sample:
+    node, latency = (None, 2.0) if error else ("node2", 0.003)
+    return Sample(T0 + t, "http", error is None, latency, node, error, client=client, world=world)
+
+
+def worlds_report() -> tuple[Report, list[Sample]]:
+    """Both worlds through a baseline and a node-down phase; the old world's single client fails the most."""
+    samples = [
+        *(user(i * 0.1, world, client) for i in range(50) for world in ("dnslb", "old") for client in CLIENT_KINDS),
+        user(10.2, "old", "single", "ConnectTimeout"),
+        user(10.4, "old", "single", "ConnectTimeout"),
+        user(12.0, "old", "single", "ConnectError: All connection attempts failed"),
+        user(10.3, "old", "fallback", "ReadTimeout"),
+        user(10.1, "dnslb", "single", "ReadError: [Errno 104] Connection reset by peer"),
+        user(11.0, "dnslb", "fallback", "RemoteProtocolError: Server disconnected without sending a response."),
+        user(12.0, "old", "single"),
+        failed(10.5, "TimeoutError", kind="db"),  # the database is in neither world
+    ]
+    phases = [phase("baseline", 0, 10), phase("node1 down", 10, 20)]
+    return build_report("node-down", samples, phases, [Mark(T0 + 10, "node1 link cut")], [], {}), samples
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        ("ConnectTimeout", "connect timeout"),
+        ("ConnectError: [Errno 111] Connection refused", "connect failed"),
+        ("ConnectError: All connection attempts failed", "connect failed"),
+        ("ReadError: [Errno 104] Connection reset by peer", "reset"),
+        ("RemoteProtocolError: Server disconnected without sending a response.", "reset"),
+        ("ConnectionResetError: [Errno 104] Connection reset by peer", "reset"),
+        ("ReadTimeout", "read timeout"),
+        ("HTTP 502", "http error"),
+        ("PoolTimeout", "other"),
+        (None, "other"),
+    ],
+)
+def test_failures_are_sorted_by_cause(error: str | None, cause: str) -> None:
+    assert failure_cause(error) == cause
+    assert cause in CAUSES
+
+
+def test_each_phase_tallies_each_world_by_client_kind_and_cause() -> None:
+    report, _ = worlds_report()
+    down = report.phases[1]
+
+    assert report.worlds == ("old", "dnslb")  # the old world first, whatever the samples' order
+    assert report.clients == ("single", "fallback")
+    assert down.tally("old", "single") == Tally("old", "single", 4, 3, (("connect timeout", 2), ("connect failed", 1)))
+    assert down.tally("old") == Tally(
+        "old", "all", 5, 4, (("connect timeout", 2), ("connect failed", 1), ("read timeout", 1))
+    )
+    assert down.tally("dnslb") == Tally("dnslb", "all", 2, 2, (("reset", 2),))
+    assert down.tally("dnslb", "single").failure_rate == 1.0
+    baseline = report.phases[0]
+    assert baseline.tally("old", "fallback") == Tally("old", "fallback", 50, 0)
+    assert baseline.tally("dnslb").requests == 100
+    assert down.stats_for("db").failures == 1  # counted as before, but in no world
+
+
+def test_a_phase_without_a_worlds_requests_still_has_its_rows() -> None:
+    samples = [user(1, "old", "single"), user(11, "dnslb", "fallback")]
+    report = build_report("s", samples, [phase("a", 0, 10), phase("b", 10, 20)], [], [], {})
+
+    assert report.phases[0].tally("dnslb", "fallback") == Tally("dnslb", "fallback", 0, 0)
+    assert report.phases[1].tally("old", "single").requests == 0
+
+
+def test_the_whole_run_compares_dnslb_with_the_old_world() -> None:
+    comparison = worlds_report()[0].comparison
+
+    assert comparison is not None
+    assert (comparison.old.failures, comparison.dnslb.failures) == (4, 2)
+    assert comparison.failures_percent == pytest.approx(50.0)
+    assert comparison.failure_rate_percent == pytest.approx(100 * (2 / 102) / (4 / 105))
+
+
+def test_no_percentage_when_the_old_world_never_failed_and_no_comparison_with_one_world() -> None:
+    both = build_report("s", [user(1, "old", "single"), user(2, "dnslb", "single", "ReadTimeout")], [], [], [], {})
+    assert both.comparison is not None and both.comparison.failures_percent is None
+    assert "dnslb failures over the whole run: 1; the old world had none" in both.to_text()
+
+    one = build_report("s", [user(1, "dnslb", "single")], [], [], [], {})
+    assert one.comparison is None
+    assert one.to_json()["comparison"] is None
+    assert "dnslb failures over the whole run" not in one.to_text()
+
+
+def test_json_has_the_worlds_per_phase_and_the_comparison() -> None:
+    data = json.loads(json.dumps(worlds_report()[0].to_json()))
+
+    assert (data["worlds"], data["clients"], data["causes"]) == (["old", "dnslb"], ["single", "fallback"], list(CAUSES))
+    down = data["phases"][1]["worlds"]
+    assert set(down) == {"old", "dnslb"}
+    assert set(down["old"]) == {"all", "single", "fallback"}
+    assert down["old"]["single"] == {
+        "requests": 4,
+        "failures": 3,
+        "failure_rate": 0.75,
+        "causes": {"connect timeout": 2, "connect failed": 1},
+    }
+    assert data["overall"]["worlds"]["dnslb"]["all"]["causes"] == {"reset": 2}
+    assert data["comparison"] == {
+        "old_requests": 105,
+        "old_failures": 4,
+        "dnslb_requests": 102,
+        "dnslb_failures": 2,
+        "dnslb_failures_percent_of_old": 50.0,
+        "dnslb_failure_rate_percent_of_old": round(100 * (2 / 102) / (4 / 105), 2),
+    }
+
+
+def test_text_puts_the_worlds_side_by_side_per_phase_and_client_kind() -> None:
+    lines = worlds_report()[0].to_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("old vs dnslb"))
+    table = lines[start + 1 : start + 1 + 1 + 3 * 3]
+
+    assert table[0].split()[:8] == ["phase", "client", "old", "req", "failed", "fail%", "dnslb", "req"]
+    assert [line.split()[0] for line in table[1:]] == [
+        "baseline", "single", "fallback", "node1", "single", "fallback", "whole", "single", "fallback",
+    ]  # fmt: skip
+    down = table[4].split()
+    assert down[:11] == ["node1", "down", "all", "5", "4", "80.00", "2", "2", "100.00", "connect", "timeout"]
+    assert table[4].endswith("read timeout 1  reset 2")
+    assert table[5].split()[1:7] == ["4", "3", "75.00", "1", "1", "100.00"]
+    edge = table[0].index("fail%") + len("fail%")  # the old world's failure rates end where their header does
+    assert all(line[edge - 1].isdigit() for line in table[1:])
+    assert lines[start + 1 + 1 + 3 * 3].startswith("causes: connect = no connection")
+    assert lines[start + 3 + 1 + 3 * 3] == (
+        "dnslb failures over the whole run: 2 = 50.0 % of the old world's 4 (failure rates 1.96 % and 3.81 %)"
+    )
+
+
+def test_plot_with_both_worlds_is_drawn(tmp_path: Path) -> None:
+    report, samples = worlds_report()
+
+    assert_png(plot_report(report, samples, tmp_path / "worlds.png"))
