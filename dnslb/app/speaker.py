@@ -53,7 +53,7 @@ class RouteSink(Protocol):
 class SpeakerSettings:
     node_name: str
     namespace: str = "dnslb-system"
-    honour_cordon: bool = True
+    withdraw_on_cordon: bool = False
     damping: DampingConfig | None = field(default_factory=DampingConfig)
     drain_seconds: float = 5.0
     classes: ClassFilter = CLASSLESS
@@ -234,7 +234,7 @@ class Speaker:
         trusted = self._endpoints_trusted()
         endpoints = [e for views in self.slices.values() for e in views] if trusted else []
         state = NodeState(node, damped=damped, healthy=self.health.healthy, unhealthy=self.health.unhealthy)
-        decision = decide(state, ours, endpoints, config, honour_cordon=self.settings.honour_cordon)
+        decision = decide(state, ours, endpoints, config, withdraw_on_cordon=self.settings.withdraw_on_cordon)
         self._sink.set_desired(decision.routes)
         if since is not None:
             self.metrics.latency.observe(self._clock() - since)

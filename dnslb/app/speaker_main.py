@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     settings = SpeakerSettings(
         node_name=args.node_name,
         namespace=args.namespace,
-        honour_cordon=not args.ignore_cordon,
+        withdraw_on_cordon=args.withdraw_on_cordon,
         damping=damping,
         drain_seconds=args.drain_seconds,
         classes=ClassFilter(args.load_balancer_class, args.default_class),
@@ -197,7 +197,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--health-host", default="127.0.0.1", help="where healthCheckNodePorts answer (127.0.0.1)")
     parser.add_argument("--health-interval", type=float, default=2.0, help="seconds between probes (default 2)")
-    parser.add_argument("--ignore-cordon", action="store_true", help="keep announcing from cordoned nodes")
+    parser.add_argument(
+        "--withdraw-on-cordon",
+        action="store_true",
+        help="withdraw a cordoned (unschedulable) node's routes; default false: cordon is not a drain signal "
+        "(Kubernetes keeps cordoned nodes in load balancers since 1.19), NotReady and the exclusion label withdraw",
+    )
     parser.add_argument(
         "--damping", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
         help="withhold a node that keeps losing Ready (default true)",

@@ -75,27 +75,31 @@ def test_local_service_only_where_its_endpoint_runs_and_follows_it(
     wait_paths(bed, "10.100.0.30", {str(second.ipv4)}, 10)
 
 
+def cordon(core: k8s.CoreV1Api, node: object, on: bool = True) -> object:
+    return core.patch_node(node.name, {"spec": {"unschedulable": True if on else None}})  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
-    ("break_node", "heal_node"),
+    "case",
     [
-        (lambda core, node: set_ready(core, node, False), lambda core, node: set_ready(core, node, True)),
-        (lambda core, node: core.patch_node(node.name, {"spec": {"unschedulable": True}}),
-         lambda core, node: core.patch_node(node.name, {"spec": {"unschedulable": None}})),
+        (lambda core, node: set_ready(core, node, False), lambda core, node: set_ready(core, node, True), ()),
+        (cordon, lambda core, node: cordon(core, node, False), ("--withdraw-on-cordon",)),
         (lambda core, node: core.patch_node(
             node.name, {"metadata": {"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": ""}}}),
          lambda core, node: core.patch_node(
-            node.name, {"metadata": {"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": None}}})),
+            node.name, {"metadata": {"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": None}}}),
+         ()),
     ],
-    ids=["not-ready", "cordoned", "excluded"],
+    ids=["not-ready", "cordoned-when-told", "excluded"],
 )  # fmt: skip
 def test_an_ineligible_node_is_withdrawn_and_returns(
     bed: BGPBed,
     core: k8s.CoreV1Api,
     speakers: Start,
-    break_node: Callable[..., object],
-    heal_node: Callable[..., object],
+    case: tuple[Callable[..., object], Callable[..., object], tuple[str, ...]],
 ) -> None:
-    all_speakers(bed, speakers, "--damping=false")
+    break_node, heal_node, flags = case
+    all_speakers(bed, speakers, "--damping=false", *flags)
     vip = "10.100.0.40"
     lb_service(core, "web", [vip])
     wait_paths(bed, vip, addresses(bed.nodes), 30)
@@ -104,6 +108,17 @@ def test_an_ineligible_node_is_withdrawn_and_returns(
     wait_paths(bed, vip, addresses(bed.nodes[:2]), 5, "the broken node's path withdrawn")  # bench/bgp.py times it
     heal_node(core, broken)
     wait_paths(bed, vip, addresses(bed.nodes), 10, "the path back")
+
+
+def test_a_cordoned_node_keeps_announcing(bed: BGPBed, core: k8s.CoreV1Api, speakers: Start) -> None:
+    all_speakers(bed, speakers)
+    lb_service(core, "web", ["10.100.0.41"])
+    wait_paths(bed, "10.100.0.41", addresses(bed.nodes), 30)
+    cordon(core, bed.nodes[2])
+    # a Service created after the cordon reaches every node too: the cordoned speaker has seen its node change by then
+    lb_service(core, "shop", ["10.100.0.42"])
+    wait_paths(bed, "10.100.0.42", addresses(bed.nodes), 10, "the new VIP from every node, the cordoned one too")
+    assert next_hops(bed, "10.100.0.41") == addresses(bed.nodes), "cordon withdrew a path"
 
 
 def test_flapping_is_damped_while_an_undamped_node_keeps_flapping(

@@ -100,7 +100,6 @@ def test_local_services_only_where_a_ready_endpoint_runs() -> None:
         ({"ready": False}, "node is not Ready"),
         ({"network_unavailable": True}, "node is NetworkUnavailable"),
         ({"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": ""}}, "exclude-from-external"),
-        ({"unschedulable": True}, "node is cordoned"),
         ({"damped": True}, "damped"),
     ],
 )
@@ -110,9 +109,11 @@ def test_ineligible_nodes_announce_nothing(fields: dict[str, Any], reason: str) 
     assert decision.ineligible is not None and reason in decision.ineligible
 
 
-def test_cordon_can_be_ignored() -> None:
-    decision = decide(node(unschedulable=True), [vip_service("web", "10.0.0.5")], [], config, honour_cordon=False)
+def test_a_cordoned_node_keeps_announcing_unless_told_to_withdraw() -> None:
+    decision = decide(node(unschedulable=True), [vip_service("web", "10.0.0.5")], [], config)
     assert prefixes(decision.routes["edge"]) == ["10.0.0.5/32"]
+    told = decide(node(unschedulable=True), [vip_service("web", "10.0.0.5")], [], config, withdraw_on_cordon=True)
+    assert told.routes["edge"] == frozenset() and told.ineligible == "node is cordoned"
 
 
 def test_service_attributes_and_injection_attempts() -> None:

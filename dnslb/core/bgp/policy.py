@@ -1,9 +1,10 @@
 """Who announces what: for one node, the routes to send to each of its BGP peers. Pure.
 
 A node announces a Service's VIPs when the node is eligible — Ready, not NetworkUnavailable, not labelled
-`node.kubernetes.io/exclude-from-external-load-balancers`, not cordoned (unless told to ignore that), not damped — and,
-for `externalTrafficPolicy: Local`, only when it runs a ready endpoint of the Service. VIPs of pools with
-`healthWithdraw` also need the node's data path to pass its health check.
+`node.kubernetes.io/exclude-from-external-load-balancers`, not damped, and not cordoned if told to withdraw on cordon
+(by default cordon is not a drain signal) — and, for `externalTrafficPolicy: Local`, only when it runs a ready
+endpoint of the Service. VIPs of pools with `healthWithdraw` also need the node's data path to pass its health
+check.
 Which peers hear a VIP, with which communities and local preference, comes from the BGPAdvertisements that select
 its pool and this node. A Service's own `dnslb.io/bgp-communities` / `dnslb.io/bgp-local-pref` add to that; a bad
 value there is reported and ignored, never sent.
@@ -47,7 +48,7 @@ class Decision:
     problems: tuple[Diagnostic, ...] = field(default=())
 
 
-def node_ineligible(state: NodeState, honour_cordon: bool = True) -> str | None:
+def node_ineligible(state: NodeState, withdraw_on_cordon: bool = False) -> str | None:
     node = state.node
     if not node.ready:
         return "node is not Ready"
@@ -55,7 +56,7 @@ def node_ineligible(state: NodeState, honour_cordon: bool = True) -> str | None:
         return "node is NetworkUnavailable"
     if EXCLUDE_FROM_LB in node.labels:
         return f"node is labelled {EXCLUDE_FROM_LB}"
-    if honour_cordon and node.unschedulable:
+    if withdraw_on_cordon and node.unschedulable:
         return "node is cordoned"
     if state.damped:
         return "node is damped after flapping"
@@ -72,11 +73,11 @@ def decide(
     endpoints: Iterable[EndpointView],
     config: Config,
     *,
-    honour_cordon: bool = True,
+    withdraw_on_cordon: bool = False,
 ) -> Decision:
     node = state.node
     mine = peers_for(node, config.peers)
-    why_not = node_ineligible(state, honour_cordon)
+    why_not = node_ineligible(state, withdraw_on_cordon)
     if why_not is not None or not mine:
         return Decision({p.name: frozenset() for p in mine}, frozenset(), why_not or "no BGPPeer selects this node")
     local_ready = {e.service for e in endpoints if e.node == node.name and e.ready}
