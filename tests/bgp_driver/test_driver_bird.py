@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -313,6 +314,25 @@ def test_only_the_difference_is_sent(bird: LoopbackBird, driver_factory: Callabl
 
     wait_for(lambda: set(bird.routes()) == {"10.100.0.3/32"}, TIMEOUT, "BIRD to hold only 10.100.0.3/32")
     assert driver.stats.failed_commands == 0
+
+
+def test_a_listen_port_that_is_taken_leaves_exabgp_connecting_out(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another BGP daemon on the node's port must not keep the node's routes from the router: ExaBGP, which exits
+    when it cannot bind a `listen` port, runs again without listening, and says why."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((str(SPEAKER), 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        driver = driver_factory([neighbor(bird, listen_port=port)])
+        vip = route("10.100.0.1/32")
+        driver.set_desired({vip})
+        wait_for(lambda: "10.100.0.1/32" in bird.routes(), TIMEOUT, "the route in BIRD")
+    assert any(
+        "cannot listen for the routers' connections" in r.getMessage() and f":{port}" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
 
 
 def test_a_killed_exabgp_is_restarted_and_announces_again(

@@ -28,7 +28,7 @@ def neighbor(**fields: Any) -> Neighbor:
 
 
 def test_a_neighbor_stanza_says_everything_the_peer_needs() -> None:
-    stanza = neighbor(peer_port=1179, hold_time=3, password='p"a ss;#{', multihop=True).stanza()
+    stanza = neighbor(peer_port=1179, hold_time=3, password='p"a ss;#{', multihop=True, listen_port=179).stanza()
     encoded = base64.b64encode(b'p"a ss;#{').decode()
     assert stanza.splitlines() == [
         "neighbor 192.0.2.1 {",
@@ -38,6 +38,7 @@ def test_a_neighbor_stanza_says_everything_the_peer_needs() -> None:
         "    peer-as 65000;",
         "    hold-time 3;",
         "    connect 1179;",
+        "    listen 179;",
         "    outgoing-ttl 255;",
         f"    md5-password {encoded};",
         "    md5-base64 true;",
@@ -51,6 +52,10 @@ def test_a_neighbor_stanza_says_everything_the_peer_needs() -> None:
         "    }",
         "}",
     ]
+
+
+def test_a_neighbor_without_a_listen_port_only_connects() -> None:
+    assert "listen" not in neighbor().stanza()
 
 
 def test_ttl_is_one_for_single_hop_ebgp_and_left_alone_for_ibgp() -> None:
@@ -72,6 +77,9 @@ def test_ttl_is_one_for_single_hop_ebgp_and_left_alone_for_ibgp() -> None:
         {"password": ""},
         {"password": "x" * 81},
         {"multihop": 1},
+        {"listen_port": 0},
+        {"listen_port": 65536},
+        {"listen_port": "179"},
     ],
 )
 def test_invalid_neighbors_are_refused(fields: dict[str, Any]) -> None:
@@ -120,7 +128,7 @@ def test_exabgp_accepts_the_rendered_config(tmp_path: Path) -> None:
     conf = tmp_path / "exabgp.conf"
     relay = ["/bin/true"]  # ExaBGP checks that the program exists and is executable
     neighbors = [
-        neighbor(password="s3cret", multihop=True),
+        neighbor(password="s3cret", multihop=True, listen_port=1179),
         neighbor(
             peer_address=IPv6Address("2001:db8::1"),
             local_address=IPv6Address("2001:db8::11"),

@@ -28,7 +28,9 @@ _WORD = re.compile(r"[A-Za-z0-9_./+=@%,-]+")
 
 @dataclass(frozen=True)
 class Neighbor:
-    """One BGP session: ExaBGP connects from `local_address` to `peer_address`:`peer_port`.
+    """One BGP session: ExaBGP connects from `local_address` to `peer_address`:`peer_port`, and with `listen_port` also
+    accepts the router's connection on `local_address`:`listen_port`. ExaBGP's own reconnects back off up to 60 s (not
+    configurable), so a session lost to a silent outage comes back only as fast as a router that connects itself.
 
     `password` is the TCP MD5 (RFC 2385) key, as read from the Secret. `multihop` allows an eBGP peer that is more than
     one hop away (outgoing TTL 255); without it an eBGP session is sent with TTL 1. iBGP sessions keep the system TTL.
@@ -43,6 +45,7 @@ class Neighbor:
     hold_time: int = 9
     password: str | None = None
     multihop: bool = False
+    listen_port: int | None = None
 
     def __post_init__(self) -> None:
         check_peer_address(self.peer_address, "peer address")
@@ -57,6 +60,8 @@ class Neighbor:
                 raise ValueError(f"{name} must be an integer of 1-4294967295")
         if type(self.peer_port) is not int or not 1 <= self.peer_port <= 65535:
             raise ValueError("peer port must be an integer of 1-65535")
+        if self.listen_port is not None and (type(self.listen_port) is not int or not 1 <= self.listen_port <= 65535):
+            raise ValueError("listen port must be an integer of 1-65535")
         if type(self.hold_time) is not int or not MIN_HOLD_TIME <= self.hold_time <= MAX_HOLD_TIME:
             raise ValueError(f"hold time must be an integer of {MIN_HOLD_TIME}-{MAX_HOLD_TIME} seconds")
         if self.password is not None:
@@ -87,6 +92,8 @@ class Neighbor:
             f"    hold-time {int(self.hold_time)};",
             f"    connect {int(self.peer_port)};",
         ]
+        if self.listen_port is not None:
+            lines.append(f"    listen {int(self.listen_port)};")
         if self.ebgp:
             lines.append(f"    outgoing-ttl {MULTIHOP_TTL if self.multihop else SINGLE_HOP_TTL};")
         if self.password is not None:
@@ -144,7 +151,8 @@ def render_config(neighbors: Sequence[Neighbor], relay_argv: Sequence[str], proc
 
 
 def environment(user: str, log_level: str = "INFO") -> dict[str, dict[str, str]]:
-    """ExaBGP's settings, by section: acks on, no CLI pipe, no respawn, no listening socket, log to stdout."""
+    """ExaBGP's settings, by section: acks on, no CLI pipe, no respawn, log to stdout; no listening socket but those
+    of neighbors with a `listen` port (`tcp.bind` empty)."""
     return {
         "api": {"ack": "true", "cli": "false", "encoder": "json", "respawn": "false", "terminate": "false"},
         "bgp": {"passive": "false"},

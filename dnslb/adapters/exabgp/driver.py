@@ -56,6 +56,7 @@ _PR_SET_PDEATHSIG = 1
 _WATCH_INTERVAL = 0.2
 _LOG_TAIL_LINES = 60
 _PACKAGE_ROOT = Path(dnslb.__file__).resolve().parent.parent
+_BIND_FAILURE = "can not bind to"  # how ExaBGP says a `listen` socket failed, before it exits
 
 Routes = Collection[Route] | Mapping[PeerAddress, Collection[Route]]
 
@@ -170,6 +171,7 @@ class ExaBGPDriver:
         self._stats = DriverStats()
         self._unsendable: set[tuple[PeerAddress, Route]] = set()
         self._restart_requested = False
+        self._listening = True  # False once ExaBGP could not bind a neighbor's listen port: run it connecting only
         self._started: threading.Event | None = None
         self._start_error: ExaBGPStartError | None = None
 
@@ -259,6 +261,7 @@ class ExaBGPDriver:
             self._neighbors = checked
             self._sessions = {n.key: False for n in checked}
             self._restart_requested = True
+            self._listening = True
         self._wake.set()
 
     def wait_established(self, timeout: float) -> bool:
@@ -401,9 +404,11 @@ class ExaBGPDriver:
                 continue
             began = time.monotonic()
             try:
-                self._launch(neighbors)
+                self._launch(neighbors if self._listening else _connecting_only(neighbors))
             except (ExaBGPStartError, OSError, ValueError) as exc:
                 self._teardown()
+                if self._cannot_listen():
+                    continue
                 error = exc if isinstance(exc, ExaBGPStartError) else ExaBGPStartError(f"cannot start ExaBGP: {exc}")
                 if self._report_start(error):
                     return
@@ -415,7 +420,7 @@ class ExaBGPDriver:
                 self._teardown()
                 if why is None:
                     return
-                if why == "reconfigured":
+                if why == "reconfigured" or self._cannot_listen():
                     delay = self._backoff.initial
                     continue
                 log.warning("%s; restarting ExaBGP in %.1fs", why, delay)
@@ -423,6 +428,24 @@ class ExaBGPDriver:
                 delay = self._backoff.initial
             self._stopping.wait(delay)
             delay = min(delay * 2, self._backoff.maximum)
+
+    def _cannot_listen(self) -> bool:
+        """Whether ExaBGP just failed to bind a listen port; if so, it runs without listening from now on (until
+        `reconfigure`): sessions still come up, and come back, by ExaBGP connecting out, only more slowly after a
+        silent outage. Another BGP daemon on the node (port 179) must not keep every route from being announced."""
+        if not self._listening or not any(n.listen_port for n in self._neighbors):
+            return False
+        failure = next((line for line in self.output().splitlines() if _BIND_FAILURE in line), None)
+        if failure is None:
+            return False
+        self._listening = False
+        log.error(
+            "ExaBGP cannot listen for the routers' connections (%s); running it without: after a silent outage a "
+            "session comes back only on ExaBGP's own reconnect backoff (up to 60 s). Free the port, or set the "
+            "BGPPeer's listenPort to 0",
+            failure.split("] ", 1)[-1],
+        )
+        return True
 
     def _report_start(self, error: ExaBGPStartError | None) -> bool:
         """Tell a waiting `start()` how the first launch went; False (and nothing done) after the first."""
@@ -468,6 +491,7 @@ class ExaBGPDriver:
         env_path.write_text(render_environment(environment(user, self._log_level)))
         with self._state:
             self._launched = neighbors
+            self._output.clear()
             # before the spawn: a session may come up, and say so, before the relay is accepted
             self._announced = {}
             self._sessions = dict.fromkeys(self._sessions, False)
@@ -557,6 +581,10 @@ def _checked_neighbors(neighbors: Sequence[Neighbor]) -> tuple[Neighbor, ...]:
     if len(set(keys)) != len(keys):
         raise ValueError("two neighbors share a peer address")
     return checked
+
+
+def _connecting_only(neighbors: tuple[Neighbor, ...]) -> tuple[Neighbor, ...]:
+    return tuple(dataclasses.replace(n, listen_port=None) for n in neighbors)
 
 
 def _normalised(address: str) -> str:

@@ -101,4 +101,5 @@ class ExaBGPSink:
             hold_time=spec.hold_time,
             password=self._password_for(peer),
             multihop=spec.ebgp_multi_hop,
+            listen_port=spec.listen_port or None,
         )

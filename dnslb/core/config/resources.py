@@ -182,6 +182,15 @@ class BGPPeerSpec(Spec):
     peer_asn: ASN = Field(alias="peerASN")
     peer_address: IPString = Field(alias="peerAddress")
     peer_port: StrictInt = Field(default=179, ge=1, le=65535, alias="peerPort")
+    listen_port: StrictInt = Field(
+        default=179,
+        ge=0,
+        le=65535,
+        alias="listenPort",
+        description="Port the speaker also accepts this peer's connection on, at sourceAddress (the node's address), "
+        "so that a session lost to a silent outage returns as soon as the router retries, not after ExaBGP's "
+        "reconnect backoff (up to 60 s); 0: only connect out. Needs NET_BIND_SERVICE below 1024.",
+    )
     source_address: IPString | None = Field(default=None, alias="sourceAddress")
     router_id: IPv4String | None = Field(default=None, alias="routerID")
     hold_time: StrictInt = Field(
