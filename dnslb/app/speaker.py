@@ -21,7 +21,7 @@ from dnslb.adapters.kube.writer import NotLeader, Recorder
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.app.sources import Cache, Key, Obj, Parsed, config_objects, documents, key_of
 from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
-from dnslb.core.bgp.policy import Decision, NodeState, decide
+from dnslb.core.bgp.policy import Decision, NodeState, decide, node_ineligible
 from dnslb.core.bgp.routes import Route
 from dnslb.core.config import BGPPeer, Config, load_config
 from dnslb.core.diagnostics import Diagnostic
@@ -42,7 +42,9 @@ class RouteSink(Protocol):
 
     def set_desired(self, routes: Mapping[str, frozenset[Route]]) -> None: ...
 
-    def drain(self, seconds: float) -> None: ...
+    def drain(self, seconds: float, graceful_shutdown: float = 0.0) -> None: ...
+
+    def stop(self) -> None: ...
 
     def sessions(self) -> Mapping[str, bool]: ...
 
@@ -56,6 +58,7 @@ class SpeakerSettings:
     withdraw_on_cordon: bool = False
     damping: DampingConfig | None = field(default_factory=DampingConfig)
     drain_seconds: float = 5.0
+    graceful_shutdown_seconds: float = 0.0
     classes: ClassFilter = CLASSLESS
 
 
@@ -188,9 +191,30 @@ class Speaker:
         self._wakeup.close()
 
     def drain(self) -> None:
-        """Withdraw everything, wait `drain_seconds` for traffic to move, stop ExaBGP."""
-        log.info("draining: withdrawing every route, then waiting %.1fs", self.settings.drain_seconds)
-        self._sink.drain(self.settings.drain_seconds)
+        """On SIGTERM. A restart under graceful restart (every peer offers it, and the node could carry traffic: Ready,
+        not cordoned, not excluded): stop ExaBGP without withdrawing, and the routers keep this node's paths until the
+        next speaker's End-of-RIB. Otherwise an ordered drain: tag every path GRACEFUL_SHUTDOWN and wait
+        `graceful_shutdown_seconds` (if set), withdraw everything, wait `drain_seconds`, stop ExaBGP."""
+        why = self._why_drain()
+        if why is None:
+            log.info(
+                "stopping for a restart without withdrawing: the routers keep this node's paths (graceful restart)"
+            )
+            self._sink.stop()
+            return
+        settings = self.settings
+        log.info("draining (%s): withdrawing every route, then waiting %.1fs", why, settings.drain_seconds)
+        self._sink.drain(settings.drain_seconds, settings.graceful_shutdown_seconds)
+
+    def _why_drain(self) -> str | None:
+        """Why stopping must take this node's paths away (None: it is a restart graceful restart covers)."""
+        peers = self._peers
+        if not peers or not all(p.spec.enable_graceful_restart for p in peers):
+            return "graceful restart is not enabled on every BGPPeer"
+        node = self.node.get(("", self.settings.node_name))
+        if node is None:
+            return "the Node is gone"
+        return node_ineligible(NodeState(node), withdraw_on_cordon=True)
 
     def run(self) -> None:
         while not all(cache.synced.wait(0.1) for cache in self._caches):

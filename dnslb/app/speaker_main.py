@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         withdraw_on_cordon=args.withdraw_on_cordon,
         damping=damping,
         drain_seconds=args.drain_seconds,
+        graceful_shutdown_seconds=args.graceful_shutdown_seconds,
         classes=ClassFilter(args.load_balancer_class, args.default_class),
     )
     health = HealthProber(args.health_url or None, args.health_host, interval=args.health_interval)
@@ -188,6 +189,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", help="where ExaBGP's config and sockets go (default: a new temp dir)")
     parser.add_argument(
         "--drain-seconds", type=float, default=5.0, help="on SIGTERM: withdraw, wait this long, stop (default 5)"
+    )
+    parser.add_argument(
+        "--graceful-shutdown-seconds",
+        type=float,
+        default=0.0,
+        help="on SIGTERM, before withdrawing: announce every path with GRACEFUL_SHUTDOWN (65535:0, RFC 8326) and wait "
+        "this long, for routers whose import policy lowers such paths (default 0: off)",
     )
     parser.add_argument("--netns", help="run ExaBGP in this named network namespace (labs and tests; default: ours)")
     parser.add_argument(

@@ -54,6 +54,13 @@ def test_a_neighbor_stanza_says_everything_the_peer_needs() -> None:
     ]
 
 
+def test_graceful_restart_offers_the_capability_and_leaves_end_of_rib_to_the_driver() -> None:
+    lines = neighbor(graceful_restart=120).stanza().splitlines()
+    at = lines.index("    manual-eor true;")
+    assert lines[at + 1 : at + 4] == ["    capability {", "        graceful-restart 120;", "    }"]
+    assert "graceful-restart" not in neighbor().stanza() and "manual-eor" not in neighbor().stanza()
+
+
 def test_a_neighbor_without_a_listen_port_only_connects() -> None:
     assert "listen" not in neighbor().stanza()
 
@@ -78,6 +85,8 @@ def test_ttl_is_one_for_single_hop_ebgp_and_left_alone_for_ibgp() -> None:
         {"password": "x" * 81},
         {"multihop": 1},
         {"listen_port": 0},
+        {"graceful_restart": 0},
+        {"graceful_restart": 4096},
         {"listen_port": 65536},
         {"listen_port": "179"},
     ],
@@ -134,6 +143,7 @@ def test_exabgp_accepts_the_rendered_config(tmp_path: Path) -> None:
             local_address=IPv6Address("2001:db8::11"),
             local_asn=65000,
             hold_time=3,
+            graceful_restart=120,
         ),
     ]
     conf.write_text(render_config(neighbors, relay))

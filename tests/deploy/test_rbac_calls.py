@@ -288,7 +288,7 @@ class StandInSink:
     def set_desired(self, routes: Mapping[str, frozenset[Route]]) -> None:
         self.routes = dict(routes)
 
-    def drain(self, seconds: float) -> None:
+    def drain(self, seconds: float, graceful_shutdown: float = 0.0) -> None:
         pass
 
     def stop(self) -> None:

@@ -213,6 +213,38 @@ def test_drain_under_load_fails_no_request(bed: BGPBed, core: k8s.CoreV1Api, spe
     assert (failures, total) == (0, 180)
 
 
+def test_a_speaker_restarted_under_graceful_restart_changes_no_path(
+    bed: BGPBed, core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, speakers: Start
+) -> None:
+    for name in ("edge-v4", "edge-v6"):
+        custom.patch_namespaced_custom_object(
+            "dnslb.io", "v1alpha1", "dnslb-system", "bgppeers", name, {"spec": {"enableGracefulRestart": True}}
+        )
+    running = {node.name: speakers(node) for node in bed.nodes}
+    vip = "10.100.0.85"
+    lb_service(core, "web", [vip])
+    wait_paths(bed, vip, addresses(bed.nodes), 30)
+    seen: list[set[str]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            seen.append(next_hops(bed, vip))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        restarted = bed.nodes[2]
+        running[restarted.name].process.send_signal(signal.SIGTERM)  # a rolling update: not a drain
+        assert running[restarted.name].process.wait(20) == 0
+        fresh = speakers(restarted)
+        wait_for(lambda: "End-of-RIB sent" in fresh.log_path.read_text(), 30, "the new speaker's End-of-RIB")
+    finally:
+        done.set()
+        watcher.join()
+    assert seen and all(hops == addresses(bed.nodes) for hops in seen), "a path changed during the restart"
+
+
 def test_an_injection_attempt_is_refused_and_never_reaches_bird(
     bed: BGPBed, core: k8s.CoreV1Api, speakers: Start
 ) -> None:

@@ -18,6 +18,7 @@ from dnslb.core.bgp.routes import MAX_U32, PeerAddress, check_peer_address
 PROCESS_NAME = "dnslb-relay"
 MIN_HOLD_TIME = 3
 MAX_HOLD_TIME = 65535
+MAX_RESTART_TIME = 4095  # the capability's 12-bit field
 MAX_MD5_PASSWORD_BYTES = 80  # the kernel's TCP_MD5SIG_MAXKEYLEN
 # TTL for sessions that must be one hop (eBGP without multihop) and for those that may cross many
 SINGLE_HOP_TTL = 1
@@ -32,6 +33,10 @@ class Neighbor:
     accepts the router's connection on `local_address`:`listen_port`. ExaBGP's own reconnects back off up to 60 s (not
     configurable), so a session lost to a silent outage comes back only as fast as a router that connects itself.
 
+    `graceful_restart` is the restart time (seconds) ExaBGP offers (RFC 4724): a router that supports it keeps this
+    node's paths, as stale, when the session closes without a NOTIFICATION (ExaBGP closes that way when stopped) until
+    the new session's End-of-RIB, at most that long. ExaBGP then sends End-of-RIB only when told (`manual-eor`): the
+    driver tells it once the session carries every desired route, so a restarted speaker changes no path.
     `password` is the TCP MD5 (RFC 2385) key, as read from the Secret. `multihop` allows an eBGP peer that is more than
     one hop away (outgoing TTL 255); without it an eBGP session is sent with TTL 1. iBGP sessions keep the system TTL.
     """
@@ -46,6 +51,7 @@ class Neighbor:
     password: str | None = None
     multihop: bool = False
     listen_port: int | None = None
+    graceful_restart: int | None = None
 
     def __post_init__(self) -> None:
         check_peer_address(self.peer_address, "peer address")
@@ -62,6 +68,10 @@ class Neighbor:
             raise ValueError("peer port must be an integer of 1-65535")
         if self.listen_port is not None and (type(self.listen_port) is not int or not 1 <= self.listen_port <= 65535):
             raise ValueError("listen port must be an integer of 1-65535")
+        if self.graceful_restart is not None and (
+            type(self.graceful_restart) is not int or not 1 <= self.graceful_restart <= MAX_RESTART_TIME
+        ):
+            raise ValueError(f"graceful restart time must be an integer of 1-{MAX_RESTART_TIME} seconds")
         if type(self.hold_time) is not int or not MIN_HOLD_TIME <= self.hold_time <= MAX_HOLD_TIME:
             raise ValueError(f"hold time must be an integer of {MIN_HOLD_TIME}-{MAX_HOLD_TIME} seconds")
         if self.password is not None:
@@ -100,6 +110,13 @@ class Neighbor:
             # base64 keeps quotes, spaces, ';' and '#' in a password away from the tokeniser
             lines.append(f"    md5-password {base64.b64encode(self.password.encode()).decode()};")
             lines.append("    md5-base64 true;")
+        if self.graceful_restart is not None:
+            lines += [
+                "    manual-eor true;",
+                "    capability {",
+                f"        graceful-restart {int(self.graceful_restart)};",
+                "    }",
+            ]
         lines += [
             "    family {",
             "        ipv4 unicast;",

@@ -47,6 +47,7 @@ from dnslb.adapters.exabgp.config import Neighbor, environment, render_config, r
 from dnslb.adapters.exabgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
 from dnslb.adapters.exabgp.relay import COMPLAINT_PREFIX as RELAY_PREFIX
 from dnslb.core.bgp.routes import SELF, PeerAddress, Prefix, Route, Update, by_prefix, updates
+from dnslb.core.config.communities import Community
 
 __all__ = ["Backoff", "CommandResult", "DriverStats", "ExaBGPDriver", "ExaBGPStartError", "Neighbor"]
 
@@ -56,6 +57,8 @@ _PR_SET_PDEATHSIG = 1
 _WATCH_INTERVAL = 0.2
 _LOG_TAIL_LINES = 60
 _PACKAGE_ROOT = Path(dnslb.__file__).resolve().parent.parent
+GRACEFUL_SHUTDOWN = Community((65535, 0))  # RFC 8326
+_FAMILY = {4: "ipv4 unicast", 6: "ipv6 unicast"}
 _BIND_FAILURE = "can not bind to"  # how ExaBGP says a `listen` socket failed, before it exits
 
 Routes = Collection[Route] | Mapping[PeerAddress, Collection[Route]]
@@ -163,6 +166,8 @@ class ExaBGPDriver:
 
         self._state = threading.Condition()  # guards every field below
         self._intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]] = frozenset()
+        self._intent_known = False  # set_desired was called: only then may End-of-RIB say "that is everything"
+        self._eor_due: set[str] = set()  # graceful-restart sessions up since ExaBGP last sent them End-of-RIB
         self._announced: dict[PeerAddress, dict[Prefix, Route]] = {}
         self._sessions: dict[str, bool] = {n.key: False for n in self._neighbors}
         self._launched: tuple[Neighbor, ...] = ()  # the neighbors the current ExaBGP was started with
@@ -250,6 +255,7 @@ class ExaBGPDriver:
             intent = frozenset(by_prefix(routes).values())
         with self._state:
             self._intent = intent
+            self._intent_known = True
         self._reconcile()
 
     def reconfigure(self, neighbors: Sequence[Neighbor]) -> None:
@@ -269,14 +275,27 @@ class ExaBGPDriver:
         with self._state:
             return self._state.wait_for(lambda: bool(self._sessions) and all(self._sessions.values()), timeout)
 
-    def drain(self, seconds: float) -> None:
-        """Withdraw everything, give the peers `seconds` to move traffic away, then stop ExaBGP."""
+    def drain(self, seconds: float, graceful_shutdown: float = 0.0) -> None:
+        """Withdraw everything, give the peers `seconds` to move traffic away, then stop ExaBGP. With
+        `graceful_shutdown`, first announce every route again with the GRACEFUL_SHUTDOWN community (65535:0, RFC 8326)
+        and wait that long: a router that lowers such paths' preference moves new flows away before the withdrawal."""
+        if graceful_shutdown > 0:
+            log.info("draining: every route tagged GRACEFUL_SHUTDOWN for %.1fs", graceful_shutdown)
+            self.tag_graceful_shutdown()
+            self._stopping.wait(graceful_shutdown)
         log.info("draining: withdrawing every route, then stopping ExaBGP in %.1fs", seconds)
         with self._state:
             self._intent = frozenset()
         self._reconcile()
         self._stopping.wait(seconds)
         self.stop()
+
+    def tag_graceful_shutdown(self) -> None:
+        """Announce every desired route again with the GRACEFUL_SHUTDOWN community added (until the next
+        `set_desired`)."""
+        with self._state:
+            self._intent = _tagged(self._intent, GRACEFUL_SHUTDOWN)
+        self._reconcile()
 
     def stop(self) -> None:
         """Stop ExaBGP (and its relay) now, without withdrawing first; the sessions close, so peers drop the routes."""
@@ -315,22 +334,41 @@ class ExaBGPDriver:
             if link is None or link.closed.is_set():
                 return
             changes = updates(desired, announced)
-            if not changes:
-                return
+            results: list[CommandResult] = []
             try:
-                acks = link.execute([c.line() for c in changes], self._ack_timeout)
+                if changes:
+                    acks = link.execute([c.line() for c in changes], self._ack_timeout)
+                    results = [CommandResult(c, a.ok, a.seconds) for c, a in zip(changes, acks, strict=True)]
+                    with self._state:
+                        if self._link is link:
+                            self._record(results)
+                self._end_of_rib(link)
             except RelayGone as exc:
                 log.warning("could not apply %d route changes: %s", len(changes), exc)
                 self._wake.set()
                 return
-            results = [CommandResult(c, a.ok, a.seconds) for c, a in zip(changes, acks, strict=True)]
-            with self._state:
-                if self._link is link:
-                    self._record(results)
         for result in results:
             if not result.ok:
                 log.error("ExaBGP refused %r", result.change.line())
             self._notify(self._on_command, result)
+
+    def _end_of_rib(self, link: RelayLink) -> None:
+        """Tell each graceful-restart session that came up End-of-RIB, once ExaBGP holds every route desired for it
+        (commands are acked in order, and ExaBGP sends End-of-RIB after the routes it holds): the router then drops
+        the stale paths of the previous session that are no longer announced, and only those."""
+        with self._state:
+            if not self._intent_known:
+                return
+            due = sorted(key for key in self._eor_due if self._sessions.get(key))
+            self._eor_due.clear()
+        if not due:
+            return
+        lines = [f"neighbor {key} announce eor {_FAMILY[ipaddress.ip_address(key).version]}" for key in due]
+        for key, ack in zip(due, link.execute(lines, self._ack_timeout), strict=True):
+            if ack.ok:
+                log.info("End-of-RIB sent to %s: the router may drop the paths it kept across our restart", key)
+            else:
+                log.error("ExaBGP refused End-of-RIB for %s", key)
 
     def _record(self, results: list[CommandResult]) -> None:
         failed = 0
@@ -372,6 +410,9 @@ class ExaBGPDriver:
             if key not in self._sessions or self._sessions[key] == up:
                 return
             self._sessions[key] = up
+            if up and any(n.key == key and n.graceful_restart for n in self._launched):
+                self._eor_due.add(key)
+                self._wake.set()  # End-of-RIB goes from the supervisor's thread: this one reads the acks
             self._state.notify_all()
         if up:
             log.info("BGP session with %s is established", key)
@@ -466,6 +507,10 @@ class ExaBGPDriver:
                 process, link, restart = self._process, self._link, self._restart_requested
             if self._stopping.is_set():
                 return None
+            with self._state:
+                eor_due = bool(self._eor_due) and self._intent_known
+            if eor_due:
+                self._reconcile()
             if restart:
                 return "reconfigured"
             if process is not None and process.poll() is not None:
@@ -491,6 +536,7 @@ class ExaBGPDriver:
         env_path.write_text(render_environment(environment(user, self._log_level)))
         with self._state:
             self._launched = neighbors
+            self._eor_due.clear()
             self._output.clear()
             # before the spawn: a session may come up, and say so, before the relay is accepted
             self._announced = {}
@@ -581,6 +627,15 @@ def _checked_neighbors(neighbors: Sequence[Neighbor]) -> tuple[Neighbor, ...]:
     if len(set(keys)) != len(keys):
         raise ValueError("two neighbors share a peer address")
     return checked
+
+
+def _tagged(
+    intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]], community: Community
+) -> frozenset[Route] | dict[PeerAddress, frozenset[Route]]:
+    def tag(routes: frozenset[Route]) -> frozenset[Route]:
+        return frozenset(dataclasses.replace(r, communities=(*r.communities, community)) for r in routes)
+
+    return tag(intent) if isinstance(intent, frozenset) else {peer: tag(rs) for peer, rs in intent.items()}
 
 
 def _connecting_only(neighbors: tuple[Neighbor, ...]) -> tuple[Neighbor, ...]:

@@ -15,6 +15,9 @@ from dnslb.core.model import NodeView
 
 log = logging.getLogger(__name__)
 
+# how long a router keeps a restarting speaker's paths: a speaker pod restart, image pull included, fits (FRR's default)
+GRACEFUL_RESTART_SECONDS = 120
+
 
 class ExaBGPSink:
     """The speaker's RouteSink: owns the driver, restarts it when the peers change."""
@@ -66,9 +69,9 @@ class ExaBGPSink:
         }
         driver.set_desired(desired)
 
-    def drain(self, seconds: float) -> None:
+    def drain(self, seconds: float, graceful_shutdown: float = 0.0) -> None:
         if self._driver is not None:
-            self._driver.drain(seconds)
+            self._driver.drain(seconds, graceful_shutdown)
 
     def stop(self) -> None:
         if self._driver is not None:
@@ -102,4 +105,5 @@ class ExaBGPSink:
             password=self._password_for(peer),
             multihop=spec.ebgp_multi_hop,
             listen_port=spec.listen_port or None,
+            graceful_restart=GRACEFUL_RESTART_SECONDS if spec.enable_graceful_restart else None,
         )

@@ -201,6 +201,12 @@ class BGPPeerSpec(Spec):
     )
     password_secret: SecretKeyRef | None = Field(default=None, alias="passwordSecret")
     ebgp_multi_hop: StrictBool = Field(default=False, alias="ebgpMultiHop")
+    enable_graceful_restart: StrictBool = Field(
+        default=False,
+        alias="enableGracefulRestart",
+        description="Offer graceful restart (RFC 4724, restart time 120 s): a restarted speaker changes no path at "
+        "this router, which keeps the node's paths meanwhile; a node that dies still loses them on the hold timer.",
+    )
     node_selectors: tuple[LabelSelector, ...] = Field(default=(), alias="nodeSelectors")
 
     @model_validator(mode="after")
