@@ -1,6 +1,8 @@
 """The lab: the whole of dnslb and its peers in network namespaces on one machine.
 
-    router    BIRD 2, the edge router: one BGP session per node, ECMP into its kernel, forwards the client's traffic
+    router    the edge router: one BGP session per node, ECMP into its kernel, forwards the client's traffic;
+              `--router` picks it (`ROUTERS`): BIRD 2 (ecmp, the default), BIRD 2 exporting into a side table that
+              `dnslb_lab.resilient` mirrors into resilient nexthop groups (resilient, an emulation), or FRR (frr)
     node1..N  `dnslb speaker` (ExaBGP beside it), NGINX on :80 in front of the demo app naming the node, and on one
               node the TCP "database" on :5432; the node's VIPs on its loopback (what kube-proxy does for real)
     dns       BIND 9, primary for lab.test, RFC2136 updates signed with TSIG: the DNSProvider
@@ -44,6 +46,7 @@ from kubernetes.client.rest import ApiException
 from dnslb.adapters.child import poll_until
 from dnslb.adapters.kube.client import api_client
 from dnslb_lab import cluster, state
+from dnslb_lab.resilient import DEFAULT_BUCKETS, DEFAULT_IDLE_TIMER
 from dnslb_testkit.bgpbed import NODE_ASN, ROUTER_ASN, BedNode, BGPBed, host_prefix
 from dnslb_testkit.netns import Namespace, NetnsError, Process, entered
 from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
@@ -61,6 +64,17 @@ _CONTROL_LINK = "10.0.3"
 _START_TIMEOUT = 30.0
 _POLL = 0.05
 
+RESILIENT_TABLE = 100  # with --router resilient, the kernel table BIRD exports into and the agent mirrors into main
+# --router: what each choice runs at the edge, as the report's meta and `--help` say it
+ROUTERS: dict[str, str] = {
+    "ecmp": "BIRD 2, a multipath route in the router's main table: the kernel's hash-threshold ECMP",
+    "resilient": (
+        f"emulation: BIRD + Linux resilient nexthop groups, buckets {DEFAULT_BUCKETS}, idle timer "
+        f"{DEFAULT_IDLE_TIMER} s"
+    ),
+    "frr": "FRR from Debian, bgpd + zebra: a multipath route in the router's main table: hash-threshold ECMP",
+}
+
 
 @dataclass(frozen=True)
 class LabOptions:
@@ -70,6 +84,20 @@ class LabOptions:
     damping_half_life: float = 30.0
     legacy_records: bool = False  # web's names start in the old world too (A records listing every node), for `migrate`
     logs: Path = Path("lab-logs")
+    router: str = "ecmp"  # one of ROUTERS
+
+    def __post_init__(self) -> None:
+        if self.router not in ROUTERS:
+            raise ValueError(f"the lab's router is one of {', '.join(ROUTERS)}, not {self.router!r}")
+
+    @property
+    def router_daemon(self) -> str:
+        """What runs the router's BGP: "bird" or "frr" (the test bed's `router`)."""
+        return "frr" if self.router == "frr" else "bird"
+
+    def router_summary(self) -> str:
+        """The router as the report names it, e.g. "resilient (emulation: BIRD + ...)"."""
+        return f"{self.router} ({ROUTERS[self.router]})"
 
 
 @dataclass
@@ -108,6 +136,7 @@ class Lab:
     database_node: str = ""
     api: Process | None = None
     controller: Process | None = None
+    resilient: Process | None = None  # the resilient-ECMP agent in the router namespace (--router resilient)
     _control: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _client: k8s.ApiClient | None = None
     _resolv_dir: Path | None = None
@@ -165,10 +194,23 @@ class Lab:
         return f"http://{API_ADDRESS}:{API_PORT}"
 
     def _build_network(self) -> None:
-        self.say(f"building {self.options.nodes} nodes, router, DNS, control and client namespaces")
-        self.bed = BGPBed(self.options.nodes, ipv6=False, hold_time=self.options.hold_time, prefix=NETNS_PREFIX)
+        self.say(
+            f"building {self.options.nodes} nodes, router ({self.options.router_summary()}), DNS, control and client "
+            "namespaces"
+        )
+        resilient = self.options.router == "resilient"
+        self.bed = BGPBed(
+            self.options.nodes,
+            ipv6=False,
+            hold_time=self.options.hold_time,
+            prefix=NETNS_PREFIX,
+            router=self.options.router_daemon,
+            kernel_table=RESILIENT_TABLE if resilient else None,
+        )
         state.claim(self.bed.network.tag)  # `lab down` leaves a lab alone while its owner lives
         self.bed.start()
+        if resilient:
+            self._start_resilient()
         self._dns_namespace = self._attach("dns", _DNS_LINK, DNS_ADDRESS)
         self._control_namespace = self._attach("control", _CONTROL_LINK, API_ADDRESS)
         # `ip netns exec` bind-mounts /etc/netns/NAME/* over /etc: the client's resolver asks the lab's BIND
@@ -179,6 +221,23 @@ class Lab:
             workdir = self.bed.directory / bed_node.name
             workdir.mkdir()
             self.nodes[bed_node.name] = NodeParts(bed_node, workdir)
+
+    def _start_resilient(self) -> None:
+        """The router's resilient ECMP, emulated: the agent mirrors what BIRD exports into RESILIENT_TABLE into
+        resilient nexthop groups in main. Across veths a packet keeps the hash of the client socket that sent it,
+        and the router's multipath hash takes that as it is; TCP draws a new one after a retransmission timeout,
+        which would move the connection to another bucket. A real router hashes the headers, which stay: so does
+        the hash with the client's `net.core.txrehash=0`."""
+        bed = self.testbed
+        bed.client.sysctl("net.core.txrehash", "0")
+        argv = [
+            sys.executable, "-m", "dnslb_lab.resilient", "--source-table", str(RESILIENT_TABLE),
+            "--buckets", str(DEFAULT_BUCKETS), "--idle-timer", str(DEFAULT_IDLE_TIMER),
+        ]  # fmt: skip
+        agent = self.resilient = bed.spawn(
+            bed.router, argv, log=self.options.logs / "resilient.log", name="the resilient ECMP agent"
+        )
+        agent.wait_ready(lambda: "emulating a router's resilient ECMP" in agent.read_log(), _START_TIMEOUT, "start")
 
     def _attach(self, role: str, link: str, address: IPv4Address) -> Namespace:
         """A namespace of its own on a /24 to the router."""
@@ -345,14 +404,17 @@ class Lab:
             for parts in self.nodes.values():
                 if parts.speaker is not None and not parts.speaker.alive():
                     raise RuntimeError(f"the speaker on {parts.bed.name} exited; see {parts.speaker.log}")
-            return expected <= self.testbed.bird.established()
+            if self.resilient is not None and not self.resilient.alive():
+                raise RuntimeError(f"the resilient ECMP agent exited; see {self.resilient.log}")
+            return expected <= self.testbed.routing.established()
 
         wait_for(established, _START_TIMEOUT, f"BGP sessions {sorted(expected)} at the router", interval=0.1)
 
     # ------------------------------------------------------------------ Services and convergence
 
     def create_services(self, *, publish_web: bool = True) -> dict[str, Measured]:
-        """Create the example Services; measure Service created → VIP in status → paths in BIRD → name in BIND
+        """Create the example Services; measure Service created → VIP in status → paths at the router (BIRD's or
+        FRR's table) → name in BIND
         (`publish_web=False`: the web names belong to the old world and are not expected to change)."""
         measured: dict[str, Measured] = {}
         for service in cluster.SERVICES:
@@ -369,7 +431,7 @@ class Lab:
             routed = self.wait(self.paths_are(vip, announcers), 30.0)
             label = f"{service.namespace}/{service.name}"
             measured[f"{label} created → VIP in status"] = Measured(at_status, str(vip))
-            measured[f"{label} created → {len(announcers)} path(s) in BIRD"] = _since(created, routed)
+            measured[f"{label} created → {len(announcers)} path(s) in {self.router_name}"] = _since(created, routed)
             if publish_web or service is not cluster.INGRESS:
                 answered = self.wait(self.answers(service.hostnames[0], (str(vip),)), 30.0)
                 measured[f"{label} created → {service.hostnames[0]} answered by BIND"] = _since(created, answered)
@@ -384,9 +446,17 @@ class Lab:
 
         return wait_for(vip, 30.0, f"a VIP for {service.namespace}/{service.name} (see controller.log)", interval=_POLL)
 
+    @property
+    def router_name(self) -> str:
+        """Whose routing table `paths` reads, as convergence measurements name it: "BIRD" or "FRR"."""
+        return "FRR" if self.options.router_daemon == "frr" else "BIRD"
+
     def paths(self, vip: IPv4Address) -> set[str]:
-        """The nodes BIRD has a path from for `vip`."""
-        return {route.protocol.removesuffix("_v4") for route in self.testbed.bird.routes(host_prefix(vip))}
+        """The nodes the router (BIRD or FRR) has a path from for `vip`. Each daemon names a path by its session
+        (BIRD's protocol, FRR's neighbour description: the bed's `node1_v4`); a session the lab does not know keeps
+        that name."""
+        sessions = {parts.bed.bird_v4: name for name, parts in self.nodes.items()}
+        return {sessions.get(route.protocol, route.protocol) for route in self.testbed.routing.routes(host_prefix(vip))}
 
     def paths_are(self, vip: IPv4Address, nodes: set[str]) -> Callable[[], bool]:
         return lambda: self.paths(vip) == nodes

@@ -14,10 +14,12 @@ from types import FrameType
 
 from dnslb import __version__
 from dnslb_lab import cluster, scenarios, state
-from dnslb_lab.lab import DNS_ADDRESS, NETNS_PREFIX, Lab, LabOptions, resolve
+from dnslb_lab.lab import DNS_ADDRESS, NETNS_PREFIX, ROUTERS, Lab, LabOptions, resolve
 from dnslb_lab.load import DEFAULT_CLIENT_MIX, client_mix
 from dnslb_lab.report import DNSLB_WORLD, OLD_WORLD, Sample, build_report, parse_sample, read_samples, write_report
+from dnslb_lab.resilient import DEFAULT_BUCKETS, DEFAULT_IDLE_TIMER
 from dnslb_testkit.netns import Namespace, NetnsError, Process
+from dnslb_testkit.servers.frr import VTYSH
 
 _MIN_PHASE = 6.0
 _DEFAULT_DURATION = 240.0
@@ -28,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dnslb lab",
         description=(
-            "Build a router (BIRD), nodes (dnslb speaker, NGINX, a demo app, a database), a DNS server (BIND), the "
-            "control plane (API double, dnslb controller) and a client in network namespaces; run a scenario under "
-            "load and report latency, failures and convergence times."
+            "Build a router (BIRD or FRR: see --router), nodes (dnslb speaker, NGINX, a demo app, a database), a DNS "
+            "server (BIND), the control plane (API double, dnslb controller) and a client in network namespaces; run "
+            "a scenario under load and report latency, failures and convergence times."
         ),
     )
     add_arguments(parser)
@@ -110,6 +112,18 @@ def _lab_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--damping-half-life", type=float, default=None, help="speakers' damping half-life (default: a phase)"
     )
+    parser.add_argument(
+        "--router",
+        choices=list(ROUTERS),
+        default="ecmp",
+        help="the edge router (default ecmp). ecmp: BIRD, its multipath route in the router's kernel, whose "
+        "hash-threshold ECMP moves established connections of other nodes too whenever a node leaves or returns; "
+        "resilient: an emulation of a router with resilient ECMP: BIRD exports into a side table and a lab agent "
+        "(python -m dnslb_lab.resilient) mirrors it into Linux resilient nexthop groups "
+        f"({DEFAULT_BUCKETS} buckets, idle timer {DEFAULT_IDLE_TIMER} s), so a node leaving or returning leaves the "
+        "other nodes' busy connections where they are; frr: FRR from Debian (bgpd + zebra) instead of BIRD, "
+        "hash-threshold ECMP as with ecmp",
+    )
 
 
 def _needs_root(command: str) -> int | None:
@@ -129,7 +143,7 @@ def _options(args: argparse.Namespace, phase: float, logs: Path, legacy: bool = 
     if args.hold_time < 3:
         raise SystemExit("dnslb lab: --hold-time must be at least 3 (BGP)")
     half_life = args.damping_half_life if args.damping_half_life is not None else round(max(phase, 5.0), 1)
-    return LabOptions(args.nodes, args.hold_time, True, half_life, legacy, logs)
+    return LabOptions(args.nodes, args.hold_time, True, half_life, legacy, logs, args.router)
 
 
 def _say(text: str) -> None:
@@ -159,9 +173,10 @@ def _detach(lab: Lab) -> state.LabState:
     namespaces, processes = bed.network.detach()
     owned = [state.owned(p.pid, " ".join(p.argv[:4])) for p in processes if p.alive()]
     owned.append(state.owned(bind.pid, "named"))
+    frr = bed.router_daemon == "frr"
     paths = [
         str(bed.directory),
-        str(bed.bird.directory),
+        str(bed.routing.directory),
         str(bind.directory),
         f"/etc/netns/{lab.client_namespace.name}",
     ]
@@ -173,10 +188,13 @@ def _detach(lab: Lab) -> state.LabState:
         api_url=lab.api_url,
         client=lab.client_namespace.name,
         router=bed.router.name,
-        bird_socket=str(bed.bird.socket),
+        bird_socket="" if frr else str(bed.bird.socket),
         vips={name: str(vip) for name, vip in lab.vips.items()},
         hostnames={s.name: list(s.hostnames) for s in cluster.SERVICES},
         logs=str(lab.options.logs),
+        router_kind=lab.options.router,
+        router_daemon=bed.router_daemon,
+        frr_dir=str(bed.frr.directory) if frr else "",
     )
 
 
@@ -217,22 +235,34 @@ def run_status(args: argparse.Namespace) -> int:
         print("no lab is up")
         return 0
     for lab in labs:
-        print(f"lab {lab.tag}: API {lab.api_url}, logs {lab.logs}")
+        print(f"lab {lab.tag}: router {lab.router_kind}, API {lab.api_url}, logs {lab.logs}")
         for process in lab.processes:
             print(f"  {'running' if state.alive(process) else 'GONE   '} {process.pid:>7}  {process.what}")
         router = Namespace(lab.router)
         try:
-            print("  BGP sessions at the router:")
-            for line in router.run(["birdc", "-s", lab.bird_socket, "show", "protocols"]).stdout.splitlines()[2:]:
+            print(f"  BGP sessions at the router ({'FRR' if lab.router_daemon == 'frr' else 'BIRD'}):")
+            for line in _sessions(router, lab):
                 print(f"    {line}")
             for name, vip in lab.vips.items():
                 route = router.ip("-4", "route", "show", "exact", f"{vip}/32").strip() or "(no route)"
                 print(f"  {name} VIP {vip}: {' '.join(route.split())}")
+                words = route.split()
+                if "nhid" in words:  # a nexthop object or group: zebra's, or the resilient agent's
+                    group = router.ip("nexthop", "show", "id", words[words.index("nhid") + 1]).strip()
+                    print(f"    {' '.join(group.split())}")
                 for host in lab.hostnames.get(name, []):
                     print(f"    {host} → {', '.join(resolve(Namespace(lab.client), host)) or '(no answer)'}")
         except NetnsError as error:
             print(f"  cannot inspect: {error}")
     return 0
+
+
+def _sessions(router: Namespace, lab: state.LabState) -> list[str]:
+    """The router daemon's own table of its BGP sessions, one line each."""
+    if lab.router_daemon == "frr":
+        argv = [VTYSH, "--config_dir", lab.frr_dir, "--vty_socket", lab.frr_dir, "-c", "show bgp summary"]
+        return [line for line in router.run(argv).stdout.splitlines() if line.strip()]
+    return router.run(["birdc", "-s", lab.bird_socket, "show", "protocols"]).stdout.splitlines()[2:]
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -292,6 +322,7 @@ def run_scenario(args: argparse.Namespace) -> int:
         "hold time s": args.hold_time,
         "phase s": round(phase, 1),
         "damping half-life s": options.damping_half_life,
+        "router": options.router_summary(),
         "client mix": str(args.client_mix),
         "worlds": f"{OLD_WORLD}={cluster.OLD_HOST} (every node), {DNSLB_WORLD}={'+'.join(cluster.WEB_HOSTS)} (VIP)",
         "load": "dnslb_lab.load (asyncio + httpx, keep-alive per user, system resolver → lab BIND)",

@@ -107,7 +107,7 @@ def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
     _measure(
         lab,
         timeline,
-        f"{world}{name} down → path withdrawn in BIRD",
+        f"{world}{name} down → path withdrawn in {lab.router_name}",
         _without(lab, name, vip),
         since=start,
         limit=limit,
@@ -124,7 +124,7 @@ def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
         _measure(
             lab,
             timeline,
-            f"database on {survivor} → its path in BIRD",
+            f"database on {survivor} → its path in {lab.router_name}",
             lab.paths_are(db_vip, {survivor}),
             since=moved,
             limit=30.0,
@@ -139,7 +139,9 @@ def node_back(lab: Lab, timeline: Timeline, name: str, phase: float, world: str 
     lab.set_ready(name, True)
     timeline.event(f"{name} link up, Ready")
     vip = lab.vips[cluster.INGRESS.name]
-    back = _measure(lab, timeline, f"{world}{name} back → path in BIRD", _with(lab, name, vip), since=start, limit=30.0)
+    back = _measure(
+        lab, timeline, f"{world}{name} back → path in {lab.router_name}", _with(lab, name, vip), since=start, limit=30.0
+    )
     hold(phase, start)
     if back is not None:  # a late return (a speaker's reconnect backoff) still has its ECMP remap in this phase
         hold(_SETTLE, back)
@@ -172,15 +174,20 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
             lab.start_database(survivor)
             timeline.event(f"database evicted to {survivor}")
             db_vip = lab.vips[cluster.DATABASE.name]
-            _measure(lab, timeline, f"database on {survivor} → its path in BIRD", lab.paths_are(db_vip, {survivor}),
-                     since=start, limit=30.0)  # fmt: skip
+            _measure(lab, timeline, f"database on {survivor} → its path in {lab.router_name}",
+                     lab.paths_are(db_vip, {survivor}), since=start, limit=30.0)  # fmt: skip
             start = time.monotonic()
         speaker = lab.nodes[name].speaker
         assert speaker is not None
         speaker.send_signal(signal.SIGTERM)
         timeline.event(f"{name} speaker SIGTERM")
         _measure(
-            lab, timeline, f"{name} drain → path withdrawn in BIRD", _without(lab, name, vip), since=start, limit=15
+            lab,
+            timeline,
+            f"{name} drain → path withdrawn in {lab.router_name}",
+            _without(lab, name, vip),
+            since=start,
+            limit=15,
         )
         lab.stop_speaker(name)
         hold(phase, start)
@@ -191,7 +198,7 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
         _measure(
             lab,
             timeline,
-            f"{name} speaker start → path in BIRD",
+            f"{name} speaker start → path in {lab.router_name}",
             _with(lab, name, vip),
             since=start,
             limit=30,

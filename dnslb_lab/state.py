@@ -45,6 +45,9 @@ class LabState:
     vips: dict[str, str]
     hostnames: dict[str, list[str]]
     logs: str
+    router_kind: str = "ecmp"  # `--router`: ecmp, resilient, frr
+    router_daemon: str = "bird"  # what answers for the router's sessions: BIRD (`bird_socket`) or FRR (`frr_dir`)
+    frr_dir: str = ""  # FRR's config and vty sockets, for vtysh
 
     @property
     def file(self) -> Path:

@@ -32,10 +32,10 @@ multipath-relax`). The router has one session per node and family, whichever dae
 node's IPv4 address, `node1_v6` to its IPv6 address (BIRD's protocol names, FRR's neighbour descriptions), each
 carrying its own family; it connects and listens both (`passive=True`: it only listens), retries every second,
 imports everything and exports nothing, and puts one multipath route per prefix into the router's kernel (BIRD's
-`merge paths on`; FRR's `maximum-paths`, installed by zebra as protocol `bgp`). `cut()` takes the router's port for
-a node off the bridge: both link ends stay up, so the router and the node only notice when the hold timer runs out —
-as with a dead cable or a hung node (or `Process.pause()` on the node's speaker). SIGKILL of a speaker, by contrast,
-closes its TCP session at once.
+`merge paths on`, into table N instead with `kernel_table=N`; FRR's `maximum-paths`, installed by zebra as
+protocol `bgp`). `cut()` takes the router's port for a node off the bridge: both link ends stay up, so the router and
+the node only notice when the hold timer runs out — as with a dead cable or a hung node (or `Process.pause()` on the
+node's speaker). SIGKILL of a speaker, by contrast, closes its TCP session at once.
 
 Speakers. The bed runs none itself. ExaBGP 5 runs in a node as `exabgp server CONF` with the environment
 `exabgp_daemon_user=root` (no drop to `nobody`) and `exabgp_api_cli=false` (no CLI pipes); `tests/bgp/test_bed.py`
@@ -193,7 +193,11 @@ class HttpAnswer:
 
 class BGPBed:
     """Router (BIRD, or FRR with `router="frr"`), `nodes` nodes and a client in namespaces; a context manager that
-    builds it all and tears it all down (processes by PID, namespaces it created), also when building fails."""
+    builds it all and tears it all down (processes by PID, namespaces it created), also when building fails.
+
+    `kernel_table=N` (BIRD only): BIRD exports its routes into the router's kernel table N instead of main
+    (`BirdConfig.kernel_table`), for something else to turn into main-table routes, e.g. the lab's resilient-ECMP
+    emulation `dnslb_lab.resilient`; until something does, the router forwards nothing to the VIPs."""
 
     def __init__(
         self,
@@ -207,12 +211,16 @@ class BGPBed:
         passive: bool = False,
         prefix: str = "dnslb",
         router: str = "bird",
+        kernel_table: int | None = None,
     ) -> None:
         if not 1 <= nodes <= _MAX_NODES:
             raise ValueError(f"a bed has 1..{_MAX_NODES} nodes, not {nodes}")
         if router not in ROUTERS:
             raise ValueError(f"the router runs one of {ROUTERS}, not {router!r}")
+        if kernel_table is not None and router != "bird":
+            raise ValueError(f"kernel_table is BIRD's (BirdConfig.kernel_table); the router runs {router}")
         self.router_daemon = router
+        self.kernel_table = kernel_table
         self.ipv6 = ipv6
         self.router_asn = router_asn
         self.hold_time = hold_time
@@ -431,7 +439,11 @@ class BGPBed:
                     BirdNeighbor(node.bird_v6, node.ipv6, node.asn, node.router_ipv6, passive=self._passive)
                 )
         return BirdConfig(
-            router_id=self.router_ipv4, asn=self.router_asn, neighbors=tuple(neighbors), hold_time=self.hold_time
+            router_id=self.router_ipv4,
+            asn=self.router_asn,
+            neighbors=tuple(neighbors),
+            hold_time=self.hold_time,
+            kernel_table=self.kernel_table,
         )
 
     def _frr_config(self) -> FrrConfig:

@@ -220,6 +220,14 @@ def test_bird_config_has_ecmp_and_fast_timers() -> None:
         BirdNeighbor("bad", IPv6Address("fd00::11"), 64512, IPv4Address("10.0.0.1"))
 
 
+def test_a_bed_with_a_kernel_table_has_bird_export_there_and_refuses_one_for_frr() -> None:
+    text = BGPBed(2, kernel_table=100)._bird_config().render()
+    assert text.count("kernel table 100;") == 2  # IPv4 and IPv6
+    assert "kernel table" not in BGPBed(2)._bird_config().render()
+    with pytest.raises(ValueError, match="kernel_table is BIRD's"):
+        BGPBed(2, router="frr", kernel_table=100)
+
+
 def test_parse_birdc_output() -> None:
     protocols = parse_protocols(
         "Name       Proto      Table      State  Since         Info\n"
