@@ -82,7 +82,14 @@ def config(
         _resource(
             "BGPPeer",
             "edge",
-            {"myASN": node_asn, "peerASN": router_asn, "peerAddress": str(router), "holdTime": hold_time},
+            # graceful restart: a speaker restart (the `restart` scenario) changes no path; a drain cordons first
+            {
+                "myASN": node_asn,
+                "peerASN": router_asn,
+                "peerAddress": str(router),
+                "holdTime": hold_time,
+                "enableGracefulRestart": True,
+            },
         ),
         _resource("BGPAdvertisement", "all", {"addressPools": ["lab"], "peers": ["edge"]}),
         _resource(

@@ -389,7 +389,8 @@ class Lab:
         parts.speaker = self.testbed.spawn(parts.bed, argv, log=self.options.logs / f"speaker-{name}.log")
 
     def stop_speaker(self, name: str) -> int:
-        """SIGTERM, as a drain does: the speaker withdraws, waits its drain time, exits."""
+        """SIGTERM: on a cordoned node the speaker drains (withdraws, waits its drain time, exits); on a node that
+        could carry traffic it exits at once and graceful restart keeps its paths at the router."""
         parts = self.nodes[name]
         if parts.speaker is None:
             return 0
@@ -485,6 +486,10 @@ class Lab:
     def set_ready(self, name: str, ready: bool) -> None:
         """What the kubelet (or, for a dead node, the node lifecycle controller) writes."""
         self.core.patch_node_status(name, {"status": {"conditions": [cluster.ready_condition(ready)]}})
+
+    def set_cordoned(self, name: str, cordoned: bool) -> None:
+        """What `kubectl cordon` / `uncordon` writes."""
+        self.core.patch_node(name, {"spec": {"unschedulable": True if cordoned else None}})
 
     def set_slow(self, name: str, slow: bool, *, delay: float = 0.2, rate: str = "2mbit") -> None:
         """A heavily loaded node: its uplink rate-limited (tc tbf; these kernels have no netem) and its app slower."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from pathlib import Path
 
 from dnslb_lab import cluster
 from dnslb_lab.lab import Lab
@@ -162,8 +163,8 @@ def run_node_down(lab: Lab, timeline: Timeline, phase: float) -> None:
 
 
 def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
-    """Each node drained in turn (SIGTERM to its speaker, as a rolling update or `kubectl drain` does), then its
-    speaker started again."""
+    """Each node drained in turn for maintenance (cordoned, as `kubectl drain` does, then SIGTERM to its speaker:
+    an ordered drain, since the node is cordoned), then its speaker started again and the node uncordoned."""
     baseline(timeline, phase)
     vip = lab.vips[cluster.INGRESS.name]
     for name in list(lab.nodes):
@@ -177,6 +178,8 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
             _measure(lab, timeline, f"database on {survivor} → its path in {lab.router_name}",
                      lab.paths_are(db_vip, {survivor}), since=start, limit=30.0)  # fmt: skip
             start = time.monotonic()
+        lab.set_cordoned(name, True)
+        timeline.event(f"{name} cordoned")
         speaker = lab.nodes[name].speaker
         assert speaker is not None
         speaker.send_signal(signal.SIGTERM)
@@ -193,8 +196,9 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
         hold(phase, start)
         start = time.monotonic()
         timeline.phase(f"{name} speaker back")
+        lab.set_cordoned(name, False)
         lab.start_speaker(name)
-        timeline.event(f"{name} speaker started")
+        timeline.event(f"{name} uncordoned, speaker started")
         _measure(
             lab,
             timeline,
@@ -204,6 +208,67 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
             limit=30,
         )
         hold(phase, start)
+
+
+def run_restart(lab: Lab, timeline: Timeline, phase: float) -> None:
+    """Each node's speaker restarted in turn, as a rolling update does (SIGTERM, then a new speaker), with graceful
+    restart on the BGPPeer: the router keeps the node's paths until the new speaker's End-of-RIB."""
+    baseline(timeline, phase)
+    vip = lab.vips[cluster.INGRESS.name]
+    for name in list(lab.nodes):
+        start = time.monotonic()
+        timeline.phase(f"{name} speaker restarted")
+        with PathWatch(lab, vip) as watch:
+            lab.stop_speaker(name)
+            timeline.event(f"{name} speaker stopped (SIGTERM)")
+            said = _said(lab.options.logs / f"speaker-{name}.log", "End-of-RIB sent")
+            lab.start_speaker(name)
+            timeline.event(f"{name} speaker started")
+            _measure(lab, timeline, f"{name} speaker start → End-of-RIB to the router", said, since=start, limit=30.0)
+            hold(_SETTLE, time.monotonic())
+        timeline.event(f"{name} restart: {watch.changes} path changes at the router")
+        hold(phase, start)
+
+
+class PathWatch:
+    """Counts changes of the router's set of paths for one VIP, sampled every 50 ms in a thread."""
+
+    def __init__(self, lab: Lab, vip: IPv4Address) -> None:
+        self._lab, self._vip = lab, vip
+        self.changes = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="path-watch", daemon=True)
+
+    def __enter__(self) -> PathWatch:
+        self._last = self._lab.paths(self._vip)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.05):
+            paths = self._lab.paths(self._vip)
+            if paths != self._last:
+                self.changes += 1
+                self._last = paths
+
+
+def _said(log: Path, text: str) -> Callable[[], bool]:
+    """Whether `log` says `text` after what it held when this was called (a speaker's log outlives the speaker)."""
+    offset = log.stat().st_size if log.exists() else 0
+
+    def said() -> bool:
+        try:
+            with log.open("rb") as file:
+                file.seek(offset if log.stat().st_size >= offset else 0)  # a new speaker may start it afresh
+                return text in file.read().decode(errors="replace")
+        except OSError:
+            return False
+
+    return said
 
 
 def run_flapping(lab: Lab, timeline: Timeline, phase: float) -> None:
@@ -311,7 +376,8 @@ def run_migrate(lab: Lab, timeline: Timeline, phase: float) -> None:
 
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "node-down": (run_node_down, "nodes taken down one by one and brought back (the production test)"),
-    "drain": (run_drain, "each node drained in turn: SIGTERM to its speaker, then started again"),
+    "drain": (run_drain, "each node drained in turn: cordoned, SIGTERM to its speaker, then started and uncordoned"),
+    "restart": (run_restart, "each node's speaker restarted in turn (a rolling update), graceful restart on"),
     "flapping": (run_flapping, "one slow node whose Ready flaps, without and with damping, side by side"),
     "migrate": (run_migrate, "all-nodes A record → dnslb with takeover → rollback, a node failure in each world"),
 }
@@ -323,6 +389,7 @@ def phase_units(scenario: str, nodes: int) -> int:
     return {
         "node-down": 1 + node_cycle * nodes,
         "drain": 1 + 2 * nodes,
+        "restart": 1 + nodes,
         "flapping": 2 + 2 * 2 + 1,
         "migrate": 1 + node_cycle + 1 + node_cycle + 1,
     }[scenario]

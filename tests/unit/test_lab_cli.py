@@ -23,7 +23,7 @@ def test_help_lists_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
         main(["lab", "run", "--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    for scenario in ("node-down", "drain", "flapping", "migrate"):
+    for scenario in ("node-down", "drain", "restart", "flapping", "migrate"):
         assert scenario in text
 
 
