@@ -4,7 +4,9 @@ BIRD listens passively on 127.0.0.2 (and ::1) on a free port, in its own temp di
 read back with `birdc show route all`; ExaBGP connects from 127.0.0.1 (and ::1). BIRD calls a loopback neighbour an
 invalid address for a direct session, so its side is `multihop`; with no IGP route to a loopback next hop, BIRD marks
 the received routes `unreachable`, which leaves them, and every BGP attribute, in its table for these tests to read.
-Every process is started as a child and stopped by PID; a BIRD or ExaBGP that cannot start fails the test.
+Every process is started as a child and stopped by PID; a BIRD or ExaBGP that cannot start fails the test. A BIRD
+paused with SIGSTOP stands for a router slow to answer: the kernel still completes ExaBGP's TCP connection, so ExaBGP
+sends its OPEN and waits, with the session short of Established, for as long as a test needs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
@@ -45,6 +48,7 @@ SPEAKER = IPv4Address("127.0.0.1")
 # BIRD runs one session per neighbour address at a time: a second router session needs a second speaker address
 SPEAKER_B = IPv4Address("127.0.0.4")
 LOOPBACK6 = IPv6Address("::1")
+_TCP_ESTABLISHED, _TCP_LISTEN = "01", "0A"  # socket states as /proc/net/tcp spells them
 
 
 # ---- a BIRD on loopback ---------------------------------------------------------------------------------------------
@@ -123,8 +127,28 @@ class LoopbackBird:
 
     def stop(self) -> None:
         if self._child is not None:
-            self._child.stop(TIMEOUT)
+            self._child.stop(TIMEOUT, resume=True)  # a paused BIRD acts on the SIGTERM once it runs
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def pause(self) -> None:
+        """SIGSTOP, once BIRD listens: connections to it complete in the kernel and wait, unanswered, until `resume`."""
+        assert self._child is not None
+        wait_for(
+            lambda: any(s.state == _TCP_LISTEN for s in tcp_sockets(local_port=self.port)), TIMEOUT, "BIRD to listen"
+        )
+        self._child.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._child is not None
+        self._child.send_signal(signal.SIGCONT)
+
+    def connections(self) -> set[str]:
+        """The local ends of the TCP connections established to BIRD's port: who connected, from which port."""
+        return {s.local for s in tcp_sockets(remote_port=self.port) if s.state == _TCP_ESTABLISHED}
+
+    def wait_connected(self, other_than: AbstractSet[str] = frozenset()) -> None:
+        """Until a connection to BIRD, not one of `other_than`, is established: to a paused BIRD, its OPEN waits."""
+        wait_for(lambda: self.connections() - other_than, TIMEOUT, "a new connection to BIRD")
 
     def birdc(self, *command: str) -> str:
         result = subprocess.run(
@@ -139,6 +163,14 @@ class LoopbackBird:
 
     def established(self, session: str) -> bool:
         return "Established" in self.birdc("show", "protocols", session)
+
+    def received(self, session: str) -> tuple[int, int]:
+        """IPv4 updates and withdrawals the session's channel received since it (last) started."""
+        text = self.birdc("show", "protocols", "all", session).partition("Channel ipv4")[2]
+        updates = re.search(r"Import updates:\s+(\d+)", text)
+        withdraws = re.search(r"Import withdraws:\s+(\d+)", text)
+        assert updates and withdraws, text
+        return int(updates[1]), int(withdraws[1])
 
     def _answers(self) -> bool:
         if not self.socket.exists():
@@ -169,6 +201,26 @@ class LoopbackBird:
                 "}",
             ]
         return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    local: str  # address:port in /proc/net/tcp's hex
+    remote: str
+    state: str
+
+
+def tcp_sockets(*, local_port: int | None = None, remote_port: int | None = None) -> list[TcpSocket]:
+    """The IPv4 TCP sockets with that local or remote port, from /proc/net/tcp."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        socket_ = TcpSocket(*line.split()[1:4])
+        if local_port is not None and int(socket_.local.rpartition(":")[2], 16) != local_port:
+            continue
+        if remote_port is not None and int(socket_.remote.rpartition(":")[2], 16) != remote_port:
+            continue
+        found.append(socket_)
+    return found
 
 
 @pytest.fixture
@@ -292,8 +344,10 @@ def test_an_announced_route_reaches_bird_with_its_attributes_and_a_withdrawal_re
 
 
 def test_only_the_difference_is_sent(bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]) -> None:
+    """On an Established session that carries routes; routes changed while it comes up: the tests after this one."""
     commands = Commands()
     driver = driver_factory([neighbor(bird)], on_command=commands)
+    assert driver.wait_established(TIMEOUT), driver.output()
     a, b, c = route("10.100.0.1/32"), route("10.100.0.2/32"), route("10.100.0.3/32")
     b_preferred = route("10.100.0.2/32", local_preference=300)
     to = f"neighbor {ROUTER}"
@@ -302,6 +356,9 @@ def test_only_the_difference_is_sent(bird: LoopbackBird, driver_factory: Callabl
     assert sorted(commands.take()) == [
         f"{to} announce route {p} next-hop self" for p in ("10.100.0.1/32", "10.100.0.2/32")
     ]
+    # A session's first UPDATE pass leaves withdrawals out, and whatever ExaBGP is told until it makes that pass (while
+    # it writes its End-of-RIB after Established, say) goes into it: the changes below wait for it to be out.
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32", "10.100.0.2/32"}, TIMEOUT, "the first routes in BIRD")
     driver.set_desired({b, a})
     assert commands.take() == []
     driver.set_desired({a, b_preferred, c})
@@ -314,6 +371,97 @@ def test_only_the_difference_is_sent(bird: LoopbackBird, driver_factory: Callabl
 
     wait_for(lambda: set(bird.routes()) == {"10.100.0.3/32"}, TIMEOUT, "BIRD to hold only 10.100.0.3/32")
     assert driver.stats.failed_commands == 0
+
+
+# ExaBGP 5.0.15 queues what it is told for a session short of Established, and sends it in the session's first UPDATE
+# pass, which leaves every withdrawal out (reactor/peer.py `include_withdraw = False` until that pass ends). And a
+# `withdraw route`, or an `announce route` with other attributes, leaves the prefix's queued announcement where it was
+# (Configuration.inject_change -> OutgoingRIB.add_to_rib, rib/outgoing.py), so that pass announces it: a withdrawn VIP,
+# or one with its old attributes, stays at the router until its next change. Announcements for a session that is not
+# Established must wait for it to come up; withdrawals must not (the test after these two).
+
+
+def wait_for_table(bird: LoopbackBird, want: dict[str, int], what: str) -> None:
+    """Until BIRD holds exactly the prefixes of `want`, each with that local preference; the error says what it held."""
+    held: dict[str, int] = {}
+
+    def holds() -> bool:
+        nonlocal held
+        held = {prefix: r.local_pref for prefix, r in bird.routes().items()}
+        return held == want
+
+    try:
+        wait_for(holds, TIMEOUT, what)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; BIRD holds {held}") from None
+
+
+def test_routes_changed_before_the_session_is_up_reach_bird_as_last_set(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    bird.pause()
+    driver = driver_factory([neighbor(bird)])
+    bird.wait_connected()  # ExaBGP has sent its OPEN; no failed attempt can flush its queue any more
+    # the driver sends a batch in prefix order: 10.100.0.1/32 makes ExaBGP queue local-preference 300 first
+    other = route("10.100.0.1/32", local_preference=300)
+    kept, dropped = route("10.100.0.2/32"), route("10.100.0.3/32")
+    kept_preferred = route("10.100.0.2/32", local_preference=300)
+    driver.set_desired({other, kept, dropped})
+    driver.set_desired({kept_preferred})
+    assert driver.sessions == {str(ROUTER): False}
+
+    bird.resume()
+    assert driver.wait_established(TIMEOUT), driver.output()
+    # ExaBGP would announce 10.100.0.1/32 and 10.100.0.2/32 (300), then 10.100.0.2/32 (100) and 10.100.0.3/32
+    wait_for_table(bird, {"10.100.0.2/32": 300}, "BIRD to hold the kept route, preferred, alone")
+    assert driver.announced == {kept_preferred}
+
+
+def test_a_vip_added_and_removed_while_the_session_is_re_established_is_not_left_at_bird(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    """The router drops the session, and is slow to answer ExaBGP's next OPEN; a VIP comes and goes meanwhile."""
+    driver = driver_factory([neighbor(bird)])
+    kept, passing = route("10.100.0.1/32"), route("10.100.0.9/32")
+    assert driver.wait_established(TIMEOUT), driver.output()
+    driver.set_desired({kept})
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32"}, TIMEOUT, "the route in BIRD")
+
+    old_connection = bird.connections()
+    bird.birdc("disable", "speaker")  # a Cease; after an administrative one BIRD takes the next connection at once
+    wait_for(lambda: driver.sessions == {str(ROUTER): False}, TIMEOUT, "ExaBGP to see the session go")
+    bird.birdc("enable", "speaker")
+    bird.pause()
+    bird.wait_connected(other_than=old_connection)  # ExaBGP's next attempt, after its reconnect backoff
+    driver.set_desired({kept, passing})
+    driver.set_desired({kept})
+    assert driver.sessions == {str(ROUTER): False}
+
+    bird.resume()
+    wait_for(lambda: bird.established("speaker"), TIMEOUT, "the session back")
+    # one UPDATE would carry both routes: BIRD's table goes from none straight to the wrong one
+    wait_for_table(bird, {"10.100.0.1/32": 100}, "BIRD to hold the kept route alone")
+    assert driver.announced == {kept}
+
+
+def test_a_vip_withdrawn_while_the_session_is_down_is_not_announced_again_when_it_comes_back(
+    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+) -> None:
+    """ExaBGP sends its adj-rib-out again when a session comes back: a route withdrawn from it while the session was
+    down stays out of that, and out of the router, even for a moment (a node back from a partition)."""
+    driver = driver_factory([neighbor(bird)])
+    kept, gone = route("10.100.0.1/32"), route("10.100.0.2/32")
+    assert driver.wait_established(TIMEOUT), driver.output()
+    driver.set_desired({kept, gone})
+    wait_for(lambda: len(bird.routes()) == 2, TIMEOUT, "both routes in BIRD")
+
+    bird.birdc("disable", "speaker")
+    wait_for(lambda: driver.sessions == {str(ROUTER): False}, TIMEOUT, "ExaBGP to see the session go")
+    driver.set_desired({kept})
+    bird.birdc("enable", "speaker")
+
+    wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32"}, TIMEOUT, "the kept route back, alone")
+    assert bird.received("speaker") == (1, 0), "the new session was sent the withdrawn route (and its withdrawal)"
 
 
 def test_a_listen_port_that_is_taken_leaves_exabgp_connecting_out(
@@ -404,6 +552,7 @@ def test_an_injection_attempt_is_refused_and_bird_never_sees_a_default_route(
 ) -> None:
     commands = Commands()
     driver = driver_factory([neighbor(bird)], on_command=commands)
+    assert driver.wait_established(TIMEOUT), driver.output()
     driver.set_desired({route("10.100.0.1/32")})
     commands.take()
 

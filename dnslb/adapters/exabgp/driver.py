@@ -9,7 +9,8 @@
 ExaBGP runs with a generated config and environment file in `workdir`, as `exabgp server exabgp.conf`. Its one API
 process is `python -m dnslb.adapters.exabgp.relay`, which connects back to a Unix socket of this driver (see `relay`
 and `link`).
-`set_desired` sends only the difference between desired and announced (withdrawals first) and waits for ExaBGP's ack
+`set_desired` sends only the difference between desired and announced (withdrawals first; announcements only to
+Established sessions, the others get theirs when they come up), and waits for ExaBGP's ack
 of each command; `announced` is what ExaBGP has acked, whether or not a session is up to carry it.
 
 Supervision, all from one thread (so ExaBGP's parent-death signal, bound to the thread that forked it, lasts as long
@@ -168,6 +169,7 @@ class ExaBGPDriver:
         self._intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]] = frozenset()
         self._intent_known = False  # set_desired was called: only then may End-of-RIB say "that is everything"
         self._eor_due: set[str] = set()  # graceful-restart sessions up since ExaBGP last sent them End-of-RIB
+        self._reconcile_due = False  # a session came up: send it what changed while it was down
         self._announced: dict[PeerAddress, dict[Prefix, Route]] = {}
         self._sessions: dict[str, bool] = {n.key: False for n in self._neighbors}
         self._launched: tuple[Neighbor, ...] = ()  # the neighbors the current ExaBGP was started with
@@ -247,7 +249,7 @@ class ExaBGPDriver:
     def set_desired(self, routes: Routes) -> None:
         """Make ExaBGP announce exactly `routes`: one collection for every neighbor, or a mapping peer address →
         routes (neighbors it leaves out get none). One route per prefix and neighbor. Returns once ExaBGP acked the
-        difference, or at once when ExaBGP is down (the supervisor announces on its next start)."""
+        difference (announcements for Established sessions only: the others get theirs when they come up)."""
         intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]]
         if isinstance(routes, Mapping):
             intent = {peer: frozenset(by_prefix(rs).values()) for peer, rs in routes.items()}
@@ -331,9 +333,15 @@ class ExaBGPDriver:
                 link = self._link
                 desired = self._desired()
                 announced = {peer: list(routes.values()) for peer, routes in self._announced.items()}
+                up = {key for key, established in self._sessions.items() if established}
+                self._reconcile_due = False
             if link is None or link.closed.is_set():
                 return
-            changes = updates(desired, announced)
+            # Announcements only for Established sessions: ExaBGP 5.0.15 keeps an announcement queued for a session
+            # that is not up even when a later withdraw or attribute change should replace it, and sends it when the
+            # session comes up. Withdrawals always: ExaBGP re-announces what its RIB holds to a session that comes
+            # back, and the router dropped the session's paths anyway (or, under graceful restart, End-of-RIB does).
+            changes = [c for c in updates(desired, announced) if c.action == "withdraw" or _up(c, up)]
             results: list[CommandResult] = []
             try:
                 if changes:
@@ -410,9 +418,11 @@ class ExaBGPDriver:
             if key not in self._sessions or self._sessions[key] == up:
                 return
             self._sessions[key] = up
-            if up and any(n.key == key and n.graceful_restart for n in self._launched):
-                self._eor_due.add(key)
-                self._wake.set()  # End-of-RIB goes from the supervisor's thread: this one reads the acks
+            if up:  # what changed while it was down goes now, from the supervisor's thread: this one reads the acks
+                self._reconcile_due = True
+                if any(n.key == key and n.graceful_restart for n in self._launched):
+                    self._eor_due.add(key)
+                self._wake.set()
             self._state.notify_all()
         if up:
             log.info("BGP session with %s is established", key)
@@ -508,8 +518,8 @@ class ExaBGPDriver:
             if self._stopping.is_set():
                 return None
             with self._state:
-                eor_due = bool(self._eor_due) and self._intent_known
-            if eor_due:
+                due = self._reconcile_due or (bool(self._eor_due) and self._intent_known)
+            if due:
                 self._reconcile()
             if restart:
                 return "reconfigured"
@@ -627,6 +637,10 @@ def _checked_neighbors(neighbors: Sequence[Neighbor]) -> tuple[Neighbor, ...]:
     if len(set(keys)) != len(keys):
         raise ValueError("two neighbors share a peer address")
     return checked
+
+
+def _up(change: Update, up: set[str]) -> bool:
+    return change.neighbor is not None and change.neighbor.compressed in up
 
 
 def _tagged(
