@@ -4,13 +4,14 @@ BIRD listens passively on 127.0.0.2 (and ::1) on a free port, in its own temp di
 read back with `birdc show route all`; ExaBGP connects from 127.0.0.1 (and ::1). BIRD calls a loopback neighbour an
 invalid address for a direct session, so its side is `multihop`; with no IGP route to a loopback next hop, BIRD marks
 the received routes `unreachable`, which leaves them, and every BGP attribute, in its table for these tests to read.
-Every process is started as a child and stopped by PID; a BIRD or ExaBGP that cannot start fails the test. A BIRD
-paused with SIGSTOP stands for a router slow to answer: the kernel still completes ExaBGP's TCP connection, so ExaBGP
-sends its OPEN and waits, with the session short of Established, for as long as a test needs.
+Every process is started as a child and stopped by PID; a BIRD or ExaBGP that cannot start fails the test. A router
+slow to answer is a `Gate` between them: it takes ExaBGP's connection and holds it, with ExaBGP's OPEN unanswered, until
+the test lets it through to BIRD.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,7 +22,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
@@ -48,7 +48,6 @@ SPEAKER = IPv4Address("127.0.0.1")
 # BIRD runs one session per neighbour address at a time: a second router session needs a second speaker address
 SPEAKER_B = IPv4Address("127.0.0.4")
 LOOPBACK6 = IPv6Address("::1")
-_TCP_ESTABLISHED, _TCP_LISTEN = "01", "0A"  # socket states as /proc/net/tcp spells them
 
 
 # ---- a BIRD on loopback ---------------------------------------------------------------------------------------------
@@ -127,28 +126,8 @@ class LoopbackBird:
 
     def stop(self) -> None:
         if self._child is not None:
-            self._child.stop(TIMEOUT, resume=True)  # a paused BIRD acts on the SIGTERM once it runs
+            self._child.stop(TIMEOUT)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def pause(self) -> None:
-        """SIGSTOP, once BIRD listens: connections to it complete in the kernel and wait, unanswered, until `resume`."""
-        assert self._child is not None
-        wait_for(
-            lambda: any(s.state == _TCP_LISTEN for s in tcp_sockets(local_port=self.port)), TIMEOUT, "BIRD to listen"
-        )
-        self._child.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self._child is not None
-        self._child.send_signal(signal.SIGCONT)
-
-    def connections(self) -> set[str]:
-        """The local ends of the TCP connections established to BIRD's port: who connected, from which port."""
-        return {s.local for s in tcp_sockets(remote_port=self.port) if s.state == _TCP_ESTABLISHED}
-
-    def wait_connected(self, other_than: AbstractSet[str] = frozenset()) -> None:
-        """Until a connection to BIRD, not one of `other_than`, is established: to a paused BIRD, its OPEN waits."""
-        wait_for(lambda: self.connections() - other_than, TIMEOUT, "a new connection to BIRD")
 
     def birdc(self, *command: str) -> str:
         result = subprocess.run(
@@ -203,24 +182,81 @@ class LoopbackBird:
         return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class TcpSocket:
-    local: str  # address:port in /proc/net/tcp's hex
-    remote: str
-    state: str
+class Gate:
+    """A TCP relay on the router's address that ExaBGP connects to (its `peer_port`) and that connects on to BIRD from
+    the speaker's address. While `closed`, it takes each new connection and holds it, unanswered, until `open`."""
+
+    def __init__(self, bird: LoopbackBird, speaker: IPv4Address = SPEAKER) -> None:
+        self._bird, self._speaker = bird, speaker
+        self._server = socket.create_server((str(bird.sessions[0].local), 0))
+        self.port: int = self._server.getsockname()[1]
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self._held = 0
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="gate", daemon=True).start()
+
+    def close(self) -> None:
+        """Hold new connections from now on."""
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @property
+    def held(self) -> int:
+        """Connections waiting for `open`."""
+        with self._lock:
+            return self._held
+
+    def stop(self) -> None:
+        self._server.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+        self._open.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._through, args=(client,), daemon=True).start()
+
+    def _through(self, client: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(client)
+            self._held += 1
+        self._open.wait()
+        with self._lock:
+            self._held -= 1
+        try:
+            bird = socket.create_connection(
+                (str(ROUTER), self._bird.port), timeout=TIMEOUT, source_address=(str(self._speaker), 0)
+            )
+        except OSError:
+            client.close()
+            return
+        bird.settimeout(None)
+        with self._lock:
+            self._sockets.append(bird)
+        threading.Thread(target=_pump, args=(client, bird), daemon=True).start()
+        _pump(bird, client)
 
 
-def tcp_sockets(*, local_port: int | None = None, remote_port: int | None = None) -> list[TcpSocket]:
-    """The IPv4 TCP sockets with that local or remote port, from /proc/net/tcp."""
-    found = []
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        socket_ = TcpSocket(*line.split()[1:4])
-        if local_port is not None and int(socket_.local.rpartition(":")[2], 16) != local_port:
-            continue
-        if remote_port is not None and int(socket_.remote.rpartition(":")[2], 16) != remote_port:
-            continue
-        found.append(socket_)
-    return found
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy until either side closes, then close both."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    for sock in (source, sink):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture
@@ -240,6 +276,13 @@ def bird_factory() -> Iterator[Callable[..., LoopbackBird]]:
 @pytest.fixture
 def bird(bird_factory: Callable[..., LoopbackBird]) -> LoopbackBird:
     return bird_factory()
+
+
+@pytest.fixture
+def gate(bird: LoopbackBird) -> Iterator[Gate]:
+    gate = Gate(bird)
+    yield gate
+    gate.stop()
 
 
 # ---- the driver -----------------------------------------------------------------------------------------------------
@@ -397,11 +440,11 @@ def wait_for_table(bird: LoopbackBird, want: dict[str, int], what: str) -> None:
 
 
 def test_routes_changed_before_the_session_is_up_reach_bird_as_last_set(
-    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+    bird: LoopbackBird, gate: Gate, driver_factory: Callable[..., ExaBGPDriver]
 ) -> None:
-    bird.pause()
-    driver = driver_factory([neighbor(bird)])
-    bird.wait_connected()  # ExaBGP has sent its OPEN; no failed attempt can flush its queue any more
+    gate.close()
+    driver = driver_factory([neighbor(bird, peer_port=gate.port)])
+    wait_for(lambda: gate.held, TIMEOUT, "ExaBGP's connection held")  # no failed attempt can flush its queue now
     # the driver sends a batch in prefix order: 10.100.0.1/32 makes ExaBGP queue local-preference 300 first
     other = route("10.100.0.1/32", local_preference=300)
     kept, dropped = route("10.100.0.2/32"), route("10.100.0.3/32")
@@ -410,34 +453,32 @@ def test_routes_changed_before_the_session_is_up_reach_bird_as_last_set(
     driver.set_desired({kept_preferred})
     assert driver.sessions == {str(ROUTER): False}
 
-    bird.resume()
-    assert driver.wait_established(TIMEOUT), driver.output()
+    gate.open()
     # ExaBGP would announce 10.100.0.1/32 and 10.100.0.2/32 (300), then 10.100.0.2/32 (100) and 10.100.0.3/32
     wait_for_table(bird, {"10.100.0.2/32": 300}, "BIRD to hold the kept route, preferred, alone")
-    assert driver.announced == {kept_preferred}
+    wait_for(lambda: driver.announced == {kept_preferred}, TIMEOUT, "the driver to record it")
 
 
 def test_a_vip_added_and_removed_while_the_session_is_re_established_is_not_left_at_bird(
-    bird: LoopbackBird, driver_factory: Callable[..., ExaBGPDriver]
+    bird: LoopbackBird, gate: Gate, driver_factory: Callable[..., ExaBGPDriver]
 ) -> None:
     """The router drops the session, and is slow to answer ExaBGP's next OPEN; a VIP comes and goes meanwhile."""
-    driver = driver_factory([neighbor(bird)])
+    driver = driver_factory([neighbor(bird, peer_port=gate.port)])
     kept, passing = route("10.100.0.1/32"), route("10.100.0.9/32")
     assert driver.wait_established(TIMEOUT), driver.output()
     driver.set_desired({kept})
     wait_for(lambda: set(bird.routes()) == {"10.100.0.1/32"}, TIMEOUT, "the route in BIRD")
 
-    old_connection = bird.connections()
+    gate.close()
     bird.birdc("disable", "speaker")  # a Cease; after an administrative one BIRD takes the next connection at once
     wait_for(lambda: driver.sessions == {str(ROUTER): False}, TIMEOUT, "ExaBGP to see the session go")
-    bird.birdc("enable", "speaker")
-    bird.pause()
-    bird.wait_connected(other_than=old_connection)  # ExaBGP's next attempt, after its reconnect backoff
+    wait_for(lambda: gate.held, TIMEOUT, "ExaBGP's next connection held")
     driver.set_desired({kept, passing})
     driver.set_desired({kept})
     assert driver.sessions == {str(ROUTER): False}
 
-    bird.resume()
+    bird.birdc("enable", "speaker")
+    gate.open()
     wait_for(lambda: bird.established("speaker"), TIMEOUT, "the session back")
     # one UPDATE would carry both routes: BIRD's table goes from none straight to the wrong one
     wait_for_table(bird, {"10.100.0.1/32": 100}, "BIRD to hold the kept route alone")
