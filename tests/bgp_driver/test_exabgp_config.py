@@ -42,6 +42,7 @@ def test_a_neighbor_stanza_says_everything_the_peer_needs() -> None:
         "    outgoing-ttl 255;",
         f"    md5-password {encoded};",
         "    md5-base64 true;",
+        "    manual-eor true;",
         "    family {",
         "        ipv4 unicast;",
         "        ipv6 unicast;",
@@ -54,11 +55,11 @@ def test_a_neighbor_stanza_says_everything_the_peer_needs() -> None:
     ]
 
 
-def test_graceful_restart_offers_the_capability_and_leaves_end_of_rib_to_the_driver() -> None:
+def test_graceful_restart_offers_the_capability_and_every_session_leaves_end_of_rib_to_the_driver() -> None:
     lines = neighbor(graceful_restart=120).stanza().splitlines()
     at = lines.index("    manual-eor true;")
     assert lines[at + 1 : at + 4] == ["    capability {", "        graceful-restart 120;", "    }"]
-    assert "graceful-restart" not in neighbor().stanza() and "manual-eor" not in neighbor().stanza()
+    assert "graceful-restart" not in neighbor().stanza() and "    manual-eor true;" in neighbor().stanza()
 
 
 def test_a_neighbor_without_a_listen_port_only_connects() -> None:

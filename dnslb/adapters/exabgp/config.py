@@ -35,8 +35,10 @@ class Neighbor:
 
     `graceful_restart` is the restart time (seconds) ExaBGP offers (RFC 4724): a router that supports it keeps this
     node's paths, as stale, when the session closes without a NOTIFICATION (ExaBGP closes that way when stopped) until
-    the new session's End-of-RIB, at most that long. ExaBGP then sends End-of-RIB only when told (`manual-eor`): the
-    driver tells it once the session carries every desired route, so a restarted speaker changes no path.
+    the new session's End-of-RIB, at most that long. ExaBGP sends End-of-RIB only when told (`manual-eor`, on every
+    session): the driver tells it once the session carries every desired route, so a restarted speaker changes no
+    path; and ExaBGP's own End-of-RIB at Established would delay its first UPDATE pass, which sends no withdrawals,
+    until the driver's first changes had joined it.
     `password` is the TCP MD5 (RFC 2385) key, as read from the Secret. `multihop` allows an eBGP peer that is more than
     one hop away (outgoing TTL 255); without it an eBGP session is sent with TTL 1. iBGP sessions keep the system TTL.
     """
@@ -110,9 +112,9 @@ class Neighbor:
             # base64 keeps quotes, spaces, ';' and '#' in a password away from the tokeniser
             lines.append(f"    md5-password {base64.b64encode(self.password.encode()).decode()};")
             lines.append("    md5-base64 true;")
+        lines.append("    manual-eor true;")
         if self.graceful_restart is not None:
             lines += [
-                "    manual-eor true;",
                 "    capability {",
                 f"        graceful-restart {int(self.graceful_restart)};",
                 "    }",

@@ -168,7 +168,7 @@ class ExaBGPDriver:
         self._state = threading.Condition()  # guards every field below
         self._intent: frozenset[Route] | dict[PeerAddress, frozenset[Route]] = frozenset()
         self._intent_known = False  # set_desired was called: only then may End-of-RIB say "that is everything"
-        self._eor_due: set[str] = set()  # graceful-restart sessions up since ExaBGP last sent them End-of-RIB
+        self._eor_due: set[str] = set()  # sessions up since ExaBGP last sent them End-of-RIB
         self._reconcile_due = False  # a session came up: send it what changed while it was down
         self._announced: dict[PeerAddress, dict[Prefix, Route]] = {}
         self._sessions: dict[str, bool] = {n.key: False for n in self._neighbors}
@@ -361,7 +361,7 @@ class ExaBGPDriver:
             self._notify(self._on_command, result)
 
     def _end_of_rib(self, link: RelayLink) -> None:
-        """Tell each graceful-restart session that came up End-of-RIB, once ExaBGP holds every route desired for it
+        """Tell each session that came up End-of-RIB, once ExaBGP holds every route desired for it
         (commands are acked in order, and ExaBGP sends End-of-RIB after the routes it holds): the router then drops
         the stale paths of the previous session that are no longer announced, and only those."""
         with self._state:
@@ -374,7 +374,7 @@ class ExaBGPDriver:
         lines = [f"neighbor {key} announce eor {_FAMILY[ipaddress.ip_address(key).version]}" for key in due]
         for key, ack in zip(due, link.execute(lines, self._ack_timeout), strict=True):
             if ack.ok:
-                log.info("End-of-RIB sent to %s: the router may drop the paths it kept across our restart", key)
+                log.info("End-of-RIB sent to %s: it has every route (a graceful-restart router drops the rest)", key)
             else:
                 log.error("ExaBGP refused End-of-RIB for %s", key)
 
@@ -420,8 +420,7 @@ class ExaBGPDriver:
             self._sessions[key] = up
             if up:  # what changed while it was down goes now, from the supervisor's thread: this one reads the acks
                 self._reconcile_due = True
-                if any(n.key == key and n.graceful_restart for n in self._launched):
-                    self._eor_due.add(key)
+                self._eor_due.add(key)
                 self._wake.set()
             self._state.notify_all()
         if up:
