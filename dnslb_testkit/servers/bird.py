@@ -86,11 +86,11 @@ class BirdNeighbor:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"BIRD protocol name {self.name!r} must be a letter then letters, digits or '_'")
-        _check_asn(self.asn)
+        check_asn(self.asn)
         if self.local_address.version != self.address.version:
             raise ValueError(f"{self.name}: local address {self.local_address} is not of the family of {self.address}")
         if self.hold_time is not None:
-            _check_hold_time(self.hold_time)
+            check_hold_time(self.hold_time)
 
     @property
     def family(self) -> str:
@@ -112,11 +112,11 @@ class BirdConfig:
     kernel_table: int | None = None  # None: main
 
     def __post_init__(self) -> None:
-        _check_asn(self.asn)
+        check_asn(self.asn)
         table = self.kernel_table
         if table is not None and (not 0 < table <= _MAX_TABLE or 253 <= table <= 255):
             raise ValueError(f"kernel table {table} is 253-255 (default, main, local) or out of 1..{_MAX_TABLE}")
-        _check_hold_time(self.hold_time)
+        check_hold_time(self.hold_time)
         names = [n.name for n in self.neighbors]
         if len(set(names)) != len(names):
             raise ValueError(f"neighbour names must be unique: {names}")
@@ -473,11 +473,11 @@ def _gateway(text: object) -> IPAddress | None:
     return ip_address(text) if isinstance(text, str) else None
 
 
-def _check_asn(asn: int) -> None:
+def check_asn(asn: int) -> None:
     if not 1 <= asn <= _MAX_ASN:
         raise ValueError(f"ASN {asn} is out of range 1..{_MAX_ASN}")
 
 
-def _check_hold_time(hold_time: int) -> None:
+def check_hold_time(hold_time: int) -> None:
     if not 3 <= hold_time <= 65535:
         raise ValueError(f"hold time {hold_time} must be 3..65535 seconds")

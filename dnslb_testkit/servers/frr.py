@@ -52,7 +52,7 @@ from typing import Any
 
 from dnslb.adapters.child import ChildStartError
 from dnslb_testkit.netns import IPAddress, IPNetwork, Namespace, Network, Process
-from dnslb_testkit.servers.bird import BirdRoute, KernelRoute, kernel_route
+from dnslb_testkit.servers.bird import BirdRoute, KernelRoute, check_asn, check_hold_time, kernel_route
 
 __all__ = [
     "FrrConfig",
@@ -74,7 +74,6 @@ _START_TIMEOUT = 15.0
 _VTYSH_TIMEOUT = 10.0
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _PASSWORD = re.compile(r"^[!-~]{1,80}$")  # one vtysh WORD: printable ASCII, no space; TCP MD5 keys are <= 80 bytes
-_MAX_ASN = 2**32 - 1
 _MAX_PATHS = 256  # Debian builds FRR with --enable-multipath=256
 # FRR's names of the well-known communities, as its JSON `community.string` spells them (RFC 1997, 7999, 8326, 8642)
 _WELL_KNOWN = {
@@ -119,9 +118,9 @@ class FrrNeighbor:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"neighbour name {self.name!r} must be a letter then letters, digits or '_'")
-        _check_asn(self.asn)
+        check_asn(self.asn)
         if self.hold_time is not None:
-            _check_hold_time(self.hold_time)
+            check_hold_time(self.hold_time)
         if self.password is not None and not _PASSWORD.match(self.password):
             raise ValueError(f"{self.name}: the password must be 1-80 printable ASCII characters without spaces")
 
@@ -143,8 +142,8 @@ class FrrConfig:
     multipath_relax: bool = True
 
     def __post_init__(self) -> None:
-        _check_asn(self.asn)
-        _check_hold_time(self.hold_time)
+        check_asn(self.asn)
+        check_hold_time(self.hold_time)
         names = [n.name for n in self.neighbors]
         if len(set(names)) != len(names):
             raise ValueError(f"neighbour names must be unique: {names}")
@@ -472,13 +471,3 @@ def _community(token: str) -> tuple[int, int]:
 
 def _output(result: subprocess.CompletedProcess[str]) -> str:
     return ((result.stderr or "") + (result.stdout or "")).strip()[-3000:]
-
-
-def _check_asn(asn: int) -> None:
-    if not 1 <= asn <= _MAX_ASN:
-        raise ValueError(f"ASN {asn} is out of range 1..{_MAX_ASN}")
-
-
-def _check_hold_time(hold_time: int) -> None:
-    if not 3 <= hold_time <= 65535:
-        raise ValueError(f"hold time {hold_time} must be 3..65535 seconds")
