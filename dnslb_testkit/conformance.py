@@ -23,7 +23,8 @@ Providers that talk to a server add `ReachabilityConformance` (set `unreachable`
 add `ThrottlingConformance` and set `throttled` to a provider whose server answers every request with the provider's
 throttling response. `ExactValuesConformance` checks that record sets written by someone else, in the server's own
 spelling, are read canonically and written back byte for byte: set `foreign` to a `ForeignZone` that writes and reads
-the target zone directly on the server, not through the provider.
+the target zone directly on the server, not through the provider. `SyncConformance` runs dnslb's sync engine over
+the provider: a foreign record at an ownership name, an ownership name too long, a write that lost a race.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ from typing import Protocol
 
 import pytest
 
+from dnslb.adapters.dnssync.sync import ProviderSync
+from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.batch import Group, pack
+from dnslb.core.dns.desired import Claim
+from dnslb.core.dns.registry import ownership_name
+from dnslb.core.objects import ObjectKey
 from dnslb.provider import (
     MAX_NAME_LENGTH,
     Change,
@@ -349,6 +355,98 @@ class ExactValuesConformance:
             replaced = RecordSet.of(read.name, read.type, read.ttl + 1, read.values)  # dnslb's own spelling
             target.provider.apply(zone, [Change("update", replaced, read)])
             assert ours(target, zone)[read.key] == replaced
+
+
+class SyncConformance:
+    """dnslb's own rules, run by its sync engine (`ProviderSync`) over the provider and its real server: a foreign
+    record at an ownership name, a hostname whose ownership name would be too long, and a write that lost a race."""
+
+    def test_a_foreign_record_at_the_ownership_name_makes_the_name_foreign_and_nothing_is_sent(
+        self, target: ConformanceTarget
+    ) -> None:
+        zone = zone_of(target)
+        stray = RecordSet.of(f"_dnslb.web.{target.zone}", "TXT", 60, ["site-verification=abc"])
+        target.provider.apply(zone, [Change("create", stray)])
+        sync = _syncer(target)
+        sync.take_stats()
+        for requests in (1, 0, 0):  # ok.<zone> once; web, known foreign, never: no request that fails every sync
+            refused = sync.sync([_claim(target, "web", "10.10.0.1"), _claim(target, "ok", "10.10.0.2")], True)
+            assert [(r.about, "foreign" in r.message) for r in refused] == [(f"web.{target.zone}", True)], refused
+            stats = sync.take_stats()
+            assert (stats.foreign, stats.requests, stats.errors) == (1, requests, {}), stats
+        current = ours(target, zone)
+        assert current[stray.key] == stray
+        assert (f"web.{target.zone}", "A") not in current
+        assert current[(f"ok.{target.zone}", "A")].values == ("10.10.0.2",)
+
+    def test_a_hostname_is_refused_when_its_ownership_name_would_be_too_long(self, target: ConformanceTarget) -> None:
+        zone = zone_of(target)
+        longest = target.provider.limits.max_name - len(ownership_name(""))  # the ownership name at the limit
+        fits, too_long = _name_of_length(target.zone, longest), _name_of_length(target.zone, longest + 1, "b")
+        sync = _syncer(target)
+        refused = sync.sync([_claim(target, fits, "10.11.0.1"), _claim(target, too_long, "10.11.0.2")], True)
+        assert [r.about for r in refused] == [too_long] and "ownership record name" in refused[0].message
+        current = ours(target, zone)
+        assert current[(fits, "A")].values == ("10.11.0.1",)
+        assert (ownership_name(fits), "TXT") in current
+        assert not any(name == too_long for name, _ in current)
+        assert sync.health.ok is True  # a refused name is its Service's trouble, not the provider's
+
+    def test_a_write_that_lost_a_race_is_made_again_from_what_stands_and_another_owner_keeps_its_name(
+        self, target: ConformanceTarget
+    ) -> None:
+        zone = zone_of(target)
+        sync = _syncer(target)
+        assert sync.sync([_claim(target, "moved", "10.12.0.1"), _claim(target, "taken", "10.12.0.3")], True) == []
+        current = ours(target, zone)
+        moved, taken = current[(f"moved.{target.zone}", "A")], current[(f"taken.{target.zone}", "A")]
+        taken_txt = current[(ownership_name(taken.name), "TXT")]
+        # behind dnslb's back, between two syncs: one record changed, one name given to another owner
+        behind_moved = RecordSet.of(moved.name, "A", moved.ttl, ["192.0.2.7"])
+        behind_taken = RecordSet.of(taken.name, "A", taken.ttl, ["192.0.2.8"])
+        other = RecordSet.of(taken_txt.name, "TXT", taken_txt.ttl, [taken_txt.values[0].replace("conformance", "b")])
+        target.provider.apply(zone, [Change("update", behind_moved, moved), Change("update", behind_taken, taken),
+                                     Change("update", other, taken_txt)])  # fmt: skip
+        wanted = [_claim(target, "moved", "10.12.0.2"), _claim(target, "taken", "10.12.0.4")]
+        for _ in range(3):  # a provider that cannot read a name alone reads the zone beside the syncs
+            refused = sync.sync(wanted, True)
+            if sync.read_due() is None:
+                break
+            sync.read()
+        assert [r.about for r in refused] == [taken.name] and "owner b" in refused[0].message, refused
+        current = ours(target, zone)
+        assert current[moved.key].values == ("10.12.0.2",)  # still dnslb's: made again against what stands
+        assert current[taken.key].values == ("192.0.2.8",)  # the other owner's change survives
+        assert current[other.key] == other
+
+
+def _syncer(target: ConformanceTarget) -> ProviderSync:
+    spec = DNSProviderSpec.model_validate({"type": "conformance", "zones": [target.zone]})
+    sync = ProviderSync("conformance", spec, target.provider, "conformance", save_replaced=lambda zone, saved: None)
+    sync.read()
+    return sync
+
+
+def _claim(target: ConformanceTarget, label: str, ip: str) -> Claim:
+    """A Service's claim on `label` (a label of the zone, or a whole name in it) for one address."""
+    hostname = label if label.endswith("." + target.zone) else f"{label}.{target.zone}"
+    service = ObjectKey("default", hostname.split(".", maxsplit=1)[0][:63])
+    return Claim(hostname, service, "2026-01-01T00:00:00Z", 60, (RecordSet.of(hostname, "A", 60, [ip]),))
+
+
+def _name_of_length(zone: str, length: int, fill: str = "a") -> str:
+    """A name in `zone` exactly `length` characters long, in labels of at most 63."""
+    left = length - len(zone)  # each label takes its characters and one dot
+    sizes = []
+    while left > 0:
+        size = min(63, left - 1)
+        if left - size - 1 == 1:  # never leave room for a dot alone
+            size -= 1
+        sizes.append(size)
+        left -= size + 1
+    name = ".".join([*(fill * size for size in sizes), zone])
+    assert len(name) == length, (name, length)
+    return name
 
 
 class ReachabilityConformance:

@@ -18,6 +18,7 @@ from dnslb_testkit.conformance import (
     NameReaderConformance,
     ProviderConformance,
     Spelling,
+    SyncConformance,
 )
 
 ZONE = Zone("example.test", "example.test")
@@ -45,7 +46,7 @@ class InMemoryZone:
         return list(stored.exact) if stored else []
 
 
-class TestInMemoryConformance(ProviderConformance, NameReaderConformance, ExactValuesConformance):
+class TestInMemoryConformance(ProviderConformance, NameReaderConformance, ExactValuesConformance, SyncConformance):
     @pytest.fixture
     def target(self) -> ConformanceTarget:
         provider = InMemoryProvider(["example.test"])

@@ -41,6 +41,7 @@ from dnslb_testkit.conformance import (
     ProviderConformance,
     ReachabilityConformance,
     Spelling,
+    SyncConformance,
     ThrottlingConformance,
 )
 from dnslb_testkit.ports import silent_port
@@ -128,7 +129,12 @@ class PowerDNSZone:
 
 
 class TestPowerDNSConformance(
-    ProviderConformance, NameReaderConformance, ReachabilityConformance, ThrottlingConformance, ExactValuesConformance
+    ProviderConformance,
+    NameReaderConformance,
+    ReachabilityConformance,
+    ThrottlingConformance,
+    ExactValuesConformance,
+    SyncConformance,
 ):
     @pytest.fixture
     def target(

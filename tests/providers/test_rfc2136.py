@@ -35,6 +35,7 @@ from dnslb_testkit.conformance import (
     ProviderConformance,
     ReachabilityConformance,
     Spelling,
+    SyncConformance,
     addresses,
 )
 from dnslb_testkit.ports import silent_port
@@ -103,7 +104,7 @@ class BindZone:
 
 
 class TestRfc2136Conformance(
-    ProviderConformance, NameReaderConformance, ReachabilityConformance, ExactValuesConformance
+    ProviderConformance, NameReaderConformance, ReachabilityConformance, ExactValuesConformance, SyncConformance
 ):
     @pytest.fixture
     def target(self, closed_port: int) -> Iterator[ConformanceTarget]:

@@ -45,6 +45,7 @@ from dnslb_testkit.conformance import (
     NameReaderConformance,
     ProviderConformance,
     ReachabilityConformance,
+    SyncConformance,
     ThrottlingConformance,
 )
 from dnslb_testkit.servers.route53 import MotoServer
@@ -218,7 +219,12 @@ class Route53Zone:
 
 
 class TestRoute53Conformance(
-    ProviderConformance, NameReaderConformance, ReachabilityConformance, ThrottlingConformance, ExactValuesConformance
+    ProviderConformance,
+    NameReaderConformance,
+    ReachabilityConformance,
+    ThrottlingConformance,
+    ExactValuesConformance,
+    SyncConformance,
 ):
     @pytest.fixture
     def target(self, strict: StrictRoute53, closed_port: int, throttling_url: str) -> ConformanceTarget:

@@ -37,6 +37,7 @@ from dnslb_testkit.conformance import (
     ProviderConformance,
     ReachabilityConformance,
     Spelling,
+    SyncConformance,
     ThrottlingConformance,
 )
 from dnslb_testkit.ports import silent_port
@@ -110,7 +111,7 @@ class WebhookStore:
 
 
 class TestWebhookConformance(
-    ProviderConformance, ReachabilityConformance, ThrottlingConformance, ExactValuesConformance
+    ProviderConformance, ReachabilityConformance, ThrottlingConformance, ExactValuesConformance, SyncConformance
 ):
     @pytest.fixture
     def target(
