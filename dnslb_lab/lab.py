@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -491,6 +492,23 @@ class Lab:
         """What `kubectl cordon` / `uncordon` writes."""
         self.core.patch_node(name, {"spec": {"unschedulable": True if cordoned else None}})
 
+    def set_keepalive(self, name: str, keepalive: bool) -> None:
+        """Keep-alive on or off at the node's ingress (NGINX reloaded). Off, every response says `Connection: close`
+        and idle connections are closed: what an ingress does when it drains, so that its clients reconnect, while
+        the node still has its path, instead of being cut when the path goes."""
+        parts = self.nodes[name]
+        if parts.nginx is None:
+            return
+        (parts.workdir / "nginx.conf").write_text(_nginx_conf(parts.workdir, keepalive=keepalive))
+        parts.nginx.send_signal(signal.SIGHUP)
+
+    def client_connections(self, name: str) -> int:
+        """Established TCP connections to the node's ingress (:80), as `ss` counts them in its namespace."""
+        result = self.nodes[name].bed.namespace.run(
+            ["ss", "-Htn", "state", "established", f"( sport = :{cluster.HTTP_PORT} )"], check=False
+        )
+        return sum(1 for line in result.stdout.splitlines() if line.strip())
+
     def set_slow(self, name: str, slow: bool, *, delay: float = 0.2, rate: str = "2mbit") -> None:
         """A heavily loaded node: its uplink rate-limited (tc tbf; these kernels have no netem) and its app slower."""
         parts = self.nodes[name]
@@ -576,8 +594,10 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _nginx_conf(workdir: Path) -> str:
-    """NGINX as the ingress data plane: every address of the node (VIPs included) on :80, proxying to the app."""
+def _nginx_conf(workdir: Path, *, keepalive: bool = True) -> str:
+    """NGINX as the ingress data plane: every address of the node (VIPs included) on :80, proxying to the app;
+    `keepalive=False` is the ingress draining: every response closes its connection."""
+    keepalive_timeout = "15s" if keepalive else "0"
     temp = "\n".join(
         f"  {kind}_temp_path {workdir}/nginx-{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -594,7 +614,7 @@ http {{
   # clients come back through DNS now and then, as with real traffic (nginx's default is 1000 requests, 75 s): a
   # migration or a failover reaches users who keep one connection open only when they reconnect
   keepalive_requests 50;
-  keepalive_timeout 15s;
+  keepalive_timeout {keepalive_timeout};
 {temp}
   upstream app {{ server 127.0.0.1:{APP_PORT}; keepalive 64; }}
   server {{

@@ -22,7 +22,7 @@ from dnslb_testkit.netns import Namespace, NetnsError, Process
 from dnslb_testkit.servers.frr import VTYSH
 
 _MIN_PHASE = 6.0
-_DEFAULT_DURATION = 240.0
+_DEFAULT_DURATION = 600.0
 
 
 def main(argv: list[str] | None = None) -> int:

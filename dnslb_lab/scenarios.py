@@ -24,7 +24,11 @@ _WITHDRAW_GRACE = 10.0  # beyond the hold time: how long a withdrawal may take b
 # a dead node costs dnslb's world a burst (hold timer, ECMP remaps) and the old world failures for as long as it stays
 # dead: outages long enough to show that, beyond the hold time plus the records' TTL (what DNS failover would take)
 OUTAGE_UNITS = 2
-_SETTLE = 5.0  # a phase goes on this long after the change it waited for, so that what the change did stays in it
+_SETTLE = 5.0
+# a drain waits until the node's ingress holds at most this many client connections (requests in flight: with
+# keep-alive off a connection lasts one request), at most _DRAIN_LIMIT seconds, before its speaker withdraws
+_DRAIN_LEFTOVER = 2
+_DRAIN_LIMIT = 10.0  # a phase goes on this long after the change it waited for, so that what the change did stays in it
 
 
 @dataclass
@@ -95,6 +99,11 @@ def _without(lab: Lab, name: str, vip: IPv4Address) -> Callable[[], bool]:
     return lambda: name not in lab.paths(vip)
 
 
+def _quiet(lab: Lab, name: str) -> Callable[[], bool]:
+    """True once node `name`'s ingress holds no more client connections than requests in flight."""
+    return lambda: lab.client_connections(name) <= _DRAIN_LEFTOVER
+
+
 def node_down(lab: Lab, timeline: Timeline, name: str, phase: float, world: str = "") -> None:
     """The node dies: its link goes dark, BGP's hold timer withdraws its paths; the node lifecycle controller marks
     it NotReady after a grace period; a database on it is rescheduled to another node. Lasts `OUTAGE_UNITS` phases."""
@@ -163,8 +172,11 @@ def run_node_down(lab: Lab, timeline: Timeline, phase: float) -> None:
 
 
 def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
-    """Each node drained in turn for maintenance (cordoned, as `kubectl drain` does, then SIGTERM to its speaker:
-    an ordered drain, since the node is cordoned), then its speaker started again and the node uncordoned."""
+    """Each node drained in turn for maintenance, as an operator drains a node that carries an ingress: cordoned,
+    the ingress stops keep-alive (as ingress controllers do when they drain) so its clients reconnect while the
+    node still has its path, then SIGTERM to its speaker (an ordered drain, since the node is cordoned); then its
+    speaker started again and the node uncordoned. Without the ingress step, the drained node's established
+    connections are cut when its path goes: no stateless router can keep them."""
     baseline(timeline, phase)
     vip = lab.vips[cluster.INGRESS.name]
     for name in list(lab.nodes):
@@ -179,7 +191,10 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
                      lab.paths_are(db_vip, {survivor}), since=start, limit=30.0)  # fmt: skip
             start = time.monotonic()
         lab.set_cordoned(name, True)
-        timeline.event(f"{name} cordoned")
+        lab.set_keepalive(name, False)
+        timeline.event(f"{name} cordoned, its ingress stops keep-alive")
+        _measure(lab, timeline, f"{name} ingress → its client connections closed", _quiet(lab, name),
+                 since=start, limit=_DRAIN_LIMIT)  # fmt: skip
         speaker = lab.nodes[name].speaker
         assert speaker is not None
         speaker.send_signal(signal.SIGTERM)
@@ -197,6 +212,7 @@ def run_drain(lab: Lab, timeline: Timeline, phase: float) -> None:
         start = time.monotonic()
         timeline.phase(f"{name} speaker back")
         lab.set_cordoned(name, False)
+        lab.set_keepalive(name, True)
         lab.start_speaker(name)
         timeline.event(f"{name} uncordoned, speaker started")
         _measure(
@@ -376,7 +392,11 @@ def run_migrate(lab: Lab, timeline: Timeline, phase: float) -> None:
 
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "node-down": (run_node_down, "nodes taken down one by one and brought back (the production test)"),
-    "drain": (run_drain, "each node drained in turn: cordoned, SIGTERM to its speaker, then started and uncordoned"),
+    "drain": (
+        run_drain,
+        "each node drained in turn: cordoned, its ingress stops keep-alive, SIGTERM to its "
+        "speaker, then started and uncordoned",
+    ),
     "restart": (run_restart, "each node's speaker restarted in turn (a rolling update), graceful restart on"),
     "flapping": (run_flapping, "one slow node whose Ready flaps, without and with damping, side by side"),
     "migrate": (run_migrate, "all-nodes A record → dnslb with takeover → rollback, a node failure in each world"),
