@@ -20,6 +20,11 @@ as the driver):
   respawn on) or carry on without one (with it off) still announcing every route the lost relay asked for, and
   nothing could withdraw them. Then it is started again cleanly and only what is still desired is announced.
 - The driver's own process dies: the kernel kills ExaBGP (PR_SET_PDEATHSIG), so no session outlives the speaker.
+
+Each neighbor's session has a status (`session_status`): Idle while no ExaBGP runs for it, Connecting while ExaBGP
+tries, Established; since when, and why it last went down or could not be made, from ExaBGP's state messages, the
+lines of its log that say more (see `link`), and a connection ExaBGP has not made, without a word, within the hold
+time. A session that will not come up is logged once per reason, not on each of ExaBGP's retries.
 """
 
 from __future__ import annotations
@@ -38,19 +43,31 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import dnslb
 from dnslb.adapters.child import poll_until, stop_process
 from dnslb.adapters.exabgp.config import Neighbor, environment, render_config, render_environment
-from dnslb.adapters.exabgp.link import NeighborState, RelayGone, RelayLink, RelayListener, parse_neighbor_state
+from dnslb.adapters.exabgp.link import (
+    SILENT,
+    TCP,
+    Failure,
+    NeighborState,
+    RelayGone,
+    RelayLink,
+    RelayListener,
+    describe_down,
+    log_failure,
+    parse_neighbor_state,
+)
 from dnslb.adapters.exabgp.relay import COMPLAINT_PREFIX as RELAY_PREFIX
 from dnslb.core.bgp.routes import SELF, PeerAddress, Prefix, Route, Update, by_prefix, updates
+from dnslb.core.bgp.status import CONNECTING, ESTABLISHED, IDLE
 from dnslb.core.config.communities import Community
 
-__all__ = ["Backoff", "CommandResult", "DriverStats", "ExaBGPDriver", "ExaBGPStartError", "Neighbor"]
+__all__ = ["Backoff", "CommandResult", "DriverStats", "ExaBGPDriver", "ExaBGPStartError", "Neighbor", "SessionStatus"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +78,9 @@ _PACKAGE_ROOT = Path(dnslb.__file__).resolve().parent.parent
 GRACEFUL_SHUTDOWN = Community((65535, 0))  # RFC 8326
 _FAMILY = {4: "ipv4 unicast", 6: "ipv6 unicast"}
 _BIND_FAILURE = "can not bind to"  # how ExaBGP says a `listen` socket failed, before it exits
+# A log line and the state message it explains come by different pipes: this close, they are about one attempt
+_HINT_WINDOW = 1.0
+_NO_FAILURE = SILENT - 1
 
 Routes = Collection[Route] | Mapping[PeerAddress, Collection[Route]]
 
@@ -85,6 +105,99 @@ class CommandResult:
     change: Update
     ok: bool
     seconds: float
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """One neighbor's BGP session as the driver last saw it. `state`: IDLE (no ExaBGP runs for it yet, or any more),
+    CONNECTING (ExaBGP tries, or is connected and not yet Established) or ESTABLISHED, from `dnslb.core.bgp.status`;
+    `since`: wall-clock time of the last change of state (None: none yet); `last_error`: why the session last went
+    down or could not be made, one line ("" if it never did)."""
+
+    state: str = IDLE
+    since: float | None = None
+    last_error: str = ""
+
+
+@dataclass
+class _Session:
+    """What the driver knows of one neighbor's session; guarded by the driver's lock.
+
+    An episode runs from the session's last Established (or ExaBGP's start) to the next. Within one, a failure replaces
+    `last_error` only if it got as far as the one there (`rank`), and each reason is logged once, after it has held
+    for a moment: ExaBGP's log lines come at once, its state messages through the relay, later (much later while the
+    relay starts), and a failure that got further may still be on its way."""
+
+    state: str = IDLE
+    since: float | None = None
+    last_error: str = ""
+    rank: int = _NO_FAILURE
+    error_at: float = 0.0  # monotonic time `last_error` last changed
+    vague_at: float | None = None  # monotonic time `last_error` came from a vague reason a log line may refine
+    hint: tuple[Failure, float] | None = None  # a log line's failure, and when: the state message may follow
+    heard: bool = False  # ExaBGP said anything of this session since it started
+    trying_since: float = 0.0  # monotonic time the relay connected: ExaBGP is trying since
+    logged: set[str] = field(default_factory=set)
+
+    def status(self) -> SessionStatus:
+        return SessionStatus(self.state, self.since, self.last_error)
+
+    def move(self, state: str) -> bool:
+        if state == self.state:
+            return False
+        self.state, self.since = state, time.time()
+        return True
+
+    def follow(self, state: NeighborState, now: float) -> None:
+        """Take ExaBGP's state message."""
+        self.heard = True
+        if state.state == "up":
+            self.move(ESTABLISHED)
+            self.new_episode()
+            return
+        if state.state != "down":  # connected: TCP is up, BGP not yet
+            self.move(CONNECTING)
+            return
+        established = self.state == ESTABLISHED
+        hint, self.hint = self.hint, None  # about the connection this message ends, if about any
+        if self.move(CONNECTING) and established:  # ExaBGP tries again at once
+            self.new_episode()
+        failure = describe_down(state.reason, established)
+        if failure is not None and failure.vague and hint is not None and now - hint[1] <= _HINT_WINDOW:
+            failure = hint[0]
+        if failure is not None:
+            self.record(failure, now)
+
+    def new_episode(self) -> None:
+        self.rank, self.vague_at, self.hint = _NO_FAILURE, None, None
+        self.logged.clear()
+
+    def record(self, failure: Failure, now: float) -> None:
+        """Take `failure` as `last_error` if it got as far as the one this episode has."""
+        if failure.rank < self.rank:
+            return
+        if failure.text != self.last_error:
+            self.last_error, self.error_at = failure.text, now
+        self.rank = failure.rank
+        self.vague_at = now if failure.vague else None
+
+    def silent(self, now: float, hold_time: int) -> bool:
+        """ExaBGP has tried for `hold_time` and said nothing of this session, nor has anything else been found."""
+        return (
+            self.state == CONNECTING and not self.heard and self.rank < SILENT and now - self.trying_since >= hold_time
+        )
+
+    def reason_this_episode(self) -> str:
+        return self.last_error if self.rank > _NO_FAILURE else ""
+
+    def news(self, now: float) -> str | None:
+        """The reason the session is not up, once it has held for a moment, if not logged yet this episode."""
+        if self.state != CONNECTING or self.rank == _NO_FAILURE or self.last_error in self.logged:
+            return None
+        if now - max(self.error_at, self.trying_since) < _HINT_WINDOW:
+            return None
+        self.logged.add(self.last_error)
+        return self.last_error
 
 
 @dataclass(frozen=True)
@@ -171,7 +284,7 @@ class ExaBGPDriver:
         self._eor_due: set[str] = set()  # sessions up since ExaBGP last sent them End-of-RIB
         self._reconcile_due = False  # a session came up: send it what changed while it was down
         self._announced: dict[PeerAddress, dict[Prefix, Route]] = {}
-        self._sessions: dict[str, bool] = {n.key: False for n in self._neighbors}
+        self._sessions: dict[str, _Session] = {n.key: _Session() for n in self._neighbors}
         self._launched: tuple[Neighbor, ...] = ()  # the neighbors the current ExaBGP was started with
         self._process: subprocess.Popen[bytes] | None = None
         self._link: RelayLink | None = None
@@ -204,7 +317,12 @@ class ExaBGPDriver:
     def sessions(self) -> dict[str, bool]:
         """Peer address → whether ExaBGP last reported the session Established."""
         with self._state:
-            return dict(self._sessions)
+            return {key: session.state == ESTABLISHED for key, session in self._sessions.items()}
+
+    def session_status(self) -> dict[str, SessionStatus]:
+        """Peer address → the status of its session."""
+        with self._state:
+            return {key: session.status() for key, session in self._sessions.items()}
 
     @property
     def pid(self) -> int | None:
@@ -267,7 +385,7 @@ class ExaBGPDriver:
             if checked == self._neighbors:
                 return
             self._neighbors = checked
-            self._sessions = {n.key: False for n in checked}
+            self._sessions = {n.key: self._sessions.get(n.key) or _Session() for n in checked}
             self._restart_requested = True
             self._listening = True
         self._wake.set()
@@ -275,7 +393,9 @@ class ExaBGPDriver:
     def wait_established(self, timeout: float) -> bool:
         """Wait until every neighbor's session is Established; False on timeout."""
         with self._state:
-            return self._state.wait_for(lambda: bool(self._sessions) and all(self._sessions.values()), timeout)
+            return self._state.wait_for(
+                lambda: bool(self._sessions) and all(s.state == ESTABLISHED for s in self._sessions.values()), timeout
+            )
 
     def drain(self, seconds: float, graceful_shutdown: float = 0.0) -> None:
         """Withdraw everything, give the peers `seconds` to move traffic away, then stop ExaBGP. With
@@ -333,7 +453,7 @@ class ExaBGPDriver:
                 link = self._link
                 desired = self._desired()
                 announced = {peer: list(routes.values()) for peer, routes in self._announced.items()}
-                up = {key for key, established in self._sessions.items() if established}
+                up = {key for key, session in self._sessions.items() if session.state == ESTABLISHED}
                 self._reconcile_due = False
             if link is None or link.closed.is_set():
                 return
@@ -367,7 +487,7 @@ class ExaBGPDriver:
         with self._state:
             if not self._intent_known:
                 return
-            due = sorted(key for key in self._eor_due if self._sessions.get(key))
+            due = sorted(key for key in self._eor_due if self._is_established(key))
             self._eor_due.clear()
         if not due:
             return
@@ -412,22 +532,62 @@ class ExaBGPDriver:
             self._on_state(state)
 
     def _on_state(self, state: NeighborState) -> None:
-        up = state.state == "up"
+        key = _normalised(state.peer)
         with self._state:
-            key = _normalised(state.peer)
-            if key not in self._sessions or self._sessions[key] == up:
+            session = self._sessions.get(key)
+            if session is None:
                 return
-            self._sessions[key] = up
+            was_up = session.state == ESTABLISHED
+            session.follow(state, time.monotonic())
+            up = session.state == ESTABLISHED
+            if up == was_up:
+                return
             if up:  # what changed while it was down goes now, from the supervisor's thread: this one reads the acks
                 self._reconcile_due = True
                 self._eor_due.add(key)
                 self._wake.set()
+            why = session.reason_this_episode()
+            session.logged.add(why)
             self._state.notify_all()
         if up:
             log.info("BGP session with %s is established", key)
         else:
-            log.warning("BGP session with %s is %s%s", key, state.state, f": {state.reason}" if state.reason else "")
+            log.warning("BGP session with %s is down: %s", key, why or "no reason given")
         self._notify(self._on_session, key, up)
+
+    def _on_log_failure(self, peer: str, failure: Failure) -> None:
+        """A line of ExaBGP's log said why a connection to `peer` failed."""
+        key, now = _normalised(peer), time.monotonic()
+        with self._state:
+            session = self._sessions.get(key)
+            if session is None:
+                return
+            session.heard = True
+            if session.state == ESTABLISHED or session.vague_at is None or now - session.vague_at > _HINT_WINDOW:
+                session.hint = (failure, now)  # for the state message that will follow
+            if session.state != ESTABLISHED:
+                session.record(failure, now)
+
+    def _check_sessions(self) -> None:
+        """Log why sessions are not up (see `_Session`), and find those ExaBGP has tried for a hold time without a
+        word: no TCP connection was made."""
+        now, news = time.monotonic(), []
+        with self._state:
+            for neighbor in self._launched:
+                session = self._sessions.get(neighbor.key)
+                if session is None:
+                    continue
+                if session.silent(now, neighbor.hold_time):
+                    session.record(_silence(neighbor.hold_time), now)
+                text = session.news(now)
+                if text is not None:
+                    news.append((neighbor.key, text))
+        for key, text in news:
+            log.warning("BGP session with %s is not up: %s (ExaBGP keeps trying)", key, text)
+
+    def _is_established(self, key: str) -> bool:
+        session = self._sessions.get(key)
+        return session is not None and session.state == ESTABLISHED
 
     # ---- supervision ----------------------------------------------------------------------------------------------
 
@@ -456,7 +616,7 @@ class ExaBGPDriver:
             try:
                 self._launch(neighbors if self._listening else _connecting_only(neighbors))
             except (ExaBGPStartError, OSError, ValueError) as exc:
-                self._teardown()
+                self._teardown(_first_clause(str(exc)))
                 if self._cannot_listen():
                     continue
                 error = exc if isinstance(exc, ExaBGPStartError) else ExaBGPStartError(f"cannot start ExaBGP: {exc}")
@@ -467,7 +627,7 @@ class ExaBGPDriver:
                 self._report_start(None)
                 self._reconcile()
                 why = self._watch()
-                self._teardown()
+                self._teardown(None if why in (None, "reconfigured") else _first_clause(why))
                 if why is None:
                     return
                 if why == "reconfigured" or self._cannot_listen():
@@ -512,6 +672,7 @@ class ExaBGPDriver:
         while True:
             self._wake.wait(_WATCH_INTERVAL)
             self._wake.clear()
+            self._check_sessions()
             with self._state:
                 process, link, restart = self._process, self._link, self._restart_requested
             if self._stopping.is_set():
@@ -549,7 +710,11 @@ class ExaBGPDriver:
             self._output.clear()
             # before the spawn: a session may come up, and say so, before the relay is accepted
             self._announced = {}
-            self._sessions = dict.fromkeys(self._sessions, False)
+            launched = {n.key for n in neighbors}
+            for key, session in self._sessions.items():
+                session.move(CONNECTING if key in launched else IDLE)
+                session.new_episode()
+                session.heard = False
         listener = RelayListener(socket_path)
         netns_fd = os.open(f"/var/run/netns/{self._netns}", os.O_RDONLY) if self._netns else None
         try:
@@ -587,6 +752,10 @@ class ExaBGPDriver:
             raise ExaBGPStartError(f"{why}; its output ends:\n{self.output()}")
         with self._state:
             self._link = link
+            accepted = time.monotonic()  # ExaBGP runs its peers now (it forks the relay as it starts them)
+            for neighbor in neighbors:
+                if neighbor.key in self._sessions:
+                    self._sessions[neighbor.key].trying_since = accepted
         log.info("ExaBGP %d started with %d neighbors; relay %d connected", process.pid, len(neighbors), link.pid)
 
     def _child_environment(self, env_path: Path) -> dict[str, str]:
@@ -602,17 +771,35 @@ class ExaBGPDriver:
             with self._state:
                 self._output.append(line)
             # the relay writes to the stderr it inherits from ExaBGP, which is this stream
-            level = logging.WARNING if line.startswith(RELAY_PREFIX) else logging.DEBUG
-            log.log(level, "exabgp[%d] %s", pid, line)
+            relay = line.startswith(RELAY_PREFIX)
+            log.log(logging.WARNING if relay else logging.DEBUG, "exabgp[%d] %s", pid, line)
+            if not relay:
+                self._read_failure(line)
 
-    def _teardown(self) -> None:
-        """Stop ExaBGP and its relay, by PID, and forget what they announced."""
+    def _read_failure(self, line: str) -> None:
+        """Whatever ExaBGP writes, this thread must go on reading its output (or ExaBGP blocks on a full pipe)."""
+        try:
+            found = log_failure(line)
+            if found is not None:
+                self._on_log_failure(*found)
+        except Exception:
+            log.exception("reading ExaBGP's output line %r failed", line[:200])
+
+    def _teardown(self, why: str | None = None) -> None:
+        """Stop ExaBGP and its relay, by PID, and forget what they announced. `why`: the failure that ends it (None:
+        stopping, or restarting with new neighbors), for the sessions it ends."""
         with self._state:
             process, link = self._process, self._link
             self._process, self._link, self._launched = None, None, ()
             self._announced = {}
-            changed = [key for key, up in self._sessions.items() if up]
-            self._sessions = dict.fromkeys(self._sessions, False)
+            changed = [key for key, session in self._sessions.items() if session.state == ESTABLISHED]
+            now = time.monotonic()
+            for session in self._sessions.values():
+                if why is not None and session.state != IDLE:
+                    if session.state == ESTABLISHED:
+                        session.new_episode()
+                    session.record(Failure(why, TCP), now)
+                session.move(IDLE)
             self._state.notify_all()
         if link is not None:
             link.close()
@@ -653,6 +840,19 @@ def _tagged(
 
 def _connecting_only(neighbors: tuple[Neighbor, ...]) -> tuple[Neighbor, ...]:
     return tuple(dataclasses.replace(n, listen_port=None) for n in neighbors)
+
+
+def _silence(hold_time: int) -> Failure:
+    return Failure(
+        f"no TCP connection within {hold_time}s: no route, no answer, or a TCP MD5 password the router does not share",
+        SILENT,
+    )
+
+
+def _first_clause(text: str) -> str:
+    """The start of an error message, up to its first ";" or line end."""
+    lines = text.strip().splitlines()
+    return lines[0].split(";")[0].strip() if lines else "ExaBGP stopped"
 
 
 def _normalised(address: str) -> str:

@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dnslb.adapters.exabgp.driver import ExaBGPDriver, Neighbor
+from dnslb.adapters.exabgp.driver import ExaBGPDriver, Neighbor, SessionStatus
 from dnslb.core.bgp.routes import Route
+from dnslb.core.bgp.status import ESTABLISHED, PeerSession
 from dnslb.core.config import BGPPeer
 from dnslb.core.model import NodeView
 
@@ -77,6 +78,18 @@ class ExaBGPSink:
         if self._driver is not None:
             self._driver.stop()
 
+    def status(self) -> dict[str, PeerSession]:
+        """Each configured BGPPeer's session by peer name, with the prefixes ExaBGP acked for it while it is
+        Established ({} before the first `configure`)."""
+        with self._lock:
+            driver, addresses = self._driver, dict(self._addresses)
+        if driver is None:
+            return {}
+        by_address = driver.session_status()
+        return {
+            name: _peer_session(driver, name, address, by_address.get(address)) for name, address in addresses.items()
+        }
+
     def sessions(self) -> Mapping[str, bool]:
         if self._driver is None:
             return {}
@@ -107,3 +120,17 @@ class ExaBGPSink:
             listen_port=spec.listen_port or None,
             graceful_restart=GRACEFUL_RESTART_SECONDS if spec.enable_graceful_restart else None,
         )
+
+
+def _peer_session(driver: ExaBGPDriver, name: str, address: str, status: SessionStatus | None) -> PeerSession:
+    status = status or SessionStatus()  # a peer the driver is not running with yet (reconfigure is under way)
+    established = status.state == ESTABLISHED
+    routes = driver.announced_to(ipaddress.ip_address(address)) if established else frozenset()
+    return PeerSession(
+        peer=name,
+        address=address,
+        state=status.state,
+        since=status.since,
+        last_error=status.last_error,
+        prefixes=frozenset(route.prefix for route in routes),
+    )
