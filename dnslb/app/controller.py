@@ -23,7 +23,7 @@ from dnslb.adapters.kube.writer import NotLeader, Recorder, StatusWriter
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.app.sources import Cache, Key, Obj, Parsed, config_objects, documents, key_of, namespace_labels
 from dnslb.core.config import AddressPool, Config, DNSProvider, load_config
-from dnslb.core.config.resources import KINDS
+from dnslb.core.config.resources import KINDS, AddressPoolStatus
 from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic
 from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
 from dnslb.core.ipam.request import CLASSLESS, ClassFilter
@@ -33,6 +33,8 @@ from dnslb.core.objects import ObjectKey, ObjectRef
 log = logging.getLogger(__name__)
 _CONFIG = ("", "<config>")  # the mark for "the config resources changed"
 WRITERS = 8  # status writes in flight at once: 10,000 first allocations in seconds, still one write per Service
+POOL_STATUS_PERIOD = 1.0  # seconds between AddressPool status writes: a burst of allocations is one write per pool
+_INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class Settings:
     classes: ClassFilter = CLASSLESS
     resync_seconds: float = 300.0
     owner_id: str = "dnslb"
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """What an AddressPool's status says: its counts and its Ready condition (of which generation of the pool)."""
+
+    in_use: int
+    total: int
+    ready: bool
+    reason: str
+    message: str
+    generation: int | None = None
 
 
 class Metrics:
@@ -100,6 +114,11 @@ class Controller:
         self._providers: tuple[DNSProvider, ...] = ()
         self._last_good: dict[ObjectRef, Obj] = {}
         self._reported: dict[ObjectRef, str] = {}
+        self._pool_objects: dict[ObjectRef, Obj] = {}  # the AddressPools in the cluster, as last read
+        self._problems: dict[ObjectRef, list[Diagnostic]] = {}  # what is wrong with each, as last read
+        self._pool_sent: dict[ObjectRef, PoolStatus] = {}
+        self._pool_write_after = 0.0  # the clock reading before which no pool status is written
+        self._pool_status_due = float("inf")  # a pool status is waiting for the period to pass
         services.cache.subscribe(lambda key, old, new: self._wakeup.mark(key))
         namespaces.subscribe(self._namespace_event)
         for cache in config.values():
@@ -151,19 +170,25 @@ class Controller:
             extra={"services": len(views)},
         )  # fmt: skip
         self._update_pool_metrics()
+        self._report_pools()
         self._providers = config.providers
         self.dns.configure(self._providers)
         threading.Thread(target=self.dns.run, name="dns", daemon=True).start()
         self.ready.set()
         next_resync = self._clock() + self.settings.resync_seconds
         while not self._wakeup.closed:
-            woken = self._wakeup.wait(max(0.0, next_resync - self._clock()))
+            woken = self._wakeup.wait(max(0.0, min(next_resync, self._pool_status_due) - self._clock()))
             dirty = set(woken.items)
-            if self._clock() >= next_resync:
+            resync = self._clock() >= next_resync
+            if resync:
                 dirty |= {key_of(v.key) for v in self.services.values()} | {_CONFIG}
                 next_resync = self._clock() + self.settings.resync_seconds
             if dirty and not self._wakeup.closed:
                 self._reconcile(dirty - {_CONFIG}, _CONFIG in dirty)
+            if resync:
+                self._forget_pool_statuses_not_in_cluster()
+            if not self._wakeup.closed:
+                self._report_pools()
 
     # -- the loop's work ----------------------------------------------------------------------------------------
 
@@ -232,6 +257,53 @@ class Controller:
             self.metrics.pool_size.labels(usage.pool, usage.family).set(usage.size)
             self.metrics.pool_in_use.labels(usage.pool, usage.family).set(usage.in_use)
 
+    # -- AddressPool status: counts and Ready, written on change, at most once per POOL_STATUS_PERIOD ----------
+
+    def _report_pools(self) -> None:
+        statuses = self._pool_statuses()
+        self._pool_sent = {ref: s for ref, s in self._pool_sent.items() if ref in statuses}
+        changed = {ref: s for ref, s in statuses.items() if self._pool_sent.get(ref) != s}
+        self._pool_status_due = float("inf")
+        if not changed:
+            return
+        if self._clock() < self._pool_write_after:
+            self._pool_status_due = self._pool_write_after
+            return
+        self._pool_write_after = self._clock() + POOL_STATUS_PERIOD
+        for ref, status in sorted(changed.items()):
+            counts = AddressPoolStatus(in_use=status.in_use, total=status.total).model_dump(by_alias=True)
+            try:
+                self._writer.condition(AddressPool.PLURAL, ref.key, status.generation, status.ready, status.message,
+                                       type_="Ready", reason=status.reason, fields=counts)  # fmt: skip
+            except NotLeader:
+                raise
+            except Exception as exc:
+                log.error("writing the status of %s failed: %s", ref, exc)
+                continue
+            self._pool_sent[ref] = status
+
+    def _pool_statuses(self) -> dict[ObjectRef, PoolStatus]:
+        assert self._decisions is not None
+        in_use: dict[str, int] = {}
+        for usage in self._decisions.allocator.usage():
+            in_use[usage.pool] = in_use.get(usage.pool, 0) + usage.in_use
+        in_force = {pool.name: pool for pool in self._pools}
+        statuses = {}
+        for ref, obj in self._pool_objects.items():
+            pool = in_force.get(ref.key.name)
+            total = usable_addresses(pool) if pool is not None else 0
+            generation = (obj.get("metadata") or {}).get("generation")
+            statuses[ref] = pool_status(self._problems.get(ref, []), in_use.get(ref.key.name, 0), total, generation)
+        return statuses
+
+    def _forget_pool_statuses_not_in_cluster(self) -> None:
+        """A status write that failed for good leaves the cluster behind what was sent: at a resync, send again
+        what the cluster does not show."""
+        for ref, sent in list(self._pool_sent.items()):
+            obj = self._pool_objects.get(ref)
+            if obj is None or observed_pool_status(obj) != sent:
+                del self._pool_sent[ref]
+
     def _view(self, key: ObjectKey) -> ServiceView | None:
         return self.services.get(key_of(key))
 
@@ -249,6 +321,11 @@ class Controller:
         if failed:
             fallback = {r: (self._last_good.get(r) if r in failed else o) for r, o in current.items()}
             config, _ = load_config(documents({r: o for r, o in fallback.items() if o is not None}))
+        self._pool_objects = {r: o for r, o in current.items() if r.kind == AddressPool.KIND}
+        self._problems = {}
+        for error in errors:
+            if error.subject is not None:
+                self._problems.setdefault(error.subject, []).append(error)
         self._report_config(current, errors)
         return config
 
@@ -277,6 +354,49 @@ class Controller:
                 log.error("reporting config status of %s failed: %s", ref, exc)
                 continue
             self._reported[ref] = message
+
+
+def usable_addresses(pool: AddressPool) -> int:
+    """The addresses the allocator may hand out from `pool` (its ranges are disjoint once valid): with
+    avoidBuggyIPs, no IPv4 address ending in .0 or .255. Capped to what the CRD's int64 holds."""
+    total = 0
+    for entry in pool.spec.ranges():
+        total += entry.size
+        if pool.spec.avoid_buggy_ips and entry.version == 4:
+            total -= sum(_count_ending_in(entry.first, entry.last, low) for low in (0, 0xFF))
+    return min(total, _INT64_MAX)
+
+
+def _count_ending_in(first: int, last: int, low: int) -> int:
+    """How many integers in [first, last] have `low` as their last byte."""
+    return (last - low) // 256 - (first - 1 - low) // 256
+
+
+def pool_status(problems: list[Diagnostic], in_use: int, total: int, generation: int | None = None) -> PoolStatus:
+    """Ready is False while the pool's current version is refused (its last valid version, if any, stays in force)."""
+    if problems:
+        message = "; ".join(p.describe() for p in problems)
+        overlaps = any(" overlaps " in p.message for p in problems)  # load_config's words for two pools' ranges
+        return PoolStatus(in_use, total, False, "AddressesOverlap" if overlaps else "Invalid", message, generation)
+    if total and in_use >= total:
+        return PoolStatus(in_use, total, True, "Exhausted", f"all {total} addresses are in use", generation)
+    return PoolStatus(in_use, total, True, "Available", f"{in_use} of {total} addresses in use", generation)
+
+
+def observed_pool_status(obj: Obj) -> PoolStatus | None:
+    """The pool status an object in the cluster shows, or None when it shows none (or not all of one)."""
+    status = obj.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is None or "inUse" not in status or "total" not in status:
+        return None
+    return PoolStatus(
+        status["inUse"],
+        status["total"],
+        ready.get("status") == "True",
+        ready.get("reason"),
+        ready.get("message"),
+        ready.get("observedGeneration"),
+    )
 
 
 def _key(obj: Obj) -> Key:

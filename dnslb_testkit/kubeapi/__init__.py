@@ -2,7 +2,8 @@
 
 Serves core/v1 Services, Nodes, Events, ConfigMaps, Secrets and Namespaces, discovery.k8s.io/v1 EndpointSlices,
 coordination.k8s.io/v1 Leases and the dnslb.io/v1alpha1 kinds, with apiserver's semantics for lists, watches,
-patches, optimistic concurrency, /status subresources and Service defaulting, plus fault hooks for tests.
+patches, optimistic concurrency, /status subresources and Service defaulting, server-side Tables of the dnslb.io
+kinds (their CRDs' printer columns, for the real `kubectl get`: `kubectl.Kubectl`), plus fault hooks for tests.
 
 In a test::
 

@@ -68,8 +68,8 @@ def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
         }
         if kind.short_names:
             entry["shortNames"] = list(kind.short_names)
-        if kind.custom:
-            entry["categories"] = ["dnslb"]
+        if kind.categories:
+            entry["categories"] = list(kind.categories)
         resources.append(entry)
         if kind.status_subresource:
             resources.append(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
+from dnslb.core.config.crds import crd
+from dnslb.core.config.resources import CRD_KINDS
 from dnslb_testkit.kubeapi.errors import GroupResource
-
-CUSTOM_GROUP = "dnslb.io"
-CUSTOM_VERSION = "v1alpha1"
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class ResourceKind:
     namespaced: bool
     status_subresource: bool = False
     short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # `kubectl get <category>` lists every kind in it
     # metadata.generation counts spec changes (Services and custom resources here).
     tracks_generation: bool = False
     # DELETE answers with the deleted object (else with a Success Status), as apiserver does per kind.
@@ -68,15 +71,19 @@ LEASES = ResourceKind(
 )
 
 
-def _custom(kind: str, plural: str, short_names: tuple[str, ...] = ()) -> ResourceKind:
+def _custom(definition: Mapping[str, Any]) -> ResourceKind:
+    """The kind a CustomResourceDefinition serves (its storage version), as the CRD names it."""
+    spec, names = definition["spec"], definition["spec"]["names"]
+    version = next(v for v in spec["versions"] if v["storage"])
     return ResourceKind(
-        CUSTOM_GROUP,
-        CUSTOM_VERSION,
-        kind,
-        plural,
-        namespaced=True,
-        status_subresource=True,
-        short_names=short_names,
+        spec["group"],
+        version["name"],
+        names["kind"],
+        names["plural"],
+        namespaced=spec["scope"] == "Namespaced",
+        status_subresource="status" in version.get("subresources", {}),
+        short_names=tuple(names.get("shortNames", ())),
+        categories=tuple(names.get("categories", ())),
         tracks_generation=True,
         delete_returns_object=True,
         custom=True,
@@ -84,10 +91,14 @@ def _custom(kind: str, plural: str, short_names: tuple[str, ...] = ()) -> Resour
     )
 
 
-ADDRESS_POOLS = _custom("AddressPool", "addresspools")
-BGP_PEERS = _custom("BGPPeer", "bgppeers")
-BGP_ADVERTISEMENTS = _custom("BGPAdvertisement", "bgpadvertisements")
-DNS_PROVIDERS = _custom("DNSProvider", "dnsproviders")
+# The CRDs the double serves, made from the same models as deploy/crds: the kinds' names, short names and
+# categories, and the printer columns of their Tables (tables.py), are the CRDs'.
+CRDS: Mapping[str, Mapping[str, Any]] = MappingProxyType({kind: crd(model) for kind, model in CRD_KINDS.items()})
+ADDRESS_POOLS = _custom(CRDS["AddressPool"])
+BGP_PEERS = _custom(CRDS["BGPPeer"])
+BGP_ADVERTISEMENTS = _custom(CRDS["BGPAdvertisement"])
+DNS_PROVIDERS = _custom(CRDS["DNSProvider"])
+NODE_ANNOUNCEMENTS = _custom(CRDS["NodeAnnouncement"])
 
 ALL_KINDS: tuple[ResourceKind, ...] = (
     NAMESPACES,
@@ -102,6 +113,7 @@ ALL_KINDS: tuple[ResourceKind, ...] = (
     BGP_PEERS,
     BGP_ADVERTISEMENTS,
     DNS_PROVIDERS,
+    NODE_ANNOUNCEMENTS,
 )
 
 _BY_PATH = {(k.group, k.version, k.plural): k for k in ALL_KINDS}

@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 from dnslb.core.config.crds import crd
-from dnslb.core.config.resources import KINDS
+from dnslb.core.config.resources import CRD_KINDS
 from dnslb_testkit.kubeapi.errors import FieldCause
 
 _PRESERVE = "x-kubernetes-preserve-unknown-fields"
@@ -17,7 +17,7 @@ _PRESERVE = "x-kubernetes-preserve-unknown-fields"
 
 def schemas() -> dict[str, dict[str, Any]]:
     """Kind → the openAPIV3Schema of its CRD, as deploy/crds has it (both come from the models)."""
-    return {kind: crd(model)["spec"]["versions"][0]["schema"]["openAPIV3Schema"] for kind, model in KINDS.items()}
+    return {kind: crd(model)["spec"]["versions"][0]["schema"]["openAPIV3Schema"] for kind, model in CRD_KINDS.items()}
 
 
 def prune(value: Any, schema: Mapping[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dnslb_testkit.kubeapi import discovery
+from dnslb_testkit.kubeapi import discovery, tables
 from dnslb_testkit.kubeapi.errors import (
     ApiError,
     bad_request,
@@ -26,8 +26,8 @@ from dnslb_testkit.kubeapi.registry import Registry, WriteOptions
 from dnslb_testkit.kubeapi.routing import ResourcePath, parse_resource_path, split_group_version
 from dnslb_testkit.kubeapi.seeding import seed
 from dnslb_testkit.kubeapi.selectors import parse_field_selector, parse_label_selector
-from dnslb_testkit.kubeapi.store import Store, dump
-from dnslb_testkit.kubeapi.watch import Watcher, WatchRequest
+from dnslb_testkit.kubeapi.store import Store, StoredObject, dump, event_line
+from dnslb_testkit.kubeapi.watch import Render, Watcher, WatchRequest
 
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/readyz", "/livez")
@@ -176,6 +176,25 @@ class ApiServer:
             resource_version_match=query.get("resourceVersionMatch", ""),
         )
 
+    @staticmethod
+    def _table_request(request: web.Request, target: ResourcePath) -> tables.TableRequest | None:
+        return tables.table_request(target.kind, request.headers.get("Accept"), request.query.get("includeObject"))
+
+    def _table_events(self, request: web.Request, target: ResourcePath) -> Render | None:
+        """A watch that asks for Tables gets one per event, with the column definitions in the first only."""
+        as_table = self._table_request(request, target)
+        if as_table is None:
+            return None
+        sent_headers = False
+
+        def render(event_type: str, stored: StoredObject) -> bytes:
+            nonlocal sent_headers
+            body = tables.table(as_table, [stored], resource_version=str(stored.rv), headers=not sent_headers)
+            sent_headers = True
+            return event_line(event_type, dump(body))
+
+        return render
+
     async def _serve_resource(self, request: web.Request, target: ResourcePath, watch: bool) -> web.StreamResponse:
         method = request.method
         kind, namespace = target.kind, target.namespace or ""
@@ -185,7 +204,19 @@ class ApiServer:
                 query = self._list_query(request, target)
                 if watch:
                     return await self._watch(request, target, query)
-                return _json_response(registry.list_objects(kind, target.namespace, query).body())
+                listed = registry.list_objects(kind, target.namespace, query)
+                as_table = self._table_request(request, target)
+                if as_table is not None:
+                    return _json_response(
+                        tables.table(
+                            as_table,
+                            listed.items,
+                            resource_version=str(listed.rv),
+                            continue_token=listed.continue_token,
+                            remaining=listed.remaining,
+                        )
+                    )
+                return _json_response(listed.body())
             if method == "POST":
                 if kind.namespaced and target.namespace is None:
                     raise method_not_allowed()
@@ -202,7 +233,11 @@ class ApiServer:
             raise method_not_allowed()
         name = target.name
         if method == "GET":
-            return _json_response(registry.get(kind, namespace, name).raw)
+            stored = registry.get(kind, namespace, name)
+            as_table = self._table_request(request, target)
+            if as_table is not None:
+                return _json_response(tables.table(as_table, [stored], resource_version=str(stored.rv)))
+            return _json_response(stored.raw)
         if method == "PUT":
             body = await self._read_json(request)
             updated = registry.update(kind, namespace, name, body, self._write_options(request, target))
@@ -252,7 +287,7 @@ class ApiServer:
             send_initial_events=_truthy(params.get("sendInitialEvents")),
             bookmark_interval=self._bookmark_interval,
         )
-        watcher = Watcher(self._store, watch_request)
+        watcher = Watcher(self._store, watch_request, self._table_events(request, target))
         watcher.open()
         self._watchers.add(watcher)
         opened = self._faults.generation

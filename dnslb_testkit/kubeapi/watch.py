@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 from dnslb_testkit.kubeapi.errors import ApiError
@@ -36,13 +36,18 @@ class WatchRequest:
     bookmark_interval: float = 60.0
 
 
+Render = Callable[[str, StoredObject], bytes]  # (event type, object) → the event's line
+
+
 class Watcher:
     """One open watch. Create, `open()` and iterate `chunks()` on the server's event loop; `close()` and
-    `notify()` may be called from any thread."""
+    `notify()` may be called from any thread. `render` makes each event's line (a Table's, say) instead of the
+    object's own serialization."""
 
-    def __init__(self, store: Store, request: WatchRequest) -> None:
+    def __init__(self, store: Store, request: WatchRequest, render: Render | None = None) -> None:
         self._store = store
         self.request = request
+        self._render = render
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
@@ -102,15 +107,23 @@ class Watcher:
         """The event this watcher sees: with selectors, an object moving in or out is ADDED or DELETED."""
         now = self._matches(change.current)
         if change.type != MODIFIED:
-            return change.line if now else None
+            return self._event(change.type, change) if now else None
         before = change.previous is not None and self._matches(change.previous)
         if now and before:
-            return change.line
+            return self._event(MODIFIED, change)
         if now:
-            return event_line(ADDED, change.current.raw)
+            return self._event(ADDED, change)
         if before:
-            return event_line(DELETED, change.current.raw)
+            return self._event(DELETED, change)
         return None
+
+    def _event(self, event_type: str, change: Change) -> bytes:
+        if self._render is not None:
+            return self._render(event_type, change.current)
+        return change.line if event_type == change.type else event_line(event_type, change.current.raw)
+
+    def _initial_event(self, stored: StoredObject) -> bytes:
+        return self._render(ADDED, stored) if self._render is not None else event_line(ADDED, stored.raw)
 
     def _bookmark(self, annotations: Mapping[str, str] | None = None) -> bytes:
         metadata: dict[str, object] = {"resourceVersion": str(self._cursor)}
@@ -125,7 +138,7 @@ class Watcher:
             return
         for start in range(0, len(self._initial), _INITIAL_BATCH):
             batch = self._initial[start : start + _INITIAL_BATCH]
-            yield b"".join(event_line(ADDED, stored.raw) for stored in batch)
+            yield b"".join(self._initial_event(stored) for stored in batch)
         self._initial = []
         request = self.request
         if request.send_initial_events and request.bookmarks:

@@ -64,7 +64,7 @@ def describe(obj: Obj) -> str:
 def test_the_base_installs_the_crds_the_namespace_both_processes_and_nothing_else(base: list[Obj]) -> None:
     kinds = sorted(o["kind"] for o in base)
     assert kinds == sorted(
-        ["CustomResourceDefinition"] * 4
+        ["CustomResourceDefinition"] * 5
         + ["Namespace", "Deployment", "PodDisruptionBudget", "DaemonSet"]
         + ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] * 2
     )

@@ -12,7 +12,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -95,9 +95,11 @@ class StatusWriter:
         *,
         type_: str = "Accepted",
         reason: str | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> None:
-        """Set one condition of a config resource. Every condition this writer knows for the object goes in the
-        patch: a merge patch replaces the whole list, so `Accepted` and `Synced` are always written together."""
+        """Set one condition of a config resource, and any other `fields` of its status in the same patch. Every
+        condition this writer knows for the object goes in the patch: a merge patch replaces the whole list, so
+        `Accepted` and `Synced` are always written together."""
         status = "Unknown" if ok is None else "True" if ok else "False"
         with self._conditions_lock:
             known = self._conditions.setdefault((plural, key), {})
@@ -114,7 +116,13 @@ class StatusWriter:
                 **({"observedGeneration": generation} if generation is not None else {}),
             }
             conditions = list(known.values())
-            body = {"status": {"conditions": conditions, **({"observedGeneration": generation} if generation else {})}}
+            body = {
+                "status": {
+                    **(fields or {}),
+                    "conditions": conditions,
+                    **({"observedGeneration": generation} if generation else {}),
+                }
+            }
             self._write(
                 "patch config status",
                 lambda: self._custom.patch_namespaced_custom_object_status(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
@@ -282,14 +283,81 @@ class ObjectMeta(BaseModel):
     generation: StrictInt | None = None
 
 
+@dataclass(frozen=True)
+class PrinterColumn:
+    """One column of `kubectl get` for a kind: an entry of its CRD's additionalPrinterColumns, which the API server
+    evaluates (`json_path`, Kubernetes' JSONPath) for every object. Priority 1: shown only with `-o wide`."""
+
+    name: str
+    type: Literal["string", "integer", "number", "boolean", "date"]
+    json_path: str
+    description: str = ""
+    priority: int = 0
+
+
+def condition_column(
+    name: str, condition: str, field: Literal["status", "reason", "message"] = "status", *, priority: int = 0
+) -> PrinterColumn:
+    """A column showing one field of one condition (`Ready`: True, False or Unknown)."""
+    return PrinterColumn(
+        name,
+        "string",
+        f'.status.conditions[?(@.type=="{condition}")].{field}',
+        f"The {field} of the {condition} condition.",
+        priority,
+    )
+
+
+# A CRD with columns of its own loses the API server's default Age column: each kind lists it last.
+AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since the object was created.")
+
+
+class Status(BaseModel):
+    """Base of the status models: the fields the controller or the speakers write beside `conditions` and
+    `observedGeneration` (which every kind has). They declare the CRD's status schema, so the API server keeps them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class NoStatus(Status):
+    """A kind whose status holds only conditions."""
+
+
+class AddressPoolStatus(Status):
+    in_use: StrictInt | None = Field(
+        default=None, ge=0, alias="inUse", description="Addresses of this pool held by Services (a shared VIP once)."
+    )
+    total: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description="Addresses this pool can hand out: without IPv4 .0 and .255 under avoidBuggyIPs, 0 while the "
+        "pool is not in force; at most 2^63-1 (an IPv6 /64 is larger).",
+    )
+
+
+class BGPPeerStatus(Status):
+    sessions: StrictStr | None = Field(
+        default=None, description='Nodes whose session with this peer is Established, of the nodes that peer: "2/3".'
+    )
+    nodes: StrictInt | None = Field(default=None, ge=0, description="Nodes selected to peer with this router.")
+    up: StrictInt | None = Field(default=None, ge=0, description="Nodes whose session with it is Established.")
+
+
 class Resource(BaseModel):
-    """One config resource: apiVersion, kind, metadata, spec; a `status` is accepted and ignored."""
+    """One config resource: apiVersion, kind, metadata, spec; a `status` is accepted and ignored.
+
+    The class attributes also make its CRD (`crds.py`): names, `kubectl get` columns, the status schema.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     KIND: ClassVar[str]
     PLURAL: ClassVar[str]
     SPEC: ClassVar[type[Spec]]
+    STATUS: ClassVar[type[Status]] = NoStatus
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ()
+    CATEGORIES: ClassVar[tuple[str, ...]] = ("dnslb",)  # `kubectl get dnslb` lists every kind of the project
+    PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]] = ()  # none: the API server shows Name and Age
 
     api_version: Literal["dnslb.io/v1alpha1"] = Field(alias="apiVersion")
     kind: StrictStr
@@ -309,6 +377,17 @@ class AddressPool(Resource):
     KIND = "AddressPool"
     PLURAL = "addresspools"
     SPEC = AddressPoolSpec
+    STATUS = AddressPoolStatus
+    SHORT_NAMES = ("pool",)
+    PRINTER_COLUMNS = (
+        PrinterColumn("Addresses", "string", ".spec.addresses", "CIDRs and ranges of the pool."),
+        PrinterColumn("In Use", "integer", ".status.inUse", "Addresses held by Services."),
+        PrinterColumn("Total", "integer", ".status.total", "Addresses the pool can hand out."),
+        condition_column("Ready", "Ready"),
+        PrinterColumn("Auto Assign", "boolean", ".spec.autoAssign", "Whether any Service may get an address.", 1),
+        PrinterColumn("Avoid Buggy IPs", "boolean", ".spec.avoidBuggyIPs", "Whether .0 and .255 are skipped.", 1),
+        AGE,
+    )
     spec: AddressPoolSpec
 
 
@@ -316,6 +395,16 @@ class BGPPeer(Resource):
     KIND = "BGPPeer"
     PLURAL = "bgppeers"
     SPEC = BGPPeerSpec
+    STATUS = BGPPeerStatus
+    SHORT_NAMES = ("peer",)
+    PRINTER_COLUMNS = (
+        PrinterColumn("Address", "string", ".spec.peerAddress", "The router's address."),
+        PrinterColumn("ASN", "integer", ".spec.peerASN", "The router's AS number."),
+        PrinterColumn("Hold Time", "integer", ".spec.holdTime", "BGP hold time in seconds."),
+        PrinterColumn("Sessions", "string", ".status.sessions", "Established sessions of the nodes that peer."),
+        PrinterColumn("My ASN", "integer", ".spec.myASN", "The nodes' AS number.", 1),
+        AGE,
+    )
     spec: BGPPeerSpec
 
 
@@ -323,6 +412,13 @@ class BGPAdvertisement(Resource):
     KIND = "BGPAdvertisement"
     PLURAL = "bgpadvertisements"
     SPEC = BGPAdvertisementSpec
+    SHORT_NAMES = ("adv",)
+    PRINTER_COLUMNS = (
+        PrinterColumn("Pools", "string", ".spec.addressPools", "The AddressPools advertised, by name."),
+        PrinterColumn("Peers", "string", ".spec.peers", "The BGPPeers advertised to (none: every peer).", 1),
+        PrinterColumn("Communities", "string", ".spec.communities", "BGP communities attached.", 1),
+        AGE,
+    )
     spec: BGPAdvertisementSpec
 
 
@@ -330,7 +426,81 @@ class DNSProvider(Resource):
     KIND = "DNSProvider"
     PLURAL = "dnsproviders"
     SPEC = DNSProviderSpec
+    SHORT_NAMES = ("dnsp",)
+    PRINTER_COLUMNS = (
+        PrinterColumn("Type", "string", ".spec.type", "The provider plugin."),
+        PrinterColumn("Policy", "string", ".spec.policy", "sync, upsert-only or create-only."),
+        condition_column("Synced", "Synced"),
+        condition_column("Reason", "Synced", "reason", priority=1),
+        AGE,
+    )
     spec: DNSProviderSpec
 
 
 KINDS: dict[str, type[Resource]] = {r.KIND: r for r in (AddressPool, BGPPeer, BGPAdvertisement, DNSProvider)}
+
+
+# ---- NodeAnnouncement: one per node, written by its speaker; status only (see dnslb.core.bgp.announcements) ------
+
+
+class NodeAnnouncementSpec(Spec):
+    """Empty: a NodeAnnouncement says what is, never what should be."""
+
+
+class SessionEntry(Status):
+    peer: StrictStr
+    address: StrictStr = ""
+    state: Literal["Established", "Connecting", "Idle"] = "Idle"
+    prefixes: StrictInt = Field(default=0, ge=0, description="Prefixes the peer has acked from this node.")
+    since: StrictStr | None = Field(default=None, description="When the session last changed state.")
+    last_error: StrictStr | None = Field(default=None, alias="lastError", description="Why it last failed.")
+
+
+class VIPGroupEntry(Status):
+    vips: list[StrictStr] = Field(default_factory=list)
+    peers: list[StrictStr] = Field(default_factory=list, description="Announced: the peers that acked them.")
+    reason: StrictStr | None = Field(default=None, description="Withheld: why (NoLocalEndpoint, PeerDown, ...).")
+    message: StrictStr | None = None
+
+
+class IneligibleEntry(Status):
+    reason: StrictStr
+    message: StrictStr = ""
+
+
+class DampingEntry(Status):
+    penalty: StrictInt = Field(ge=0)
+    suppressed: StrictBool
+    reuse_at: StrictStr | None = Field(default=None, alias="reuseAt", description="When it may announce again.")
+
+
+class NodeAnnouncementStatus(Status):
+    sessions: list[SessionEntry] | None = None
+    sessions_up: StrictStr | None = Field(default=None, alias="sessionsUp", description='Established of all: "1/2".')
+    announced_count: StrictInt | None = Field(default=None, ge=0, alias="announcedCount")
+    withheld_count: StrictInt | None = Field(default=None, ge=0, alias="withheldCount")
+    ineligible: IneligibleEntry | None = Field(default=None, description="Set when the node announces nothing.")
+    damping: DampingEntry | None = None
+    announced: list[VIPGroupEntry] | None = None
+    withheld: list[VIPGroupEntry] | None = None
+    truncated: StrictBool | None = Field(default=None, description="Too many VIPs to list them all.")
+
+
+class NodeAnnouncement(Resource):
+    KIND = "NodeAnnouncement"
+    PLURAL = "nodeannouncements"
+    SPEC = NodeAnnouncementSpec
+    STATUS = NodeAnnouncementStatus
+    SHORT_NAMES = ("nodeann",)
+    PRINTER_COLUMNS = (
+        PrinterColumn("Sessions", "string", ".status.sessionsUp", "Established BGP sessions of all."),
+        PrinterColumn("Announced", "integer", ".status.announcedCount", "VIPs a peer has acked from this node."),
+        PrinterColumn("Withheld", "integer", ".status.withheldCount", "VIPs of our Services not announced here."),
+        PrinterColumn("Reason", "string", ".status.ineligible.reason", "Why the node announces nothing, if so."),
+        AGE,
+    )
+    spec: NodeAnnouncementSpec
+
+
+# every kind dnslb defines a CRD for: the config kinds, and what the processes report
+CRD_KINDS: dict[str, type[Resource]] = {**KINDS, NodeAnnouncement.KIND: NodeAnnouncement}
