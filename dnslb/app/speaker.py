@@ -20,9 +20,12 @@ from dnslb.adapters.health import HealthProber
 from dnslb.adapters.kube.writer import NotLeader, Recorder
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.app.sources import Cache, Key, Obj, Parsed, config_objects, documents, key_of
+from dnslb.core.bgp import status
+from dnslb.core.bgp.announcements import build
 from dnslb.core.bgp.damping import DampingConfig, DampingState, decayed, ready_lost, reusable_at
 from dnslb.core.bgp.policy import Decision, NodeState, decide, node_ineligible
 from dnslb.core.bgp.routes import Route
+from dnslb.core.bgp.status import Damping, NodeAnnouncements, PeerSession
 from dnslb.core.config import BGPPeer, Config, load_config
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.ipam.request import CLASSLESS, ClassFilter, not_handled_because
@@ -32,6 +35,10 @@ from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 log = logging.getLogger(__name__)
 
 _RESYNC_SECONDS = 5.0
+_PENDING_CHECK = 0.5  # a route sent but not acked yet (a session just up): look again this soon
+# how often the node's status is rebuilt from the last decision and the sessions as they are now: a session's
+# error may change without any change the loop hears of
+_STATUS_REFRESH = 2.0
 CREDENTIALS_SECONDS = 30.0
 
 
@@ -46,7 +53,9 @@ class RouteSink(Protocol):
 
     def stop(self) -> None: ...
 
-    def sessions(self) -> Mapping[str, bool]: ...
+    def status(self) -> Mapping[str, PeerSession]:
+        """Each configured BGPPeer's session by peer name, with the prefixes it acked over it while Established."""
+        ...
 
     def on_session(self, listener: Callable[[str, bool], None]) -> None: ...
 
@@ -66,7 +75,19 @@ class SpeakerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.sessions = Gauge("dnslb_bgp_sessions_up", "BGP sessions established", ["peer"], registry=registry)
         self.prefixes = Gauge(
-            "dnslb_bgp_prefixes_announced", "Prefixes this node announces", ["peer"], registry=registry
+            "dnslb_bgp_prefixes_announced",
+            "Prefixes the peer has from this node: acked by ExaBGP over an Established session",
+            ["peer"],
+            registry=registry,
+        )
+        self.status_writes = Counter(
+            "dnslb_node_status_writes_total", "Writes of this node's NodeAnnouncement status", registry=registry
+        )
+        self.vips = Gauge(
+            "dnslb_bgp_vips",
+            "VIPs of this node's Services by state: announced, or the reason they are withheld",
+            ["state"],
+            registry=registry,
         )
         self.penalty = Gauge("dnslb_bgp_damping_penalty", "Flap-damping penalty of this node", registry=registry)
         self.damped = Gauge("dnslb_bgp_node_damped", "1 while this node is withheld for flapping", registry=registry)
@@ -98,16 +119,21 @@ class Speaker:
         health: HealthProber,
         metrics: SpeakerMetrics,
         credentials: Callable[[Sequence[BGPPeer]], object] = lambda peers: None,
+        publish: Callable[[NodeAnnouncements], None] = lambda announcements: None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         """`credentials(peers)`: the version of the peers' passwords (their Secrets' resourceVersions), asked every
-        `CREDENTIALS_SECONDS`; when it changes, ExaBGP gets the new passwords without a restart of the speaker."""
+        `CREDENTIALS_SECONDS`; when it changes, ExaBGP gets the new passwords without a restart of the speaker.
+        `publish` gets what the node announces after every pass (the node's status object)."""
         self.settings = settings
         self.metrics = metrics
         self._sink = sink
         self._recorder = recorder
         self.health = health
         self._clock = clock
+        self._wall = wall
+        self._publish = publish
         self.services, self.slices, self.node, self.config = services, slices, node, config
         self._caches = (services.cache, slices.cache, node.cache, *config.values())
         self._wakeup: Wakeup[str] = Wakeup(clock)
@@ -122,7 +148,11 @@ class Speaker:
         self._credentials_seen: object = None
         self._credentials_due = 0.0
         self._announcing: frozenset[ObjectKey] | None = None  # None until the first pass: a start is no change
+        self._to_announce: set[ObjectKey] = set()  # newly selected, told once a peer has acked them
+        self._pending = False  # some route is sent and not acked yet
+        self._vip_states: set[tuple[str]] = set()  # label values of dnslb_bgp_vips set so far (zeroed, not dropped)
         self.last: Decision | None = None
+        self.announcements: NodeAnnouncements | None = None
         # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
         # moved meanwhile: Local Services stay withheld from then until a fresh list after a session is back
         # (`_RESYNC_SECONDS` at most), so a rejoining node never announces an endpoint it no longer has.
@@ -206,6 +236,41 @@ class Speaker:
         log.info("draining (%s): withdrawing every route, then waiting %.1fs", why, settings.drain_seconds)
         self._sink.drain(settings.drain_seconds, settings.graceful_shutdown_seconds)
 
+    def publish_stopped(self) -> None:
+        """After the sink stopped: publish the sessions as they now stand (down), so the status does not say this
+        node announces what it no longer does."""
+        self._republish()
+
+    def _refresh_status(self) -> None:
+        while not self._wakeup.closed:
+            time.sleep(_STATUS_REFRESH)
+            try:
+                self._republish()
+            except Exception:  # the next pass of the loop publishes anyway
+                log.exception("refreshing the node status failed")
+
+    def _republish(self) -> None:
+        """The last decision with the sessions as they are now: the status and the session metrics."""
+        decision = self.last
+        if decision is None:
+            return
+        announcements = build(self.settings.node_name, decision, self._sink.status(), self._damping_now())
+        self._status_metrics(announcements)
+        self._publish(announcements)
+
+    def _status_metrics(self, announcements: NodeAnnouncements) -> None:
+        for session in announcements.sessions:
+            self.metrics.sessions.labels(session.peer).set(1 if session.established else 0)
+            self.metrics.prefixes.labels(session.peer).set(len(session.prefixes))
+        counts = {"announced": len(announcements.announced_vips())}
+        for group in announcements.withheld:
+            counts[group.reason] = counts.get(group.reason, 0) + len(group.vips)
+        for state in {labels[0] for labels in self._vip_states} - counts.keys():
+            self.metrics.vips.labels(state).set(0)
+        for state, count in counts.items():
+            self.metrics.vips.labels(state).set(count)
+        self._vip_states |= {(state,) for state in counts}
+
     def _why_drain(self) -> str | None:
         """Why stopping must take this node's paths away (None: it is a restart graceful restart covers)."""
         peers = self._peers
@@ -221,6 +286,7 @@ class Speaker:
             if self._wakeup.closed:
                 return
         self.ready.set()
+        threading.Thread(target=self._refresh_status, name="status-refresh", daemon=True).start()
         since: float | None = self._clock()
         while not self._wakeup.closed:
             try:
@@ -229,7 +295,13 @@ class Speaker:
             except Exception:  # one failed pass must not stop the node announcing: log, and try again shortly
                 log.exception("speaker reconcile failed; retrying in 5s")
                 self._retry_at = self._clock() + 5.0
-            due = (self._next_damping_change(), self._retry_in(), self._resync_check_in(), self._credentials_in())
+            due = (
+                self._next_damping_change(),
+                self._retry_in(),
+                self._resync_check_in(),
+                self._credentials_in(),
+                _PENDING_CHECK if self._pending else None,
+            )
             timeouts = [t for t in due if t]
             woken = self._wakeup.wait(min(timeouts, default=None))
             since = woken.since
@@ -241,6 +313,7 @@ class Speaker:
         if node is None:
             log.warning("Node %s not found; announcing nothing", self.settings.node_name)
             self._sink.set_desired({})
+            self._pending = False
             return
         config = self._config()
         peers = tuple(config.peers)
@@ -262,8 +335,11 @@ class Speaker:
         self._sink.set_desired(decision.routes)
         if since is not None:
             self.metrics.latency.observe(self._clock() - since)
-        self._report(node, decision)
-        self.last = decision
+        announcements = build(node.name, decision, self._sink.status(), self._damping_now())
+        self._pending = any(g.reason == status.PENDING for g in announcements.withheld)
+        self._report(node, decision, announcements)
+        self.last, self.announcements = decision, announcements
+        self._publish(announcements)
 
     def _config(self) -> Config:
         config, errors = load_config(documents(config_objects(self.config)))
@@ -290,6 +366,15 @@ class Speaker:
         except Exception as exc:  # unreadable now: keep the passwords ExaBGP has, ask again later
             log.warning("BGP peer passwords cannot be read: %s", exc)
             return self._credentials_seen
+
+    def _damping_now(self) -> Damping | None:
+        if self.settings.damping is None:
+            return None
+        with self._lock:
+            state = self._damping
+        at = reusable_at(state, self.settings.damping) if state.suppressed else None
+        reuse = None if at is None else self._wall() + max(0.0, at - self._clock())
+        return Damping(state.penalty, state.suppressed, reuse)
 
     def _credentials_in(self) -> float:
         return max(0.05, self._credentials_due - self._clock())
@@ -319,20 +404,22 @@ class Speaker:
         self._damped_said = state.suppressed
         self._say(diagnostic, slot=(node, "damping"))
 
-    def _report(self, node: NodeView, decision: Decision) -> None:
-        for peer, routes in decision.routes.items():
-            self.metrics.prefixes.labels(peer).set(len(routes))
-        for peer, up in self._sink.sessions().items():
-            self.metrics.sessions.labels(peer).set(1 if up else 0)
+    def _report(self, node: NodeView, decision: Decision, announcements: NodeAnnouncements) -> None:
+        """Metrics and Events: a Service newly selected is told AnnouncedFromNode once a peer has acked its route,
+        not before; one no longer selected, WithdrawnFromNode at once. A session going down and up again changes
+        the status and the metrics, not every Service's Events."""
+        self._status_metrics(announcements)
         before = decision.announcing if self._announcing is None else self._announcing
-        started = decision.announcing - before
-        stopped = before - decision.announcing
-        for key in sorted(started):
+        self._to_announce = (self._to_announce | (decision.announcing - before)) & decision.announcing
+        out = announcements.announced_vips()
+        acked = {v.service for v in decision.vips if v.vip in out}
+        for key in sorted(self._to_announce & acked):
             announced = Diagnostic(
                 service_ref(key), "AnnouncedFromNode", f"announcing from node {node.name}", severity="Normal"
             )
             self._say(announced, slot=(announced.subject, "announce"))
-        for key in sorted(stopped):
+        self._to_announce -= acked
+        for key in sorted(before - decision.announcing):
             message = f"withdrawn from node {node.name}: {decision.ineligible or 'no longer selected for this node'}"
             withdrawn = Diagnostic(service_ref(key), "WithdrawnFromNode", message, severity="Normal")
             self._say(withdrawn, slot=(withdrawn.subject, "announce"))

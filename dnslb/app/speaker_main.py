@@ -22,10 +22,12 @@ from dnslb.adapters.health import HealthProber
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.adapters.kube.informer import Informer
+from dnslb.adapters.kube.nodestatus import NodeStatusWriter
 from dnslb.adapters.kube.writer import SPEAKER, NotLeader, Recorder
 from dnslb.app.ops import add_class_arguments, parse_bool, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.app.speaker import RouteSink, Speaker, SpeakerMetrics, SpeakerSettings
+from dnslb.core.bgp.announcements import to_status
 from dnslb.core.bgp.damping import DampingConfig
 from dnslb.core.config import BGPPeer
 from dnslb.core.config.resources import GROUP, KINDS, VERSION
@@ -89,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         refs = sorted({p.spec.password_secret.name for p in peers if p.spec.password_secret is not None})
         return tuple(core.read_namespaced_secret(name, args.namespace).metadata.resource_version for name in refs)
 
-    speaker, informers, recorder = assemble(api, settings, sink, health, registry, credentials=credentials)
+    speaker, informers, recorder, status = assemble(
+        api, settings, sink, health, registry, credentials=credentials, status_interval=args.status_interval
+    )
     stop = threading.Event()
     server, _ = serve_ops(
         args.metrics_addr, registry, {"/healthz": lambda: not stop.is_set(), "/readyz": speaker.ready.is_set}
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     for informer in informers:
         threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
     threading.Thread(target=health.run, args=(stop,), name="health", daemon=True).start()
+    status.start()
     try:
         recorder.seed()
     except Exception as exc:  # without the old Events a few may be said again: not worth failing for
@@ -115,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     speaker.run()
     speaker.drain()
     sink.stop()
+    speaker.publish_stopped()
+    status.stop()
     recorder.close()
     server.shutdown()
     log.info("drained and stopped")
@@ -129,8 +136,10 @@ def assemble(
     registry: CollectorRegistry,
     *,
     credentials: Callable[[Sequence[BGPPeer]], object] = lambda peers: None,
-) -> tuple[Speaker, list[Informer], Recorder]:
-    """The speaker and what it works with: informers on what this node needs, the Event recorder."""
+    status_interval: float = 5.0,
+) -> tuple[Speaker, list[Informer], Recorder, NodeStatusWriter]:
+    """The speaker and what it works with: informers on what this node needs, the Event recorder, the writer of
+    the node's NodeAnnouncement (started and stopped by the caller)."""
     core, custom, discovery = CoreV1Api(api), CustomObjectsApi(api), DiscoveryV1Api(api)
     metrics = SpeakerMetrics(registry)
     recorder = Recorder(core, component=SPEAKER, instance=settings.node_name)
@@ -163,6 +172,20 @@ def assemble(
         )
         for kind in ("AddressPool", "BGPPeer", "BGPAdvertisement")
     }
+    node_cache = informers[2]
+
+    def node_uid() -> str:
+        metadata = (node_cache.get(("", settings.node_name)) or {}).get("metadata") or {}
+        return str(metadata.get("uid") or "")
+
+    status = NodeStatusWriter(
+        custom,
+        settings.namespace,
+        settings.node_name,
+        node_uid=node_uid,
+        interval=status_interval,
+        on_write=metrics.status_writes.inc,
+    )
     speaker = Speaker(
         settings,
         services=Parsed(informers[0], "Service", service_view, report),
@@ -174,8 +197,9 @@ def assemble(
         health=health,
         metrics=metrics,
         credentials=credentials,
+        publish=lambda announcements: status.publish(to_status(announcements)),
     )
-    return speaker, [*informers, *config.values()], recorder
+    return speaker, [*informers, *config.values()], recorder, status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -196,6 +220,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="on SIGTERM, before withdrawing: announce every path with GRACEFUL_SHUTDOWN (65535:0, RFC 8326) and wait "
         "this long, for routers whose import policy lowers such paths (default 0: off)",
+    )
+    parser.add_argument(
+        "--status-interval",
+        type=float,
+        default=5.0,
+        help="write the node's NodeAnnouncement status at most this often, in seconds, and only on change (default 5)",
     )
     parser.add_argument("--netns", help="run ExaBGP in this named network namespace (labs and tests; default: ours)")
     parser.add_argument(

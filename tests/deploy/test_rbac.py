@@ -41,6 +41,8 @@ SPEAKER = (
     | g(EVERY, "", "events", "create patch list")
     | {grant for kind in CONFIG_KINDS[:3] for grant in g(NS, "dnslb.io", kind, "list watch")}
     | g(NS, "", "secrets", "get")
+    | g(NS, "dnslb.io", "nodeannouncements", "create")
+    | g(NS, "dnslb.io", "nodeannouncements/status", "patch")
 )
 
 
@@ -61,9 +63,14 @@ def test_the_speaker_holds_exactly_its_grants(objects: list[Obj]) -> None:
     assert sorted(SPEAKER - held) == [], "grants the speaker's code needs but does not have"
 
 
-def test_the_speaker_writes_nothing_but_events(objects: list[Obj]) -> None:
+def test_the_speaker_writes_nothing_but_events_and_its_node_status(objects: list[Obj]) -> None:
     writes = {grant for grant in grants(objects, NS, "dnslb-speaker") if grant.verb not in ("get", "list", "watch")}
-    assert {(grant.resource, grant.verb) for grant in writes} == {("events", "create"), ("events", "patch")}
+    assert {(grant.resource, grant.verb) for grant in writes} == {
+        ("events", "create"),
+        ("events", "patch"),
+        ("nodeannouncements", "create"),
+        ("nodeannouncements/status", "patch"),
+    }
 
 
 def test_no_rule_uses_a_wildcard_or_a_non_resource_url(objects: list[Obj]) -> None:

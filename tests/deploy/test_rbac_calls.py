@@ -31,6 +31,7 @@ from dnslb.adapters.kube.client import api_client as real_api_client
 from dnslb.app import cli, controller_main, speaker_main
 from dnslb.app import rollback as dns_main
 from dnslb.core.bgp.routes import Route
+from dnslb.core.bgp.status import ESTABLISHED, PeerSession
 from dnslb.core.config import BGPPeer
 from dnslb.core.model import NodeView
 from dnslb_testkit.kubeapi import KubeAPI
@@ -294,8 +295,12 @@ class StandInSink:
     def stop(self) -> None:
         pass
 
-    def sessions(self) -> Mapping[str, bool]:
-        return {}
+    def status(self) -> Mapping[str, PeerSession]:
+        """Every route taken counts as acked over an Established session."""
+        return {
+            peer: PeerSession(peer, "192.0.2.1", ESTABLISHED, prefixes=frozenset(r.prefix for r in routes))
+            for peer, routes in self.routes.items()
+        }
 
     def on_session(self, listener: Callable[[str, bool], None]) -> None:
         pass
