@@ -6,11 +6,16 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from dnslb_testkit.servers.route53_strict import Limits, StrictRoute53
 
 # the Kubernetes fixtures (target, api, client, core, custom, ...) the kubeapi, controller and speaker suites share
 pytest_plugins = ["dnslb_testkit.kubeapi.fixtures"]
+
+# the suite runs on busy machines: a property test is judged by its examples, never by how long one took
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 @pytest.fixture(autouse=True)
