@@ -38,6 +38,23 @@ def test_examples_table() -> None:
         in (rows["data/broken"])
     )
     assert "POOL" in result.stdout and "internal  IPv4    3       346" in result.stdout
+    # the DNS gate (publishWhen defaults to Announced): each name waits for a node to announce its VIP
+    assert "DNSProvider corp-dns writes each name once a node announces its VIP (publishWhen: Announced)" in (
+        result.stdout.splitlines()
+    )
+
+
+def test_a_provider_that_publishes_on_allocation_shows_no_gate(tmp_path: Path) -> None:
+    config = (
+        (ROOT / "examples/config.yaml").read_text().replace("policy: sync", "policy: sync\n  publishWhen: Allocated")
+    )
+    (tmp_path / "config.yaml").write_text(config)
+    result = run("plan", *plan_args(str(tmp_path / "config.yaml"), EXAMPLES[1]), "-o", "json")
+    data = json.loads(result.stdout)
+    assert data["dns"] and all(d["after"] == "" for d in data["dns"])
+    gated = json.loads(run("plan", *plan_args(*EXAMPLES), "-o", "json").stdout)
+    after = {d["change"]: d["after"] for d in gated["dns"]}
+    assert after["create pg.db.example.test 60 A 10.200.0.1"] == "a node announces 10.200.0.1"
 
 
 def test_examples_json_and_yaml() -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -22,8 +22,10 @@ from dnslb.adapters.dnssync.loop import DNSLoop
 from dnslb.adapters.kube.writer import NotLeader, Recorder, StatusWriter
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.app.sources import Cache, Key, Obj, Parsed, config_objects, documents, key_of, namespace_labels
+from dnslb.core.bgp.peerstatus import READY, PeerStatus, peer_statuses
+from dnslb.core.bgp.status import NodeAnnouncements
 from dnslb.core.config import AddressPool, Config, DNSProvider, load_config
-from dnslb.core.config.resources import KINDS, AddressPoolStatus
+from dnslb.core.config.resources import KINDS, AddressPoolStatus, BGPPeer
 from dnslb.core.diagnostics import INVALID_CONFIG, Diagnostic
 from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteStatus
 from dnslb.core.ipam.request import CLASSLESS, ClassFilter
@@ -31,9 +33,12 @@ from dnslb.core.model import ServiceView
 from dnslb.core.objects import ObjectKey, ObjectRef
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
+S = TypeVar("S")
 _CONFIG = ("", "<config>")  # the mark for "the config resources changed"
+_PEERS = ("", "<peers>")  # the mark for "a node's BGP sessions changed"
 WRITERS = 8  # status writes in flight at once: 10,000 first allocations in seconds, still one write per Service
-POOL_STATUS_PERIOD = 1.0  # seconds between AddressPool status writes: a burst of allocations is one write per pool
+POOL_STATUS_PERIOD = 1.0  # seconds between status writes of a kind (pools, peers): a burst of changes is one write each
 _INT64_MAX = 2**63 - 1
 
 
@@ -83,6 +88,38 @@ class Metrics:
         )
 
 
+class PacedStatus(Generic[K, S]):
+    """Statuses written on change, at most once per `period`: what was sent, and when the next write may go."""
+
+    def __init__(self, period: float, clock: Callable[[], float]) -> None:
+        self.sent: dict[K, S] = {}  # the caller records each status once written
+        self.due = float("inf")  # the clock reading at which a held-back change may be written
+        self._period = period
+        self._clock = clock
+        self._after = 0.0  # the clock reading before which nothing is written
+
+    def to_write(self, statuses: Mapping[K, S]) -> dict[K, S]:
+        """The statuses that differ from what was sent, if the period has passed; else none (and `due` says when)."""
+        self.sent = {key: s for key, s in self.sent.items() if key in statuses}
+        changed = {key: s for key, s in statuses.items() if self.sent.get(key) != s}
+        self.due = float("inf")
+        if not changed:
+            return {}
+        if self._clock() < self._after:
+            self.due = self._after
+            return {}
+        self._after = self._clock() + self._period
+        return changed
+
+
+class Announcements(Protocol):
+    """The nodes' announcements, as the controller reads them (see `controller_main.ClusterAnnouncements`)."""
+
+    def sessions(self) -> Sequence[NodeAnnouncements] | None: ...
+
+    def on_change(self, call: Callable[[], None], *fields: str) -> None: ...
+
+
 class Controller:
     def __init__(
         self,
@@ -95,6 +132,8 @@ class Controller:
         recorder: Recorder,
         dns: DNSLoop,
         metrics: Metrics,
+        gate: Sequence[Cache] = (),
+        announcements: Announcements | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -102,6 +141,9 @@ class Controller:
         self.services = services
         self._namespaces = namespaces
         self._config = config
+        self._gate = tuple(gate)  # what the DNS gate reads (Nodes, NodeAnnouncements): synced before DNS starts
+        self._announcements = announcements
+        self._peer_status: PacedStatus[str, PeerStatus] = PacedStatus(POOL_STATUS_PERIOD, clock)
         self._writer = writer
         self._recorder = recorder
         self.dns = dns
@@ -116,17 +158,17 @@ class Controller:
         self._reported: dict[ObjectRef, str] = {}
         self._pool_objects: dict[ObjectRef, Obj] = {}  # the AddressPools in the cluster, as last read
         self._problems: dict[ObjectRef, list[Diagnostic]] = {}  # what is wrong with each, as last read
-        self._pool_sent: dict[ObjectRef, PoolStatus] = {}
-        self._pool_write_after = 0.0  # the clock reading before which no pool status is written
-        self._pool_status_due = float("inf")  # a pool status is waiting for the period to pass
+        self._pool_status: PacedStatus[ObjectRef, PoolStatus] = PacedStatus(POOL_STATUS_PERIOD, clock)
         services.cache.subscribe(lambda key, old, new: self._wakeup.mark(key))
         namespaces.subscribe(self._namespace_event)
         for cache in config.values():
             cache.subscribe(self._config_event)
+        if announcements is not None:
+            announcements.on_change(lambda: self._wakeup.mark(_PEERS), "sessions")
 
     @property
     def _caches(self) -> tuple[Cache, ...]:
-        return (self.services.cache, self._namespaces, *self._config.values())
+        return (self.services.cache, self._namespaces, *self._config.values(), *self._gate)
 
     # -- cache callbacks (informer threads) ---------------------------------------------------------------------
 
@@ -171,14 +213,16 @@ class Controller:
         )  # fmt: skip
         self._update_pool_metrics()
         self._report_pools()
+        self._report_peers()
         self._providers = config.providers
         self.dns.configure(self._providers)
         threading.Thread(target=self.dns.run, name="dns", daemon=True).start()
         self.ready.set()
         next_resync = self._clock() + self.settings.resync_seconds
         while not self._wakeup.closed:
-            woken = self._wakeup.wait(max(0.0, min(next_resync, self._pool_status_due) - self._clock()))
-            dirty = set(woken.items)
+            due = min(next_resync, self._pool_status.due, self._peer_status.due)
+            woken = self._wakeup.wait(max(0.0, due - self._clock()))
+            dirty = set(woken.items) - {_PEERS}
             resync = self._clock() >= next_resync
             if resync:
                 dirty |= {key_of(v.key) for v in self.services.values()} | {_CONFIG}
@@ -189,6 +233,7 @@ class Controller:
                 self._forget_pool_statuses_not_in_cluster()
             if not self._wakeup.closed:
                 self._report_pools()
+                self._report_peers()
 
     # -- the loop's work ----------------------------------------------------------------------------------------
 
@@ -260,17 +305,7 @@ class Controller:
     # -- AddressPool status: counts and Ready, written on change, at most once per POOL_STATUS_PERIOD ----------
 
     def _report_pools(self) -> None:
-        statuses = self._pool_statuses()
-        self._pool_sent = {ref: s for ref, s in self._pool_sent.items() if ref in statuses}
-        changed = {ref: s for ref, s in statuses.items() if self._pool_sent.get(ref) != s}
-        self._pool_status_due = float("inf")
-        if not changed:
-            return
-        if self._clock() < self._pool_write_after:
-            self._pool_status_due = self._pool_write_after
-            return
-        self._pool_write_after = self._clock() + POOL_STATUS_PERIOD
-        for ref, status in sorted(changed.items()):
+        for ref, status in sorted(self._pool_status.to_write(self._pool_statuses()).items()):
             counts = AddressPoolStatus(in_use=status.in_use, total=status.total).model_dump(by_alias=True)
             try:
                 self._writer.condition(AddressPool.PLURAL, ref.key, status.generation, status.ready, status.message,
@@ -280,7 +315,28 @@ class Controller:
             except Exception as exc:
                 log.error("writing the status of %s failed: %s", ref, exc)
                 continue
-            self._pool_sent[ref] = status
+            self._pool_status.sent[ref] = status
+
+    # -- BGPPeer status: sessions up per node, written on change, at most once per POOL_STATUS_PERIOD ----------
+
+    def _report_peers(self) -> None:
+        sessions = self._announcements.sessions() if self._announcements is not None else None
+        peers = self._config.get("BGPPeer")
+        if sessions is None or peers is None:
+            return
+        names = sorted(str((o.get("metadata") or {}).get("name") or "") for o in peers.items())
+        for name, status in sorted(self._peer_status.to_write(peer_statuses(names, sessions)).items()):
+            key = ObjectKey(self.settings.namespace, name)
+            try:
+                self._writer.condition(BGPPeer.PLURAL, key, None, status.ok, status.message, type_=READY,
+                                       reason=status.reason, fields=status.fields())  # fmt: skip
+            except NotLeader:
+                raise
+            except Exception as exc:
+                log.error("writing the status of BGPPeer %s failed: %s", name, exc)
+                continue
+            log.info("BGPPeer %s: sessions %s: %s", name, status.sessions, status.message)
+            self._peer_status.sent[name] = status
 
     def _pool_statuses(self) -> dict[ObjectRef, PoolStatus]:
         assert self._decisions is not None
@@ -299,10 +355,10 @@ class Controller:
     def _forget_pool_statuses_not_in_cluster(self) -> None:
         """A status write that failed for good leaves the cluster behind what was sent: at a resync, send again
         what the cluster does not show."""
-        for ref, sent in list(self._pool_sent.items()):
+        for ref, sent in list(self._pool_status.sent.items()):
             obj = self._pool_objects.get(ref)
             if obj is None or observed_pool_status(obj) != sent:
-                del self._pool_sent[ref]
+                del self._pool_status.sent[ref]
 
     def _view(self, key: ObjectKey) -> ServiceView | None:
         return self.services.get(key_of(key))

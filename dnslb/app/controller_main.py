@@ -17,7 +17,7 @@ from typing import Any
 from kubernetes.client import ApiClient, CoordinationV1Api, CoreV1Api, CustomObjectsApi
 from prometheus_client import CollectorRegistry
 
-from dnslb.adapters.dnssync.loop import DNSLoop, Hooks
+from dnslb.adapters.dnssync.loop import DNSLoop, Fields, Hooks
 from dnslb.adapters.dnssync.plugins import create as create_provider
 from dnslb.adapters.dnssync.sync import Fenced, Health
 from dnslb.adapters.kube.client import api_client
@@ -28,12 +28,14 @@ from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWr
 from dnslb.app.controller import Controller, Metrics, Settings
 from dnslb.app.ops import add_class_arguments, parse_bool, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
-from dnslb.core.config.resources import GROUP, KINDS, VERSION
+from dnslb.core.bgp.announcements import from_status
+from dnslb.core.bgp.status import NodeAnnouncements
+from dnslb.core.config.resources import GROUP, KINDS, VERSION, NodeAnnouncement
 from dnslb.core.config.resources import DNSProvider as DNSProviderResource
-from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
+from dnslb.core.diagnostics import INVALID_OBJECT, VIP_UNANNOUNCED, Diagnostic
 from dnslb.core.ipam.request import ClassFilter
-from dnslb.core.model import service_fields, service_view, without_unread_metadata
-from dnslb.core.objects import ObjectRef
+from dnslb.core.model import DNS_PUBLISHED_CONDITION, service_fields, service_view, without_unread_metadata
+from dnslb.core.objects import ObjectKey, ObjectRef
 from dnslb.provider import Provider, RecordSet, Zone
 
 log = logging.getLogger("dnslb.controller")
@@ -163,6 +165,22 @@ def assemble(
         takeover.save(provider, zone.name, records)
 
     writer = StatusWriter(core, custom, may_write=may_write, on_api_error=api_error)
+    node_informer = Informer("nodes", core.list_node, transform=_node_readiness)
+    announcement_informer = Informer(
+        "nodeannouncements",
+        partial(custom.list_namespaced_custom_object, GROUP, VERSION, settings.namespace, NodeAnnouncement.PLURAL),
+        transform=_announcement_fields,
+    )
+    cluster = ClusterAnnouncements(node_informer, announcement_informer)
+
+    def publication(key: ObjectKey, found: Fields | None, want: Fields | None, moves: Sequence[Diagnostic]) -> bool:
+        try:
+            landed = writer.service_condition(key, DNS_PUBLISHED_CONDITION, found, want)
+            for move in moves:  # one slot per hostname: lost, back, lost again are each said
+                recorder.record(move, slot=(move.subject, VIP_UNANNOUNCED, move.about))
+        except NotLeader:
+            return False
+        return landed
 
     def synced(ref: ObjectRef, health: Health) -> None:
         with contextlib.suppress(NotLeader):
@@ -180,12 +198,15 @@ def assemble(
             may_write=may_write,
             credentials=credentials,
             synced=synced,
+            announced=cluster.vips,
+            publication=publication,
         ),
         owner=settings.owner_id,
         classes=settings.classes,
         registry=registry,
         resync_seconds=settings.resync_seconds,
     )
+    cluster.on_change(dns.trigger, "vips")
     controller = Controller(
         settings,
         services=services,
@@ -195,8 +216,69 @@ def assemble(
         recorder=recorder,
         dns=dns,
         metrics=metrics,
+        gate=(node_informer, announcement_informer),
+        announcements=cluster,
     )
-    return controller, [service_informer, namespaces, *config.values()], recorder
+    informers = [service_informer, namespaces, *config.values(), node_informer, announcement_informer]
+    return controller, informers, recorder
+
+
+class ClusterAnnouncements:
+    """What Ready nodes announce, from their NodeAnnouncements: the VIPs some peer acked (the DNS gate) and each
+    node's sessions (BGPPeer status). A NotReady node's status is stale (its speaker may be dead): it does not count."""
+
+    def __init__(self, nodes: Informer, announcements: Informer) -> None:
+        self._nodes = nodes
+        self._announcements = announcements
+
+    def _ready(self) -> list[dict[str, Any]] | None:
+        if not (self._nodes.synced.is_set() and self._announcements.synced.is_set()):
+            return None
+        ready = {_name(n) for n in self._nodes.items() if n.get("ready")}
+        return [a for a in self._announcements.items() if _name(a) in ready]
+
+    def vips(self) -> frozenset[str]:
+        """Empty until both caches have synced: nothing passes the gate on an incomplete view."""
+        return frozenset(v for a in self._ready() or () for v in a["vips"])
+
+    def sessions(self) -> list[NodeAnnouncements] | None:
+        """Each Ready node's sessions (None until the caches have synced)."""
+        ready = self._ready()
+        return None if ready is None else [from_status(_name(a), {"sessions": a["sessions"]}) for a in ready]
+
+    def on_change(self, call: Callable[[], None], *fields: str) -> None:
+        """Call `call` when a node's readiness, or one of these fields of a node's announcements, changes."""
+
+        def changed(watched: tuple[str, ...], key: Any, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+            if any((old or {}).get(f) != (new or {}).get(f) for f in watched):
+                call()
+
+        self._nodes.subscribe(partial(changed, ("ready",)))
+        self._announcements.subscribe(partial(changed, fields))
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _node_readiness(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata") or {}
+    conditions = (obj.get("status") or {}).get("conditions")
+    ready = any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (conditions if isinstance(conditions, list) else ())
+    )
+    return {"metadata": {k: metadata[k] for k in ("name", "resourceVersion") if k in metadata}, "ready": ready}
+
+
+def _announcement_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the controller reads of a NodeAnnouncement: the VIPs a peer acked, and the sessions."""
+    metadata = obj.get("metadata") or {}
+    status = obj.get("status")
+    sessions = status.get("sessions") if isinstance(status, dict) else None
+    vips = sorted(from_status(str(metadata.get("name") or ""), status).announced_vips())
+    kept = {k: metadata[k] for k in ("name", "namespace", "resourceVersion") if k in metadata}
+    return {"metadata": kept, "vips": vips, "sessions": sessions if isinstance(sessions, list) else []}
 
 
 def _namespace_fields(obj: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.core.config import AddressPool, Config, DNSProvider, is_config, load_config
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
+from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted, held
@@ -64,6 +65,7 @@ class DNSChange:
     zone: str
     change: str
     previous: str | None = None  # the record set an update or delete replaces, as it stands
+    after: str = ""  # what the change waits for (the DNS gate): "a node announces 10.0.0.5"
 
 
 @dataclass(frozen=True)
@@ -271,12 +273,13 @@ def _plan_provider(
             max_name=zones.limits.max_name if zones.limits else MAX_NAME_LENGTH,
         )
         claimed = {c.hostname: c.service for c in wanted}
+        waits = {c.hostname: f"a node announces {', '.join(sorted(gate.vips(c)))}" for c in wanted}
         # the only groups at names nobody claims are deletes of ours: planned only when the manifests are everything
         groups = [g for g in result.groups if given.prune or g.name in claimed]
         unclaimed += len(result.groups) - len(groups)
         sent, too_big = _fitted(name, groups, zones, claimed)
         total += too_big + DNSPlan(
-            changes=tuple(_changes(name, zone.name, sent)),
+            changes=tuple(_changes(name, zone.name, sent, waits if spec.publish_when == "Announced" else {})),
             replaced=tuple(TakenOver(name, zone.name, str(r)) for r in result.replaced),
             unpublished=tuple(_refused(d, name) for d in result.refused),
         )
@@ -310,12 +313,14 @@ def _fitted(
     return [g for g in groups if g.name not in left_out], DNSPlan(unpublished=tuple(refused), notes=tuple(notes))
 
 
-def _changes(provider: str, zone: str, groups: Iterable[Group]) -> Iterable[DNSChange]:
+def _changes(provider: str, zone: str, groups: Iterable[Group], waits: Mapping[str, str]) -> Iterable[DNSChange]:
+    """The changes, each with what it waits for: a name is published once a node announces its VIP (the gate)."""
     for group in groups:
         for change in group.changes:
             if change.action == "require":  # a guard on the ownership record, not a change
                 continue
-            yield DNSChange(provider, zone, str(change), str(change.previous) if change.previous else None)
+            after = waits.get(group.name, "") if change.action != "delete" else ""
+            yield DNSChange(provider, zone, str(change), str(change.previous) if change.previous else None, after)
 
 
 def _unserved(
@@ -538,6 +543,9 @@ def _dns_table(plan: Plan) -> list[str]:
             (d.provider, d.zone, d.change + (f" (was {d.previous.partition(' ')[2]})" if d.previous else ""))
             for d in plan.dns
         ])]  # fmt: skip
+        gated = sorted({d.provider for d in plan.dns if d.after})
+        lines += [f"DNSProvider {p} writes each name once a node announces its VIP (publishWhen: Announced)"
+                  for p in gated]  # fmt: skip
     elif plan.live and not plan.unreadable:
         lines += ["", "DNS: no changes"]
     if plan.replaced:

@@ -49,6 +49,7 @@ class ServiceView:
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     ingress_ips: tuple[str, ...] = ()
     health_check_node_port: int | None = None
+    dns_published: tuple[str, str, str] | None = None  # the DNSPublished condition found: status, reason, message
     problems: tuple[Diagnostic, ...] = ()  # fields left out because their values were unusable
 
     @property
@@ -71,6 +72,7 @@ FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 FAMILIES = ("IPv4", "IPv6")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
+DNS_PUBLISHED_CONDITION = "dnslb.io/DNSPublished"  # what each hostname of the Service came to (see core/dns/gate)
 _QUALIFIED_NAME = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 _UID = re.compile(r"[-A-Za-z0-9]{1,64}")
@@ -101,8 +103,18 @@ def service_view(obj: Mapping[str, Any]) -> ServiceView:
         annotations=_strings(metadata.get("annotations"), "metadata.annotations"),
         ingress_ips=ingress_ips,
         health_check_node_port=_port_number(spec.get("healthCheckNodePort"), "spec.healthCheckNodePort"),
+        dns_published=_dns_published(status.get("conditions")),
         problems=problems,
     )
+
+
+def _dns_published(conditions: Any) -> tuple[str, str, str] | None:
+    """Our condition as the API holds it; anything malformed reads as absent (it is written again)."""
+    for entry in conditions if isinstance(conditions, list) else ():
+        if isinstance(entry, dict) and entry.get("type") == DNS_PUBLISHED_CONDITION:
+            fields = (entry.get("status"), entry.get("reason"), entry.get("message"))
+            return fields if all(isinstance(f, str) for f in fields) else None  # type: ignore[return-value]
+    return None
 
 
 def _namespace(metadata: Mapping[str, Any]) -> str:
@@ -251,7 +263,16 @@ def service_fields(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(spec, dict):
         spec = {k: spec[k] for k in _SPEC_FIELDS if k in spec} | {"ports": _trimmed_ports(spec.get("ports"))}
     if isinstance(status, dict):
-        status = {"loadBalancer": status["loadBalancer"]} if status.get("loadBalancer") is not None else {}
+        conditions = status.get("conditions")
+        ours = (
+            [c for c in conditions if isinstance(c, dict) and c.get("type") == DNS_PUBLISHED_CONDITION]
+            if isinstance(conditions, list)
+            else []
+        )
+        status = {
+            **({"loadBalancer": status["loadBalancer"]} if status.get("loadBalancer") is not None else {}),
+            **({"conditions": ours} if ours else {}),
+        }
     return {"metadata": metadata, "spec": spec, "status": status}
 
 

@@ -23,11 +23,13 @@ def g(scope: str, group: str, resource: str, verbs: str, names: tuple[str, ...] 
 CONTROLLER = (
     g(EVERY, "", "services", "list watch")
     | g(EVERY, "", "namespaces", "list watch")
+    | g(EVERY, "", "nodes", "list watch")
     | g(EVERY, "", "services/status", "patch")
     | g(EVERY, "", "events", "create patch list")
     | {grant for kind in CONFIG_KINDS for grant in g(NS, "dnslb.io", kind, "list watch")}
     | {grant for kind in CONFIG_KINDS for grant in g(NS, "dnslb.io", f"{kind}/status", "patch")}
     | g(NS, "dnslb.io", "dnsproviders", "get")
+    | g(NS, "dnslb.io", "nodeannouncements", "list watch")
     | g(NS, "", "secrets", "get")
     | g(NS, "", "configmaps", "get create update")
     | g(NS, "coordination.k8s.io", "leases", "create")

@@ -174,6 +174,7 @@ def seed_cluster(kube: KubeAPI, zone_file: Path, *, vip: str | None = None) -> N
                                          "passwordSecret": {"name": "edge-bgp"}}),
         ("BGPAdvertisement", "bgpadvertisements", "all", {"peers": ["edge"]}),
         ("DNSProvider", "dnsproviders", "mem", {"type": "inmemory", "takeover": True, "secretRef": {"name": "dns"},
+                                                "publishWhen": "Allocated",  # no speakers here
                                                 "settings": {"zones": "example.test", "zoneFile": str(zone_file)}}),
     ]  # fmt: skip
     service: Obj = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,15 +21,17 @@ from dnslb.adapters.dnssync.pacing import Pacer
 from dnslb.adapters.dnssync.sync import Fenced, Health, ProviderSync, limits_of
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.core.config.resources import DNSProvider
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
-from dnslb.core.dns.desired import claims, held
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PENDING, DNS_PROVIDER_FAILED, Diagnostic
+from dnslb.core.dns import gate
+from dnslb.core.dns.desired import Claim, claims, held
 from dnslb.core.dns.registry import hostname_of, ownership_of
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import ServiceView
-from dnslb.core.objects import ObjectRef
+from dnslb.core.objects import ObjectKey, ObjectRef
 from dnslb.provider import Provider, ProviderError, RecordSet, Unauthorized, Zone
 
 log = logging.getLogger(__name__)
+Fields = tuple[str, str, str]  # a condition's status, reason, message
 _FULL_READ = "full-read"
 CREDENTIALS_CHECK_SECONDS = 10.0  # a sync asks for a provider's credentials again when its last look is this old
 
@@ -67,6 +69,9 @@ class DNSMetrics:
         self.skipped = Gauge(
             "dnslb_dns_hostnames_skipped", "Hostnames not published (conflicts, refusals)", registry=registry
         )
+        self.pending = Gauge(
+            "dnslb_dns_hostnames_pending", "Hostnames held back until a node announces their VIP", registry=registry
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,13 @@ class Hooks:
     # change makes a new provider, so a rotated Secret is used without a restart
     credentials: Callable[[DNSProvider], str] = lambda resource: ""
     synced: Callable[[ObjectRef, Health], None] = lambda ref, health: None  # the DNSProvider's Synced condition
+    # the VIPs some Ready node announces; None: the gate is open (no node status to go by)
+    announced: Callable[[], Collection[str] | None] = lambda: None
+    # write a Service's DNSPublished condition over what the API holds (None: remove it) and say the `transitions`;
+    # False if the write failed
+    publication: Callable[[ObjectKey, Fields | None, Fields | None, Sequence[Diagnostic]], bool] = (
+        lambda key, found, want, moves: True
+    )
 
 
 class DNSLoop:
@@ -113,6 +125,8 @@ class DNSLoop:
         self._checked: dict[str, float] = {}  # when each provider's credentials were last asked for
         self._clock = clock
         self._health: dict[str, Health] = {}
+        # Service → (its condition as the API held it, what we wrote over it): until the write echoes back
+        self._written: dict[ObjectKey, tuple[Fields | None, Fields | None]] = {}
 
     def configure(self, providers: Sequence[DNSProvider]) -> None:
         self._configured = tuple(providers)
@@ -173,24 +187,71 @@ class DNSLoop:
     def _sync_all(self, configured: tuple[DNSProvider, ...], full_read: bool) -> None:
         self._rebuild(configured, recheck_credentials=full_read)
         with self.metrics.duration.time():
-            found, skipped = claims(self._hooks.services(), self._class)
+            services = self._hooks.services()
+            found, skipped = claims(services, self._class)
             may_delete = self._hooks.source_complete()
-            skipped_count = len(skipped)
-            for skip in skipped:
-                self._hooks.report(skip)
+            announced = self._hooks.announced()
+            said: list[Diagnostic] = list(skipped)
+            unserved: dict[tuple[ObjectKey | None, str], list[Diagnostic]] = {}
+            ran = 0
             for name, sync in self._syncs.items():
                 if full_read or not sync.read_once:
                     sync.begin_read()
                 try:
-                    diagnostics = sync.sync(found, may_delete, held(skipped))
+                    diagnostics = sync.sync(found, may_delete, held(skipped), announced)
                 except ProviderError as exc:
                     self._failed(name, sync, exc)
                     continue
-                for diagnostic in diagnostics:
-                    self._hooks.report(diagnostic)
-                skipped_count += sum(1 for d in diagnostics if d.reason == DNS_NOT_PUBLISHED)
+                ran += sync.read_once
+                for d in diagnostics:
+                    if d.message == gate.UNSERVED:
+                        unserved.setdefault((d.subject.key if d.subject else None, d.about), []).append(d)
+                    else:
+                        said.append(d)
                 self._export(name, sync)
-            self.metrics.skipped.set(skipped_count)
+            # a name no provider serves is said once; one that another provider serves is not a refusal
+            said += [ds[0] for ds in unserved.values() if len(ds) == ran]
+            for diagnostic in said:
+                self._hooks.report(diagnostic)
+            self.metrics.skipped.set(sum(1 for d in said if d.reason == DNS_NOT_PUBLISHED))
+            self.metrics.pending.set(len({(d.subject, d.about) for d in said if d.reason == DNS_PENDING}))
+            gated = any(s.spec.publish_when == "Announced" for s in self._syncs.values())
+            self._publish(services, found, said, announced if gated else None)
+
+    def _publish(
+        self,
+        services: Sequence[ServiceView],
+        found: Sequence[Claim],
+        said: Sequence[Diagnostic],
+        announced: Collection[str] | None,
+    ) -> None:
+        """Each Service's DNSPublished condition, written where it differs from what the API holds."""
+        read = [sync for sync in self._syncs.values() if sync.read_once]
+        if not self._hooks.may_write() or (self._syncs and not read):
+            return  # before a first full read every name would look pending: say nothing rather than flap
+        published: set[tuple[str, ObjectKey]] = set()
+        for sync in read:
+            published |= sync.published()
+        wanted = gate.publications(found, said, published, announced)
+        keys = set()
+        for view in services:
+            keys.add(view.key)
+            publication = wanted.get(view.key)
+            want = (
+                (("True" if publication.ok else "False"), publication.reason, publication.message)
+                if publication
+                else None
+            )
+            seen, written = self._written.get(view.key, (None, None))
+            have = written if seen == view.dns_published else view.dns_published  # our write not echoed yet
+            if want == have:
+                continue
+            before = gate.read_message(have[2]) if have is not None else ()
+            moves = gate.transitions(view.key, before, publication) if publication is not None else []
+            if self._hooks.publication(view.key, view.dns_published, want, moves):
+                self._written[view.key] = (view.dns_published, want)
+        for key in set(self._written) - keys:
+            del self._written[key]
 
     def _failed(self, name: str, sync: ProviderSync, exc: ProviderError) -> None:
         if sync.health.ok is not False:

@@ -21,10 +21,11 @@ from typing import TypeVar
 from dnslb.adapters.dnssync.pacing import Pacer
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PROVIDER_FAILED, Diagnostic
+from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim, for_provider, granted
-from dnslb.core.dns.registry import ownership_name
+from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, service_of
 from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 from dnslb.provider import (
     Change,
@@ -251,23 +252,32 @@ class ProviderSync:
 
     # -- syncing ------------------------------------------------------------------------------------------------
 
-    def sync(self, claims: Sequence[Claim], may_delete: bool, held: Collection[ObjectKey] = ()) -> list[Diagnostic]:
-        """Bring every zone to what `claims` want; returns why claims this provider leaves out were left out.
-        Does nothing before the first full read has completed."""
+    def sync(
+        self,
+        claims: Sequence[Claim],
+        may_delete: bool,
+        held: Collection[ObjectKey] = (),
+        announced: Collection[str] | None = None,
+    ) -> list[Diagnostic]:
+        """Bring every zone to what `claims` want; returns why claims this provider leaves out were left out, and
+        the claims its gate holds back. `announced`: the VIPs some node announces (None: no gate). Does nothing
+        before the first full read has completed."""
         if not self._read_once:
             return []
         by_zone, outside = for_provider(claims, self.spec, self._zones)
+        gated = announced if self.spec.publish_when == "Announced" else None
         diagnostics: list[Diagnostic] = []
         failures = 0
         foreign = 0
         for zone in self._zones:
-            wanted = []
+            allowed = []
             for claim in by_zone.get(zone.name, []):
                 why = granted(claim, self.spec)
                 if why is None:
-                    wanted.append(claim)
+                    allowed.append(claim)
                 else:
                     diagnostics.append(_not_published(claim.service, claim.hostname, why))
+            wanted, waiting = gate.split(allowed, gated)
             owners = {c.hostname: c.service for c in wanted}
             for _ in range(2):  # a second pass plans the names a failed write made us read again
                 plan = zone_changes(
@@ -278,6 +288,7 @@ class ProviderSync:
                     takeover=self.spec.takeover,
                     may_delete=may_delete,
                     held=held,
+                    waiting=waiting,
                     max_name=self.limits.max_name,
                 )
                 if plan.replaced:
@@ -286,17 +297,33 @@ class ProviderSync:
                 if not reread:
                     break
             diagnostics += plan.refused
+            diagnostics += plan.pending
             diagnostics += failed
             failures += len(failed)
             foreign += len(plan.foreign)
         self.stats.foreign = foreign
-        unserved = [_not_published(c.service, c.hostname, "no managed zone holds this name") for c in outside]
+        unserved = [_not_published(c.service, c.hostname, gate.UNSERVED) for c in outside]
         if failures:
             self.health = Health(False, "ChangesRejected", f"{failures} change group(s) were not applied")
         elif self._read is None or self._read.failures == 0:
             self.health = Health(True, "Synced", "every change applied")
             self.stats.last_success = time.time()
         return [*diagnostics, *unserved]
+
+    def published(self) -> set[tuple[str, ObjectKey]]:
+        """(hostname, Service) for every name this provider's view says we publish for that Service."""
+        found = set()
+        for view in self._views.values():
+            for record in view.values():
+                hostname = hostname_of(record.name)
+                if hostname is None or record.type != "TXT":
+                    continue
+                ownership = ownership_of(record)
+                if ownership is not None and ownership.owner == self.owner:
+                    service = service_of(ownership.resource)
+                    if service is not None:
+                        found.add((hostname, service))
+        return found
 
     def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectKey]) -> tuple[list[Diagnostic], bool]:
         """Send the groups; (why some were not applied, whether names were read again)."""

@@ -44,7 +44,8 @@ class NotLeader(Exception):
 
 def _guarded_write(
     what: str, call: Callable[[], Any], may_write: Callable[[], bool], on_error: Callable[[str, Exception], None]
-) -> None:
+) -> bool:
+    """Whether the write landed (or its object is gone)."""
     if not may_write():
         raise NotLeader(what)
     try:
@@ -52,8 +53,10 @@ def _guarded_write(
     except ApiException as exc:
         if exc.status == 404:
             log.debug("%s: object is gone", what)
-            return
+            return True
         log.error("%s failed: HTTP %s %s", what, exc.status, (exc.body or exc.reason or "")[:300])
+        return False
+    return True
 
 
 class StatusWriter:
@@ -84,6 +87,28 @@ class StatusWriter:
             lambda: self._core.patch_namespaced_service_status(key.name, key.namespace, body),
         )
         log.info("status of %s: %s", key, ", ".join(ips) or "cleared", extra={"service": str(key), "pool": pool})
+
+    def service_condition(
+        self, key: ObjectKey, type_: str, found: tuple[str, str, str] | None, want: tuple[str, str, str] | None
+    ) -> bool:
+        """Set (or, `want` None, remove) one condition of a Service, leaving the others' conditions alone (a
+        strategic merge by type); `found` is what the API holds now: its transition time stays while the status
+        does. Whether it landed."""
+        if want is None:
+            entry: dict[str, Any] = {"type": type_, "$patch": "delete"}
+        else:
+            status, reason, message = want
+            entry = {"type": type_, "status": status, "reason": reason, "message": message[:32768]}
+            if found is None or found[0] != status:
+                entry["lastTransitionTime"] = now()
+        body = {"status": {"conditions": [entry]}}
+        done = self._write(
+            "patch service condition",
+            lambda: self._core.patch_namespaced_service_status(key.name, key.namespace, body),
+        )
+        shown = "removed" if want is None else f"{want[0]} ({want[1]}): {want[2]}".replace("\n", "; ")
+        log.info("%s of %s: %s", type_, key, shown, extra={"service": str(key)})
+        return done
 
     def condition(
         self,
@@ -130,8 +155,8 @@ class StatusWriter:
                 ),
             )
 
-    def _write(self, what: str, call: Callable[[], Any]) -> None:
-        _guarded_write(what, call, self._may_write, self._on_api_error)
+    def _write(self, what: str, call: Callable[[], Any]) -> bool:
+        return _guarded_write(what, call, self._may_write, self._on_api_error)
 
 
 @dataclass

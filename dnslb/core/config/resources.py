@@ -258,6 +258,12 @@ class DNSProviderSpec(Spec):
     takeover: StrictBool = Field(
         default=False, description="Replace record sets this owner does not own; the old ones are saved."
     )
+    publish_when: Literal["Announced", "Allocated"] = Field(
+        default="Announced",
+        alias="publishWhen",
+        description="Announced: publish a hostname once a node announces its VIP (never withdrawn when "
+        "announcements stop); Allocated: as soon as the Service has its VIP.",
+    )
     limits: ProviderLimits | None = None
     secret_ref: SecretRef | None = Field(default=None, alias="secretRef")
     settings: dict[StrictStr, StrictStr] = Field(
@@ -430,6 +436,7 @@ class DNSProvider(Resource):
     PRINTER_COLUMNS = (
         PrinterColumn("Type", "string", ".spec.type", "The provider plugin."),
         PrinterColumn("Policy", "string", ".spec.policy", "sync, upsert-only or create-only."),
+        PrinterColumn("Publish-When", "string", ".spec.publishWhen", "Announced (the default) or Allocated.", 1),
         condition_column("Synced", "Synced"),
         condition_column("Reason", "Synced", "reason", priority=1),
         AGE,

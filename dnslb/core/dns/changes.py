@@ -9,6 +9,8 @@ Rules:
 - Writes are conditional (see `dnslb.provider`): a change to a name we own also carries a `require` of its ownership
   record, so a name whose ownership changed behind our cache fails instead of being overwritten.
 - A hostname whose ownership name would be longer than the provider's names may be is refused.
+- Claims held back by the gate (`waiting`, see `gate`) create and change nothing, and what stands at their names
+  stays: a published name is never withdrawn because its VIP stopped being announced.
 - Deletes only when the caller says the source was read completely (`may_delete`): an empty or failed read of the
   cluster must never look like "every Service is gone".
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, Diagnostic
+from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.registry import (
@@ -44,6 +47,7 @@ class ZoneChanges:
     refused: tuple[Diagnostic, ...]  # claims left unpublished, and why
     replaced: tuple[RecordSet, ...] = ()  # foreign record sets taken over: save them before applying
     foreign: tuple[str, ...] = ()  # claimed hostnames whose ownership name holds what dnslb did not write
+    pending: tuple[Diagnostic, ...] = ()  # waiting claims not published yet
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -59,9 +63,11 @@ def zone_changes(
     takeover: bool = False,
     may_delete: bool = True,
     held: Collection[ObjectKey] = (),
+    waiting: Sequence[Claim] = (),
     max_name: int = MAX_NAME_LENGTH,
 ) -> ZoneChanges:
-    """`held`: Services whose claims could not be made this pass; the names they own are not deleted."""
+    """`held`: Services whose claims could not be made this pass; the names they own are not deleted. `waiting`:
+    claims the gate holds back; nothing is written for them, and what stands at their names is not deleted."""
     at: dict[str, dict[str, RecordSet]] = {}
     for record in current:
         at.setdefault(record.name, {})[record.type] = record
@@ -85,7 +91,10 @@ def zone_changes(
     refused: list[Diagnostic] = []
     replaced: list[RecordSet] = []
     foreign_claimed: list[str] = []
-    claimed = {c.hostname for c in claims} | claimed_elsewhere
+    claimed = {c.hostname for c in claims} | {c.hostname for c in waiting} | claimed_elsewhere
+    not_yet = tuple(
+        gate.pending(c) for c in sorted(waiting, key=lambda c: c.hostname) if owners.get(c.hostname, ("",))[0] != owner
+    )
     for claim in sorted(claims, key=lambda c: c.hostname):
         standing = {t: r for t, r in at.get(claim.hostname, {}).items() if t in MANAGED_TYPES}
         ownership = owners.get(claim.hostname)
@@ -131,7 +140,7 @@ def zone_changes(
                 continue
             ours = [r for t, r in sorted(at.get(hostname, {}).items()) if t in ADDRESS_TYPES]
             groups.append(Group(hostname, (*(Change("delete", r) for r in ours), Change("delete", txt))))
-    return ZoneChanges(tuple(groups), tuple(refused), tuple(replaced), tuple(foreign_claimed))
+    return ZoneChanges(tuple(groups), tuple(refused), tuple(replaced), tuple(foreign_claimed), not_yet)
 
 
 def _ownership(record: RecordSet) -> Ownership | None:

@@ -39,6 +39,13 @@ def resource_of(service: ObjectKey) -> str:
     return f"service/{service.namespace}/{service.name}"
 
 
+def service_of(resource: str) -> ObjectKey | None:
+    """The Service an ownership record's resource names (`resource_of` read back); None for anything else."""
+    kind, _, rest = resource.partition("/")
+    namespace, _, name = rest.partition("/")
+    return ObjectKey(namespace, name) if kind == "service" and namespace and name and "/" not in name else None
+
+
 def ownership_text(owner: str, resource: str) -> str:
     return f"{HERITAGE},dnslb/owner={owner},dnslb/resource={resource}"
 
