@@ -130,6 +130,16 @@ def _parser() -> argparse.ArgumentParser:
     rollback_main.add_arguments(rollback)
     rollback.set_defaults(run=rollback_main.rollback)
 
+    from dnslb.app import status as status_main
+
+    status = commands.add_parser(
+        "status",
+        help="show each LoadBalancer Service's VIPs, DNS state and announcing nodes, and the cluster (read-only)",
+        description=status_main.DESCRIPTION,
+    )
+    status_main.add_arguments(status)
+    status.set_defaults(run=status_main.run)
+
     # The lab lives in its own package (dnslb_lab, with the test kit): `main` hands `dnslb lab ...` to it, so the
     # processes that run in a cluster never load it. This entry only lists it in `dnslb --help`.
     commands.add_parser("lab", help=LAB_HELP, add_help=False)
