@@ -1,19 +1,25 @@
 """What `kubectl get` shows for dnslb's kinds: the real kubectl against the API double, which answers with server-side
 Tables built from the CRDs' printer columns as kube-apiserver does. The statuses here are seeded as the controller
 (and, for BGPPeer sessions, the speakers) write them; tests/controller/test_pool_status.py has the controller's own.
+The NodeAnnouncements are written as a speaker writes them: created, then their status merge-patched.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client as k8s
 import pytest
 
+from dnslb.core.bgp import status as bgp
+from dnslb.core.bgp.announcements import to_status
+from dnslb.core.bgp.status import NodeAnnouncements, PeerSession, VIPGroup
 from dnslb.core.config.crds import crd
-from dnslb.core.config.resources import KINDS
+from dnslb.core.config.resources import CRD_KINDS, GROUP, VERSION, NodeAnnouncement
 from dnslb_testkit.kubeapi import KubeAPIControl
 from dnslb_testkit.kubeapi import tables as double_tables
 from dnslb_testkit.kubeapi.kubectl import Kubectl, parse_tables
@@ -21,7 +27,7 @@ from dnslb_testkit.kubeapi.tables import Column
 
 NS = "dnslb-system"
 AGE = re.compile(r"\d+s")
-ALL_KINDS = "addresspools,bgppeers,bgpadvertisements,dnsproviders"
+ALL_KINDS = "addresspools,bgppeers,bgpadvertisements,dnsproviders,nodeannouncements"
 
 
 def condition(type_: str, status: str, reason: str, message: str = "") -> dict[str, Any]:
@@ -64,9 +70,49 @@ OBJECTS = [
 ]
 
 
+ANNOUNCEMENTS = [
+    NodeAnnouncements(
+        "n1",
+        (
+            PeerSession(
+                "edge",
+                "10.1.0.1",
+                bgp.ESTABLISHED,
+                1_700_000_000.0,
+                "",
+                frozenset({ipaddress.ip_network("10.0.0.5/32"), ipaddress.ip_network("10.0.0.6/32")}),
+            ),
+        ),
+        announced=(VIPGroup(("10.0.0.5", "10.0.0.6"), peers=("edge",)),),
+        withheld=(VIPGroup(("10.0.0.7",), reason=bgp.NO_LOCAL_ENDPOINT, message="no ready endpoint on this node"),),
+    ),
+    NodeAnnouncements(
+        "n2",
+        (PeerSession("edge", "10.1.0.1", bgp.IDLE, last_error="hold timer expired"),),
+        ineligible_reason=bgp.NOT_READY,
+        ineligible="the Node is not Ready",
+    ),
+]
+
+
+def write_announcements(custom: k8s.CustomObjectsApi) -> None:
+    for announcements in ANNOUNCEMENTS:
+        name = announcements.node
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": NodeAnnouncement.KIND,
+            "metadata": {"name": name},
+            "spec": {},
+        }
+        custom.create_namespaced_custom_object(GROUP, VERSION, NS, NodeAnnouncement.PLURAL, body)
+        status = {"status": to_status(announcements)}
+        custom.patch_namespaced_custom_object_status(GROUP, VERSION, NS, NodeAnnouncement.PLURAL, name, status)
+
+
 @pytest.fixture
-def kubectl(api: KubeAPIControl, tmp_path: Path) -> Kubectl:
+def kubectl(api: KubeAPIControl, custom: k8s.CustomObjectsApi, tmp_path: Path) -> Kubectl:
     api.seed(OBJECTS)
+    write_announcements(custom)
     return Kubectl(api.url, tmp_path)
 
 
@@ -74,8 +120,8 @@ def headers(table: list[dict[str, str]]) -> list[str]:
     return list(table[0])
 
 
-def test_get_all_four_kinds_shows_their_columns(kubectl: Kubectl) -> None:
-    pools, peers, advertisements, providers = parse_tables(kubectl("get", ALL_KINDS, "-n", NS))
+def test_get_all_kinds_shows_their_columns(kubectl: Kubectl) -> None:
+    pools, peers, advertisements, providers, announcements = parse_tables(kubectl("get", ALL_KINDS, "-n", NS))
 
     assert headers(pools) == ["NAME", "ADDRESSES", "IN USE", "TOTAL", "READY", "AGE"]
     spare, web = pools
@@ -98,23 +144,33 @@ def test_get_all_four_kinds_shows_their_columns(kubectl: Kubectl) -> None:
         "dnsprovider.dnslb.io/corp", "rfc2136", "upsert-only", "False",
     ]  # fmt: skip
 
+    assert headers(announcements) == ["NAME", "SESSIONS", "ANNOUNCED", "WITHHELD", "REASON", "AGE"]
+    cells = [[row[h] for h in ("NAME", "SESSIONS", "ANNOUNCED", "WITHHELD", "REASON")] for row in announcements]
+    assert cells == [
+        ["nodeannouncement.dnslb.io/n1", "1/1", "2", "1", ""],
+        ["nodeannouncement.dnslb.io/n2", "0/1", "0", "0", "NotReady"],
+    ]
+    assert all(AGE.fullmatch(row["AGE"]) for row in announcements)
+
 
 def test_short_names_and_the_dnslb_category(kubectl: Kubectl) -> None:
     (pools,) = parse_tables(kubectl("get", "pool", "-n", NS))
     assert [row["NAME"] for row in pools] == ["spare", "web"]
-    peers, advertisements, providers = parse_tables(kubectl("get", "peer,adv,dnsp", "-n", NS))
-    assert [t[0]["NAME"] for t in (peers, advertisements, providers)] == [
+    peers, advertisements, providers, announcements = parse_tables(kubectl("get", "peer,adv,dnsp,nodeann", "-n", NS))
+    assert [t[0]["NAME"] for t in (peers, advertisements, providers, announcements)] == [
         "bgppeer.dnslb.io/edge", "bgpadvertisement.dnslb.io/all", "dnsprovider.dnslb.io/corp",
+        "nodeannouncement.dnslb.io/n1",
     ]  # fmt: skip
     names = {row["NAME"] for table in parse_tables(kubectl("get", "dnslb", "-n", NS)) for row in table}
     assert names == {
         "addresspool.dnslb.io/spare", "addresspool.dnslb.io/web", "bgppeer.dnslb.io/edge",
         "bgpadvertisement.dnslb.io/all", "dnsprovider.dnslb.io/corp",
+        "nodeannouncement.dnslb.io/n1", "nodeannouncement.dnslb.io/n2",
     }  # fmt: skip
 
 
 def test_wide_adds_the_priority_one_columns(kubectl: Kubectl) -> None:
-    pools, peers, advertisements, providers = parse_tables(kubectl("get", ALL_KINDS, "-n", NS, "-o", "wide"))
+    pools, peers, advertisements, providers, _ = parse_tables(kubectl("get", ALL_KINDS, "-n", NS, "-o", "wide"))
     assert headers(pools) == ["NAME", "ADDRESSES", "IN USE", "TOTAL", "READY", "AUTO ASSIGN", "AVOID BUGGY IPS", "AGE"]
     assert [(p["AUTO ASSIGN"], p["AVOID BUGGY IPS"]) for p in pools] == [("false", "false"), ("true", "true")]
     assert peers[0]["MY ASN"] == "64512"
@@ -149,15 +205,15 @@ def no_printer_columns(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_a_crd_without_printer_columns_shows_name_and_age(no_printer_columns: None, kubectl: Kubectl) -> None:
-    pools, peers, _, _ = parse_tables(kubectl("get", ALL_KINDS, "-n", NS))
-    assert headers(pools) == headers(peers) == ["NAME", "AGE"]
+    pools, peers, _, _, announcements = parse_tables(kubectl("get", ALL_KINDS, "-n", NS))
+    assert headers(pools) == headers(peers) == headers(announcements) == ["NAME", "AGE"]
     assert [p["NAME"] for p in pools] == ["addresspool.dnslb.io/spare", "addresspool.dnslb.io/web"]
     assert all(AGE.fullmatch(p["AGE"]) for p in pools)
 
 
 def test_every_crd_column_is_one_the_double_can_evaluate() -> None:
     """A real server refuses a CRD whose column has an unknown type or a path its JSONPath cannot parse."""
-    for model in KINDS.values():
+    for model in CRD_KINDS.values():
         (version,) = crd(model)["spec"]["versions"]
         for column in double_tables.columns(version["additionalPrinterColumns"])[1:]:
             assert isinstance(column, Column)
