@@ -83,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
         "--api-server", metavar="URL", help="with --live: the same, from this API server URL, no credentials"
     )
     live.add_argument(
-        "--namespace", default="dnslb-system", help="where the DNSProviders' Secrets live (default dnslb-system)"
+        "--namespace",
+        default="dnslb-system",
+        help="the controller's namespace: config resources elsewhere are ignored, as the controller ignores them; "
+        "where the DNSProviders' Secrets live (default dnslb-system)",
     )
     plan.set_defaults(run=_run_plan)
 
@@ -184,7 +187,9 @@ def _run_plan(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         read_zones = LiveZones(secrets, args.owner_id)
     classes = ClassFilter(args.load_balancer_class, args.default_class)
-    plan = make_plan(documents, classes, owner=args.owner_id, read_zones=read_zones, prune=args.prune)
+    plan = make_plan(
+        documents, classes, owner=args.owner_id, read_zones=read_zones, prune=args.prune, namespace=args.namespace
+    )
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     for error in (*plan.errors, *plan.unreadable):

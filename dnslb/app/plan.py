@@ -136,13 +136,28 @@ def make_plan(
     owner: str = "dnslb",
     read_zones: ReadZones | None = None,
     prune: bool = False,
+    namespace: str = "dnslb-system",
 ) -> Plan:
     """`owner`: the controller's --owner-id. `read_zones`: where DNS is read (None: every zone empty). `prune`: the
-    documents hold every Service, so names of ours that none of them claims are deleted."""
+    documents hold every Service, so names of ours that none of them claims are deleted. `namespace`: the
+    controller's; config resources elsewhere are ignored, as the controller ignores them."""
     documents = list(documents)
-    config, config_errors = load_config(d for d in documents if is_config(d))
-    errors = [str(e) for e in config_errors]
     notes: list[str] = []
+    config_documents = []
+    for document in (d for d in documents if is_config(d)):
+        where = str((document.body.get("metadata") or {}).get("namespace") or namespace)
+        if where == namespace:
+            config_documents.append(document)
+        else:
+            notes.append(
+                f"{document.where}: skipped {document.kind} in namespace {where}; "
+                f"the controller reads its config from {namespace} only"
+            )
+    config, config_errors = load_config(config_documents)
+    errors = [str(e) for e in config_errors]
+    invalid_pools = {
+        e.subject.key.name: e.describe() for e in config_errors if e.subject and e.subject.kind == "AddressPool"
+    }
     services: list[ServiceView] = []
     namespace_labels: dict[str, Mapping[str, str]] = {}
     for document in documents:
@@ -160,6 +175,7 @@ def make_plan(
             kind = f"{document.api_version or '?'} {document.kind or '?'}"
             notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
     plans, usage = _plan_services(services, config.pools, namespace_labels, classes)
+    plans = [_blame_invalid_pool(p, invalid_pools) for p in plans]
     dns = _plan_dns(config, services, plans, classes, _DNSInputs(owner, read_zones, prune))
     return Plan(
         tuple(plans),
@@ -172,6 +188,19 @@ def make_plan(
         dns.unreadable,
         live=read_zones is not None,
     )
+
+
+def _blame_invalid_pool(plan: ServicePlan, invalid: Mapping[str, str]) -> ServicePlan:
+    """A Service refused for want of a pool that is there but invalid is told the pool's own error."""
+    if plan.status != "refused" or not plan.reason:
+        return plan
+    for name, error in sorted(invalid.items()):
+        if plan.reason == f"no AddressPool '{name}'":
+            return replace(plan, reason=f"AddressPool '{name}' is invalid: {error}")
+    if plan.reason == "no AddressPool is configured" and invalid:
+        shown = "; ".join(f"AddressPool '{n}': {e}" for n, e in sorted(invalid.items()))
+        return replace(plan, reason=f"no valid AddressPool ({shown})")
+    return plan
 
 
 @dataclass(frozen=True)
