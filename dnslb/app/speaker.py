@@ -151,6 +151,7 @@ class Speaker:
         self._to_announce: set[ObjectKey] = set()  # newly selected, told once a peer has acked them
         self._pending = False  # some route is sent and not acked yet
         self._vip_states: set[tuple[str]] = set()  # label values of dnslb_bgp_vips set so far (zeroed, not dropped)
+        self._peer_series: set[str] = set()  # peers with dnslb_bgp_sessions_up / _prefixes_announced series
         self.last: Decision | None = None
         self.announcements: NodeAnnouncements | None = None
         # A node that lost every BGP session may have been cut off from the API too, and its endpoints may have
@@ -259,6 +260,11 @@ class Speaker:
         self._publish(announcements)
 
     def _status_metrics(self, announcements: NodeAnnouncements) -> None:
+        peers = {session.peer for session in announcements.sessions}
+        for gone in self._peer_series - peers:  # a BGPPeer deleted, or no longer selecting this node
+            self.metrics.sessions.remove(gone)
+            self.metrics.prefixes.remove(gone)
+        self._peer_series = peers
         for session in announcements.sessions:
             self.metrics.sessions.labels(session.peer).set(1 if session.established else 0)
             self.metrics.prefixes.labels(session.peer).set(len(session.prefixes))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from dnslb.adapters.dnssync.loop import CREDENTIALS_CHECK_SECONDS, DNSLoop, Hooks
 from dnslb.core.config.resources import DNSProvider
@@ -197,3 +197,16 @@ def test_a_new_name_is_published_while_a_long_full_read_goes_on() -> None:
 
 def added() -> list[ServiceView]:
     return [make_service("new", annotations={"dnslb.io/hostname": f"new.{ZONE}"}, ingress=("10.1.0.1",))]
+
+
+def test_a_deleted_provider_takes_its_series_with_it(running: Running) -> None:
+    """Its last state must not keep an alert firing (DnslbDNSSyncStale, DnslbDNSProviderNotSynced)."""
+    m = running.loop.metrics
+    eventually("the first name published", lambda: running.names() == {f"s0.{ZONE}"})
+    eventually("its series exported", lambda: _providers(m.synced, m.last_success, m.managed) == {"mem"})
+    running.loop.configure([])
+    eventually("every series of it gone", lambda: _providers(m.synced, m.last_success, m.foreign, m.managed) == set())
+
+
+def _providers(*metrics: Gauge) -> set[str]:
+    return {s.labels["provider"] for metric in metrics for family in metric.collect() for s in family.samples}

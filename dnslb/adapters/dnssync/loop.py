@@ -8,6 +8,7 @@ for one request, not for the read. DNSProviders on the same account share one pa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -266,7 +267,11 @@ class DNSLoop:
         wanted = {p.name: p for p in configured}
         now = self._clock()
         for name in list(self._syncs):
-            if name not in wanted or self._syncs[name].spec != wanted[name].spec:
+            if name not in wanted:
+                del self._syncs[name]
+                self._forget(name)
+                continue
+            if self._syncs[name].spec != wanted[name].spec:
                 del self._syncs[name]
                 continue
             stale = now - self._checked.get(name, now) >= CREDENTIALS_CHECK_SECONDS
@@ -338,6 +343,16 @@ class DNSLoop:
         self._health[name] = health
         if self._hooks.may_write():
             self._hooks.synced(ref, health)
+
+    def _forget(self, name: str) -> None:
+        """A deleted DNSProvider's series go with it: its last state must not keep an alert firing."""
+        self._health.pop(name, None)
+        for metric in (self.metrics.synced, self.metrics.last_success, self.metrics.foreign):
+            with contextlib.suppress(KeyError):
+                metric.remove(name)
+        managed = self.metrics.managed
+        for zone in {s.labels["zone"] for f in managed.collect() for s in f.samples if s.labels["provider"] == name}:
+            managed.remove(name, zone)
 
     def _export(self, name: str, sync: ProviderSync) -> None:
         self._set_health(sync.ref, name, sync.health)
