@@ -143,6 +143,16 @@ def _parser() -> argparse.ArgumentParser:
     status_main.add_arguments(status)
     status.set_defaults(run=status_main.run)
 
+    from dnslb.app import importer
+
+    imported = commands.add_parser(
+        "import",
+        help="print the dnslb resources doing what MetalLB and external-dns manifests do, and what cannot carry over",
+        description=importer.DESCRIPTION,
+    )
+    importer.add_arguments(imported)
+    imported.set_defaults(run=importer.run)
+
     # The lab lives in its own package (dnslb_lab, with the test kit): `main` hands `dnslb lab ...` to it, so the
     # processes that run in a cluster never load it. This entry only lists it in `dnslb --help`.
     commands.add_parser("lab", help=LAB_HELP, add_help=False)
