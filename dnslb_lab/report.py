@@ -94,11 +94,15 @@ class Mark:
 
 @dataclass(frozen=True)
 class Convergence:
-    """How long something took to converge; `seconds` is None when it never did."""
+    """How long something took to converge; `seconds` is None when it never did. A measurement named "cause →
+    outcome" (e.g. "node1 down → path withdrawn in BIRD") is a moment on the timeline: `at` is when the outcome was
+    seen (epoch seconds), when the lab recorded it; the plot otherwise counts `seconds` from the start of the phase
+    the cause names."""
 
     name: str
     seconds: float | None
     detail: str = ""
+    at: float | None = None
 
     @property
     def reached(self) -> bool:
@@ -297,7 +301,14 @@ class Report:
             "phases": [phase.to_json(self.started) for phase in self.phases],
             "overall": self.overall.to_json(self.started),
             "convergences": [
-                {"name": c.name, "reached": c.reached, "seconds": c.seconds, "detail": c.detail}
+                {
+                    "name": c.name,
+                    "reached": c.reached,
+                    "seconds": c.seconds,
+                    "detail": c.detail,
+                    "at": c.at,
+                    "offset": None if c.at is None else round(c.at - self.started, 3),
+                }
                 for c in self.convergences
             ],
             "events": [{"label": e.label, "t": e.t, "offset": round(e.t - self.started, 3)} for e in self.events],

@@ -65,7 +65,8 @@ class Timeline:
         self.say(f"event: {label}")
 
     def converged(self, name: str, seconds: float | None, detail: str = "") -> None:
-        self.convergences.append(Convergence(name, seconds, detail))
+        """Recorded as soon as the outcome is seen: now is when it happened, for the timeline."""
+        self.convergences.append(Convergence(name, seconds, detail, at=time.time() if seconds is not None else None))
         shown = f"{seconds:.2f} s" if seconds is not None else f"not reached {detail}".strip()
         self.say(f"measured: {name}: {shown}")
 
