@@ -1,7 +1,9 @@
 """The speaker's one status object: a NodeAnnouncement named after its node, written from its own thread.
 
-What the speaker publishes is written when it changed, at most once every `interval` seconds however fast it
-changes, so 1,000 Services churning cost each node one write per interval, not one per Service. The object is
+What the speaker publishes is written when it changed, on average at most once every `interval` seconds however fast
+it changes, so 1,000 Services churning cost each node one write per interval, not one per Service. After a quiet
+spell up to `BURST` writes go at once (a token bucket): a new VIP's first announcement reaches the API — and the DNS
+gate — without waiting out an interval spent on a session coming up. The object is
 created on the first write, owned by the Node (deleted with it); a failed write is retried with backoff, and a
 process stopping writes what it has last (its sessions going down) once more, within a bounded time.
 """
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 KIND = "NodeAnnouncement"
 PLURAL = "nodeannouncements"
 _LONGEST_RETRY = 60.0
+BURST = 3  # writes that may go back to back after a quiet spell
 
 
 class NodeStatusWriter:
@@ -50,7 +53,8 @@ class NodeStatusWriter:
         self._lock = threading.Condition()
         self._wanted: dict[str, Any] | None = None
         self._written: dict[str, Any] | None = None
-        self._last_write = float("-inf")
+        self._tokens = float(BURST)  # writes that may go now; one comes back every `interval`
+        self._filled_at = clock()
         self._failures = 0
         self._retry_at = 0.0
         self._exists = False
@@ -71,7 +75,7 @@ class NodeStatusWriter:
         """Write what was last published if it is not written yet (bounded by `timeout`), then stop."""
         with self._lock:
             self._stopping = True
-            self._last_write, self._retry_at = float("-inf"), 0.0
+            self._tokens, self._filled_at, self._retry_at = float(BURST), self._clock(), 0.0
             self._lock.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -80,8 +84,12 @@ class NodeStatusWriter:
         """Seconds until a write may go (0: now), None when nothing is to be written."""
         if self._wanted is None or self._wanted == self._written:
             return None
-        at = max(self._last_write + self._interval, self._retry_at)
-        return max(0.0, at - self._clock())
+        now = self._clock()
+        at = max(now + max(0.0, 1.0 - self._tokens_now()) * self._interval, self._retry_at)
+        return max(0.0, at - now)
+
+    def _tokens_now(self) -> float:
+        return min(float(BURST), self._tokens + (self._clock() - self._filled_at) / self._interval)
 
     def _run(self) -> None:
         while True:
@@ -105,7 +113,8 @@ class NodeStatusWriter:
                     return
                 continue
             with self._lock:
-                self._written, self._last_write, self._failures = wanted, self._clock(), 0
+                self._tokens, self._filled_at = self._tokens_now() - 1.0, self._clock()
+                self._written, self._failures = wanted, 0
             self._on_write()
 
     def _write(self, status: dict[str, Any]) -> None:
