@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "removes it. Needs root and Linux network namespaces.",
     )
     _lab_options(up)
-    up.add_argument("--logs", type=Path, default=None, help="where its processes log (/var/log/dnslb-lab/<time>)")
+    up.add_argument(
+        "--logs", type=Path, default=None, help="where its processes log (default /var/log/dnslb-lab/<time>)"
+    )
     up.set_defaults(run=run_up)
 
     run = commands.add_parser(
@@ -65,7 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         + "; ".join(f"{name}: {text}" for name, (_, text) in scenarios.SCENARIOS.items()),
     )
     _lab_options(run)
-    run.add_argument("--scenario", choices=sorted(scenarios.SCENARIOS), default="node-down")
+    run.add_argument(
+        "--scenario",
+        choices=sorted(scenarios.SCENARIOS),
+        default="node-down",
+        help="what happens under load, from the list above (default node-down)",
+    )
     run.add_argument(
         "--duration",
         type=float,
@@ -87,7 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"fallback (happy eyeballs over every address) (default {DEFAULT_CLIENT_MIX})",
     )
     run.add_argument("--db-users", type=int, default=20, help="concurrent database clients (default 20)")
-    run.add_argument("--output", type=Path, default=Path("lab-report"), help="where the report goes (lab-report/)")
+    run.add_argument(
+        "--output", type=Path, default=Path("lab-report"), help="where the report goes (default lab-report/)"
+    )
     run.set_defaults(run=run_scenario)
 
     down = commands.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,13 +11,35 @@ from pathlib import Path
 from dnslb import __version__
 from dnslb.app.ops import add_class_arguments
 from dnslb.core.ipam import ClassFilter
-from dnslb.core.manifests import Document, ManifestError, read_documents
+from dnslb.core.manifests import Document, ManifestError, manifest_names, read_documents
 
 LAB_HELP = "the whole system in network namespaces on this machine, under load and chaos (root)"
 
 
+# 128 + SIGPIPE: what a shell reports for a command whose reader went away (`dnslb plan ... | head`), as it does for
+# any tool killed by SIGPIPE; 1 to 4 are plan's own answers.
+EXIT_BROKEN_PIPE = 141
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The `dnslb` command. What a user can get wrong ends in one line on stderr and an exit code, not a traceback:
+    each command catches its own; here, a reader that closed the pipe early, and Ctrl-C."""
+    try:
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # here, not at exit, where a broken pipe would be reported with a traceback
+    except BrokenPipeError:
+        # https://docs.python.org/3/library/signal.html#note-on-sigpipe: nothing more can be written; point stdout at
+        # /dev/null so that the interpreter's own flush at exit does not complain either, and exit quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["lab"]:
         return _run_lab(argv[1:])
     parser = _parser()
@@ -51,7 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     plan.add_argument(
-        "-f", "--filename", action="append", required=True, metavar="FILE", help="manifest file, '-' for stdin; repeat"
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="manifest file, '-' for stdin, or a directory: its *.yaml, *.yml and *.json files, sorted (not its "
+        "subdirectories); repeat",
     )
     plan.add_argument(
         "-o", "--output", choices=("table", "json", "yaml"), default="table", help="output format (default table)"
@@ -80,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         "providers use their default credentials)",
     )
     live.add_argument(
-        "--api-server", metavar="URL", help="with --live: the same, from this API server URL, no credentials"
+        "--api-server",
+        metavar="URL",
+        help="with --live: the same, from this API server URL, no credentials (default: none)",
     )
     live.add_argument(
         "--namespace",
@@ -168,23 +199,58 @@ def _run_lab(argv: list[str]) -> int:
     return lab_main(argv)
 
 
-def _read(filenames: Sequence[str]) -> list[Document]:
+def read_manifests(filenames: Sequence[str]) -> list[Document]:
+    """The objects in these files, in order: '-' is stdin, a directory its *.yaml, *.yml and *.json files, sorted by
+    name and not those of its subdirectories, as kubectl reads a directory. Raises ManifestError (one line) for a file
+    that cannot be read or is not YAML, and when they hold no document at all."""
     documents: list[Document] = []
     for name in filenames:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text()
-        documents += read_documents("<stdin>" if name == "-" else name, text)
+        if name == "-":
+            stdin = getattr(sys.stdin, "buffer", None)  # None: replaced by a text stream (a test's)
+            text = _decoded("<stdin>", stdin.read()) if stdin is not None else sys.stdin.read()
+            documents += read_documents("<stdin>", text)
+            continue
+        for path in _manifest_files(Path(name)):
+            documents += read_documents(str(path), _decoded(str(path), _read_bytes(path)))
+    if not documents:
+        raise ManifestError(f"no documents in {', '.join('<stdin>' if n == '-' else n for n in filenames)}")
     return documents
 
 
+def _manifest_files(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return [path]
+    try:
+        names = [entry.name for entry in os.scandir(path) if entry.is_file()]
+    except OSError as exc:
+        raise ManifestError(f"{path}: {exc.strerror or exc}") from None
+    return [path / name for name in manifest_names(names)]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _decoded(source: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+
+
 def _run_plan(args: argparse.Namespace) -> int:
+    from dnslb.adapters.kube.client import ClusterConfigError
     from dnslb.app.plan import EXIT_INVALID, LiveZones, ReadZones, cluster_secrets, make_plan, render
 
     if not args.live and (args.prune or args.kubeconfig or args.api_server):
         print("dnslb plan: --prune, --kubeconfig and --api-server need --live", file=sys.stderr)
         return EXIT_INVALID
     try:
-        documents = _read(args.filename)
-    except (OSError, ManifestError) as exc:
+        documents = read_manifests(args.filename)
+    except ManifestError as exc:
         print(f"dnslb plan: {exc}", file=sys.stderr)
         return EXIT_INVALID
     read_zones: ReadZones | None = None
@@ -192,7 +258,10 @@ def _run_plan(args: argparse.Namespace) -> int:
         cluster = args.kubeconfig or args.api_server
         try:
             secrets = cluster_secrets(args.kubeconfig, args.api_server, args.namespace) if cluster else None
-        except Exception as exc:  # a kubeconfig that cannot be loaded
+        except ClusterConfigError as exc:  # a kubeconfig that is missing or cannot be used, an --api-server not a URL
+            print(f"dnslb plan: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        except Exception as exc:
             print(f"dnslb plan: cannot use the cluster: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_INVALID
         read_zones = LiveZones(secrets, args.owner_id)

@@ -20,13 +20,13 @@ from prometheus_client import CollectorRegistry
 from dnslb.adapters.dnssync.loop import DNSLoop, Fields, Hooks
 from dnslb.adapters.dnssync.plugins import create as create_provider
 from dnslb.adapters.dnssync.sync import Fenced, Health
-from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.client import ClusterConfigError, api_client
 from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.leader import LeaderElector
 from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWriter
 from dnslb.app.controller import Controller, Metrics, Settings
-from dnslb.app.ops import add_class_arguments, parse_bool, serve_ops, setup_logging
+from dnslb.app.ops import add_class_arguments, parse_bool, seconds, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.core.bgp.announcements import from_status
 from dnslb.core.bgp.status import NodeAnnouncements
@@ -42,8 +42,19 @@ log = logging.getLogger("dnslb.controller")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit codes: 0 stopped by a signal; 1 leadership lost; 2 nothing to run with (no cluster configured, a
+    --metrics-addr that cannot be served), said in one line.
+
+    An API server that does not answer is not a reason to exit: as any controller, this one keeps trying (each
+    informer backs off from 0.8 s to 30 s, the election retries every --lease-seconds/7), one warning line per
+    failure, and it is not ready (/readyz 503) until its caches have synced; /healthz stays 200, as a restart would not
+    bring the API server back, and dnslb_leader stays 0 until it leads."""
     setup_logging(args.log_format, args.log_level)
-    api = api_client(args.kubeconfig, args.api_server)
+    try:
+        api = api_client(args.kubeconfig, args.api_server)
+    except ClusterConfigError as exc:
+        log.error("%s", exc)
+        return 2
     registry = CollectorRegistry()
     identity = args.identity or f"{socket.gethostname()}-{os.getpid()}"
     elector = (
@@ -67,7 +78,14 @@ def run(args: argparse.Namespace) -> int:
         synced = controller.services.cache.synced.is_set()
         return synced and (controller.ready.is_set() or not leading.is_set())
 
-    server, _ = serve_ops(args.metrics_addr, registry, {"/healthz": lambda: not lost.is_set(), "/readyz": ready})
+    try:
+        server, _ = serve_ops(args.metrics_addr, registry, {"/healthz": lambda: not lost.is_set(), "/readyz": ready})
+    except OSError as exc:  # the port in use, an address not this machine's
+        log.error("cannot serve --metrics-addr %s: %s", args.metrics_addr, exc.strerror or exc)
+        return 2
+    except ValueError:
+        log.error("cannot serve --metrics-addr %s: not [HOST]:PORT", args.metrics_addr)
+        return 2
     log.info("dnslb controller %s serving metrics on %s:%d", identity, *server.server_address[:2])
 
     def shut_down() -> None:
@@ -93,11 +111,12 @@ def run(args: argparse.Namespace) -> int:
         lost.set()
         shut_down()
 
+    if elector is None:  # the one replica leads, from the start: never ready as a follower before the restore
+        controller.metrics.leader.set(1)
+        leading.set()
     for informer in informers:
         threading.Thread(target=informer.run, name=f"informer-{informer.name}", daemon=True).start()
-    if elector is None:
-        leading.set()
-    else:
+    if elector is not None:
         threading.Thread(target=elector.run, args=(stop, on_lead, on_lose), name="leader", daemon=True).start()
         log.info("waiting to lead on lease %s/%s", args.namespace, args.lease_name)
         while not leading.wait(0.2):
@@ -287,23 +306,49 @@ def _namespace_fields(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
-    parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
-    parser.add_argument("--namespace", default="dnslb-system", help="where the config resources and the Lease live")
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--api-server",
+        metavar="URL",
+        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
+    )
+    parser.add_argument(
+        "--namespace",
+        default="dnslb-system",
+        help="where the config resources and the Lease live (default dnslb-system)",
+    )
     add_class_arguments(parser)
     parser.add_argument(
         "--leader-elect", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
         help="elect a leader on a Lease before writing (default true; --leader-elect=false for one replica)",
     )  # fmt: skip
-    parser.add_argument("--lease-name", default="dnslb-controller")
-    parser.add_argument("--lease-seconds", type=float, default=15.0, help="lease duration (default 15)")
+    parser.add_argument(
+        "--lease-name", default="dnslb-controller", help="the Lease of the election (default dnslb-controller)"
+    )
+    parser.add_argument(
+        "--lease-seconds", type=seconds(1.0), default=15.0, help="lease duration, at least 1 (default 15)"
+    )
     parser.add_argument("--identity", help="this replica's name in the Lease (default: hostname-pid)")
     parser.add_argument(
-        "--resync-seconds", type=float, default=300.0, help="full reconcile and DNS re-read period (default 300)"
+        "--resync-seconds",
+        type=seconds(0.1),
+        default=300.0,
+        help="full reconcile and DNS re-read period (default 300)",
     )
     parser.add_argument(
-        "--owner-id", default="dnslb", help="names this cluster in DNS ownership records (DNSProvider.ownerID wins)"
+        "--owner-id",
+        default="dnslb",
+        help="names this cluster in DNS ownership records (default dnslb; DNSProvider.ownerID wins)",
     )
-    parser.add_argument("--metrics-addr", default=":9090", help="serve /metrics, /healthz, /readyz here (:9090)")
-    parser.add_argument("--log-format", choices=("json", "logfmt", "text"), default="json")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    parser.add_argument(
+        "--metrics-addr", default=":9090", help="serve /metrics, /healthz, /readyz on [HOST]:PORT (default :9090)"
+    )
+    parser.add_argument(
+        "--log-format", choices=("json", "logfmt", "text"), default="json", help="log line format (default json)"
+    )
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info", help="log level (default info)"
+    )

@@ -103,6 +103,21 @@ def serve_ops(
     return server, thread
 
 
+def seconds(minimum: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds, at least `minimum`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        if not value >= minimum:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {text}")
+        return value
+
+    return parse
+
+
 def parse_bool(text: str) -> bool:
     """For flags written `--flag=false` the way Kubernetes components take them."""
     if text.lower() in ("true", "1", "yes"):
@@ -121,5 +136,5 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--default-class", type=parse_bool, nargs="?", const=True, default=False, metavar="BOOL",
-        help="with --load-balancer-class, also serve Services without a class, as the cluster's default (false)",
+        help="with --load-balancer-class, also serve Services without a class, as the default (default false)",
     )  # fmt: skip

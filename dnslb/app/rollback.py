@@ -6,13 +6,14 @@ import argparse
 import sys
 from functools import partial
 
-from kubernetes.client import CoreV1Api, CustomObjectsApi
+import urllib3
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from dnslb.adapters.dnssync.plugins import create
 from dnslb.adapters.dnssync.sync import ProviderSync
-from dnslb.adapters.kube.client import api_client
-from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
+from dnslb.adapters.kube.client import ClusterConfigError, api_client, describe
+from dnslb.adapters.kube.dnsstate import Conflict, TakeoverStore, read_secret
 from dnslb.core.config import load_config
 from dnslb.core.config.resources import API_VERSION, GROUP, VERSION
 from dnslb.core.dns.batch import pack
@@ -24,22 +25,61 @@ from dnslb.provider import NameReader, ProviderError, RecordSet, Zone
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", required=True, help="the DNSProvider whose taken-over records to restore")
-    parser.add_argument("--hostname", action="append", default=[], help="only this name (repeatable); default all")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
-    parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
-    parser.add_argument("--namespace", default="dnslb-system", help="where the DNSProvider and its state live")
-    parser.add_argument("--owner-id", default="dnslb", help="the controller's --owner-id (DNSProvider.ownerID wins)")
-    parser.add_argument("--dry-run", action="store_true", help="print the changes without sending them")
+    parser.add_argument(
+        "--hostname", action="append", default=[], help="only this name (repeatable) (default: every name)"
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--api-server",
+        metavar="URL",
+        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
+    )
+    parser.add_argument(
+        "--namespace", default="dnslb-system", help="where the DNSProvider and its state live (default dnslb-system)"
+    )
+    parser.add_argument(
+        "--owner-id", default="dnslb", help="the controller's --owner-id (default dnslb; DNSProvider.ownerID wins)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the changes without sending them (default: send them)"
+    )
 
 
 def rollback(args: argparse.Namespace) -> int:
-    api = api_client(args.kubeconfig, args.api_server)
+    """Exit codes: 0 restored (or, with --dry-run, printed); 1 the API or the provider failed on the way; 2 nothing
+    to do it with (no cluster configured, no such DNSProvider, takeover still on). Errors are one line each."""
+    try:
+        api = api_client(args.kubeconfig, args.api_server)
+    except ClusterConfigError as exc:
+        return _fail(str(exc), 2)
+    try:
+        return _rollback(args, api)
+    except ApiException as exc:
+        return _fail(f"the API server at {api.configuration.host} refused a call: {describe(exc)}", 1)
+    except urllib3.exceptions.HTTPError as exc:  # the client wraps connection errors in these
+        return _fail(f"cannot reach the API server at {api.configuration.host}: {describe(exc)}", 1)
+    except Conflict as exc:
+        return _fail(f"the takeover state changed under the rollback: {exc}; run it again", 1)
+    finally:
+        api.close()
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"dnslb dns rollback: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _rollback(args: argparse.Namespace, api: ApiClient) -> int:
     core, custom = CoreV1Api(api), CustomObjectsApi(api)
     try:
         body = custom.get_namespaced_custom_object(GROUP, VERSION, args.namespace, "dnsproviders", args.provider)
     except ApiException as exc:
-        print(f"dnslb dns rollback: DNSProvider {args.namespace}/{args.provider}: HTTP {exc.status}", file=sys.stderr)
-        return 2
+        if exc.status != 404:
+            raise
+        return _fail(f"DNSProvider {args.namespace}/{args.provider} does not exist (HTTP 404)", 2)
     config, errors = load_config(
         [Document(f"DNSProvider {args.provider}", 0, None, {**body, "apiVersion": API_VERSION})]
     )

@@ -10,6 +10,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -19,12 +20,12 @@ from prometheus_client import CollectorRegistry
 
 from dnslb.adapters.exabgp.sink import ExaBGPSink
 from dnslb.adapters.health import HealthProber
-from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.client import ClusterConfigError, api_client
 from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.nodestatus import NodeStatusWriter
 from dnslb.adapters.kube.writer import SPEAKER, NotLeader, Recorder
-from dnslb.app.ops import add_class_arguments, parse_bool, serve_ops, setup_logging
+from dnslb.app.ops import add_class_arguments, parse_bool, seconds, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.app.speaker import RouteSink, Speaker, SpeakerMetrics, SpeakerSettings
 from dnslb.core.bgp.announcements import to_status
@@ -53,7 +54,24 @@ def run(args: argparse.Namespace) -> int:
     if not args.node_name:
         log.error("--node-name (or NODE_NAME) is required: which node is this?")
         return 2
-    api = api_client(args.kubeconfig, args.api_server)
+    try:
+        api = api_client(args.kubeconfig, args.api_server)
+    except ClusterConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        workdir = Workdir.make(args.workdir, args.node_name)
+    except OSError as exc:
+        log.error("cannot make --workdir %s: %s", exc.filename or args.workdir, exc.strerror or exc)
+        return 2
+    log.info("work directory %s (what the speaker puts there is removed on exit)", workdir.path)
+    try:
+        return _run(args, api, workdir.path)
+    finally:
+        workdir.remove()
+
+
+def _run(args: argparse.Namespace, api: ApiClient, workdir: Path) -> int:
     core = CoreV1Api(api)
     registry = CollectorRegistry()
 
@@ -67,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
             log.error("BGPPeer %s: password Secret %s/%s unreadable: %s", peer.name, args.namespace, ref.name, exc)
             raise ValueError(f"password Secret {ref.name} key {ref.key} unreadable") from exc
 
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"dnslb-speaker-{args.node_name}-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     sink = ExaBGPSink(workdir, password_for, netns=args.netns)
     damping = (
         DampingConfig(args.damping_penalty, args.damping_suppress, args.damping_reuse, args.damping_half_life,
@@ -95,9 +111,16 @@ def run(args: argparse.Namespace) -> int:
         api, settings, sink, health, registry, credentials=credentials, status_interval=args.status_interval
     )
     stop = threading.Event()
-    server, _ = serve_ops(
-        args.metrics_addr, registry, {"/healthz": lambda: not stop.is_set(), "/readyz": speaker.ready.is_set}
-    )
+    try:
+        server, _ = serve_ops(
+            args.metrics_addr, registry, {"/healthz": lambda: not stop.is_set(), "/readyz": speaker.ready.is_set}
+        )
+    except OSError as exc:  # the port in use, an address not this machine's
+        log.error("cannot serve --metrics-addr %s: %s", args.metrics_addr, exc.strerror or exc)
+        return 2
+    except ValueError:
+        log.error("cannot serve --metrics-addr %s: not [HOST]:PORT", args.metrics_addr)
+        return 2
     log.info("dnslb speaker on node %s serving metrics on %s:%d", args.node_name, *server.server_address[:2])
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -118,14 +141,49 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # without the old Events a few may be said again: not worth failing for
         log.warning("could not read the Events already written: %s", exc)
     speaker.run()
-    speaker.drain()
-    sink.stop()
+    try:
+        speaker.drain()
+    finally:
+        sink.stop()  # ExaBGP and its relay are gone before the workdir is removed
     speaker.publish_stopped()
     status.stop()
     recorder.close()
     server.shutdown()
     log.info("drained and stopped")
     return 0
+
+
+# What the ExaBGP driver writes in the workdir: its config, its environment file, the relay's socket.
+WORKDIR_FILES = ("exabgp.conf", "exabgp.env", "relay.sock")
+
+
+@dataclass(frozen=True)
+class Workdir:
+    """The speaker's work directory, and what of it the speaker made: removed on exit, and only that. `made`: the
+    directories it created, outermost first (none when --workdir already existed)."""
+
+    path: Path
+    made: tuple[Path, ...]
+
+    @classmethod
+    def make(cls, given: str | None, node_name: str) -> Workdir:
+        if not given:
+            path = Path(tempfile.mkdtemp(prefix=f"dnslb-speaker-{node_name}-"))
+            return cls(path, (path,))
+        path = Path(given).absolute()
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return cls(path, tuple(missing[::-1]))
+
+    def remove(self) -> None:
+        """Remove the driver's files, then each directory the speaker made if nothing else is left in it."""
+        try:
+            for name in WORKDIR_FILES:
+                (self.path / name).unlink(missing_ok=True)
+            for directory in reversed(self.made):
+                directory.rmdir()
+        except OSError as exc:
+            log.warning("could not remove the workdir %s: %s", self.path, exc)
 
 
 def assemble(
@@ -206,35 +264,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--node-name", default=os.environ.get("NODE_NAME"), help="this node's name (default: $NODE_NAME)"
     )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
-    parser.add_argument("--api-server", metavar="URL", help="talk to this API server URL without credentials")
-    parser.add_argument("--namespace", default="dnslb-system", help="where the config resources and Secrets live")
-    add_class_arguments(parser)
-    parser.add_argument("--workdir", help="where ExaBGP's config and sockets go (default: a new temp dir)")
     parser.add_argument(
-        "--drain-seconds", type=float, default=5.0, help="on SIGTERM: withdraw, wait this long, stop (default 5)"
+        "--kubeconfig",
+        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--api-server",
+        metavar="URL",
+        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
+    )
+    parser.add_argument(
+        "--namespace",
+        default="dnslb-system",
+        help="where the config resources and Secrets live (default dnslb-system)",
+    )
+    add_class_arguments(parser)
+    parser.add_argument(
+        "--workdir",
+        help="where ExaBGP's config and socket go; what the speaker puts there is removed on exit "
+        "(default: a new temporary directory)",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=seconds(0.0),
+        default=5.0,
+        help="on SIGTERM: withdraw, wait this long, stop (default 5)",
     )
     parser.add_argument(
         "--graceful-shutdown-seconds",
-        type=float,
+        type=seconds(0.0),
         default=0.0,
         help="on SIGTERM, before withdrawing: announce every path with GRACEFUL_SHUTDOWN (65535:0, RFC 8326) and wait "
         "this long, for routers whose import policy lowers such paths (default 0: off)",
     )
     parser.add_argument(
         "--status-interval",
-        type=float,
+        type=seconds(0.1),
         default=5.0,
-        help="write the node's NodeAnnouncement status at most this often, in seconds, and only on change (default 5)",
+        help="write the node's NodeAnnouncement status on change, on average at most once per this many seconds "
+        "(up to 3 at once after a quiet spell) (default 5)",
     )
     parser.add_argument("--netns", help="run ExaBGP in this named network namespace (labs and tests; default: ours)")
     parser.add_argument(
         "--health-url",
         default="http://127.0.0.1:10256/healthz",
-        help="the node's data-path probe for pools with healthWithdraw (default kube-proxy's; '' to disable)",
+        help="the node's data-path probe for pools with healthWithdraw (default kube-proxy's "
+        "http://127.0.0.1:10256/healthz; '' to disable)",
     )
-    parser.add_argument("--health-host", default="127.0.0.1", help="where healthCheckNodePorts answer (127.0.0.1)")
-    parser.add_argument("--health-interval", type=float, default=2.0, help="seconds between probes (default 2)")
+    parser.add_argument(
+        "--health-host", default="127.0.0.1", help="where healthCheckNodePorts answer (default 127.0.0.1)"
+    )
+    parser.add_argument("--health-interval", type=seconds(0.05), default=2.0, help="seconds between probes (default 2)")
     parser.add_argument(
         "--withdraw-on-cordon",
         action="store_true",
@@ -246,13 +326,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="withhold a node that keeps losing Ready (default true)",
     )  # fmt: skip
     defaults = DampingConfig()
-    parser.add_argument("--damping-penalty", type=float, default=defaults.penalty, help="added per Ready loss (1000)")
-    parser.add_argument("--damping-suppress", type=float, default=defaults.suppress, help="withdraw above (2500)")
-    parser.add_argument("--damping-reuse", type=float, default=defaults.reuse, help="announce again below (750)")
-    parser.add_argument("--damping-half-life", type=float, default=defaults.half_life, help="seconds (30)")
     parser.add_argument(
-        "--damping-max-suppress", type=float, default=defaults.max_suppress, help="longest withdrawal, seconds (300)"
+        "--damping-penalty", type=float, default=defaults.penalty, help="added per Ready loss (default %(default)g)"
     )
-    parser.add_argument("--metrics-addr", default=":9091", help="serve /metrics, /healthz, /readyz here (:9091)")
-    parser.add_argument("--log-format", choices=("json", "logfmt", "text"), default="json")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    parser.add_argument(
+        "--damping-suppress", type=float, default=defaults.suppress, help="withdraw above (default %(default)g)"
+    )
+    parser.add_argument(
+        "--damping-reuse", type=float, default=defaults.reuse, help="announce again below (default %(default)g)"
+    )
+    parser.add_argument(
+        "--damping-half-life", type=float, default=defaults.half_life, help="seconds (default %(default)g)"
+    )
+    parser.add_argument(
+        "--damping-max-suppress",
+        type=float,
+        default=defaults.max_suppress,
+        help="longest withdrawal, seconds (default %(default)g)",
+    )
+    parser.add_argument(
+        "--metrics-addr", default=":9091", help="serve /metrics, /healthz, /readyz on [HOST]:PORT (default :9091)"
+    )
+    parser.add_argument(
+        "--log-format", choices=("json", "logfmt", "text"), default="json", help="log line format (default json)"
+    )
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info", help="log level (default info)"
+    )

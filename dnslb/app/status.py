@@ -21,7 +21,7 @@ import urllib3
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
-from dnslb.adapters.kube.client import api_client
+from dnslb.adapters.kube.client import ClusterConfigError, api_client
 from dnslb.core.annotations import ALLOCATED_FROM_POOL
 from dnslb.core.bgp.announcements import from_status
 from dnslb.core.bgp.status import DAMPED, NodeAnnouncements
@@ -579,8 +579,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_USAGE)
     try:
         api = api_client(args.kubeconfig, args.api_server, timeout=TIMEOUT)
-    except Exception as exc:  # the kubeconfig: missing, unreadable, or without a usable context
-        return _fail(f"cannot use the kubeconfig: {describe(exc)}", EXIT_USAGE)
+    except ClusterConfigError as exc:  # no cluster configured, or a kubeconfig that cannot be used: says which
+        return _fail(str(exc), EXIT_USAGE)
     try:
         snapshot = read(Reader(api, args.namespace), service)
     except NotFound as exc:

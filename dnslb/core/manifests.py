@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,17 @@ class Document:
 
 
 class ManifestError(ValueError):
-    """A file that is not YAML at all; the message names the file and line."""
+    """A file that is not YAML at all, or cannot be read, or input without a single document; the message is one
+    line and names the file (and line)."""
+
+
+# What kubectl reads of a directory given to -f: these files, by name, not those of its subdirectories.
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def manifest_names(names: Iterable[str]) -> list[str]:
+    """Of a directory's file names, those kubectl would read, in the order it reads them (sorted)."""
+    return sorted(name for name in names if name.endswith(MANIFEST_SUFFIXES))
 
 
 def read_documents(source: str, text: str) -> list[Document]:
