@@ -10,6 +10,7 @@ from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.batch import Group, group_cost, minimum_requests, pack
 from dnslb.core.dns.changes import rollback_changes, zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted
+from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.objects import ObjectKey
@@ -213,3 +214,14 @@ def test_a_group_over_the_limits_is_reported_not_sent() -> None:
     assert oversized[0].about == "h0.example.test"
     assert oversized[0].message == "exceeds one request: 151 record values > 100"
     assert group_cost(big[0], default_cost).changes == 2
+
+
+def test_a_hostname_is_checked_before_it_is_lowercased_and_an_address_is_no_hostname() -> None:
+    kelvin = "\u212a.example.test"  # KELVIN SIGN: lowercases to an ASCII "k"
+    service = make_service("web", annotations={"dnslb.io/hostname": f"{kelvin},10.0.0.1,ok.example.test"})
+    names, problems = service_hostnames(service)
+    assert names == ("ok.example.test",)
+    assert [p.message.split(" ", 1)[1] for p in problems] == [
+        "is not ASCII (write an internationalized name in its xn-- form)",
+        "is an address, not a hostname (no top-level domain is all digits)",
+    ]

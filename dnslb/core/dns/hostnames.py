@@ -17,11 +17,15 @@ def hostname_problem(name: str) -> str | None:
     """Why `name` (lowercase, no trailing dot) is not a valid hostname, or None."""
     if not name:
         return "is empty"
+    if not name.isascii():
+        return f"{name[:40]!r} is not ASCII (write an internationalized name in its xn-- form)"
     if len(name) > 253:
         return f"'{name[:40]}…' is longer than 253 characters"
     labels = name.split(".")
     if len(labels) < 2:
         return f"'{name}' is not fully qualified"
+    if labels[-1].isdigit():
+        return f"'{name}' is an address, not a hostname (no top-level domain is all digits)"
     for i, label in enumerate(labels):
         if label == "*" and i == 0:
             continue
@@ -43,9 +47,10 @@ def service_hostnames(service: ServiceView) -> tuple[tuple[str, ...], tuple[Diag
     names: list[str] = []
     problems: list[Diagnostic] = []
     for raw in found[1].split(","):
-        name = trim(raw).lower().removesuffix(".")
+        text = trim(raw).removesuffix(".")
         if not trim(raw):
             continue
+        name = text.lower() if text.isascii() else text  # lower() first would turn a Kelvin sign into a "k"
         problem = hostname_problem(name)
         if problem is not None:
             problems.append(Diagnostic(service_ref(service.key), DNS_NOT_PUBLISHED, problem, field=field))
