@@ -64,17 +64,16 @@ lab: venv
 	  $(BIN)/dnslb lab run $(LAB_ARGS) --output lab-report; \
 	fi
 
-# The container image, tagged with the project's version (the tag deploy/ runs). The Dockerfile is linted with
-# hadolint first; with no container engine answering, that lint is all this does, and it says so.
-IMAGE ?= dnslb:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# The container image dnslb:<version> (the tag deploy/ runs), built with no container engine (needs root):
+# image/build.sh makes a Debian bookworm rootfs with mmdebstrap and packs it with umoci into the OCI archive
+# $(IMAGE_DIR)/dnslb-<version>.oci.tar, for `skopeo copy oci-archive:...` or `podman load -i`. The Dockerfile builds
+# the same image where Docker runs (`docker build -t dnslb:<version> .`); hadolint lints it first.
+IMAGE_DEBS := mmdebstrap umoci
+IMAGE_DIR ?= build/image
 image: venv
 	$(BIN)/hadolint Dockerfile
-	@if docker info >/dev/null 2>&1; then \
-	  echo "docker build -t $(IMAGE) ."; docker build -t $(IMAGE) . ; \
-	else \
-	  echo "make image: no container engine answers here ('docker info' fails), so $(IMAGE) was not built;"; \
-	  echo "make image: the Dockerfile passed hadolint. Build it where an engine runs: docker build -t $(IMAGE) ."; \
-	fi
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(IMAGE_DEBS)"
+	PYTHON=$(BIN)/python image/build.sh $(IMAGE_DIR)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
