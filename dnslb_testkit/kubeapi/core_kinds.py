@@ -1,5 +1,5 @@
 """Rules of the simple kinds: Namespaces, Nodes, Events, ConfigMaps, Secrets, EndpointSlices, Leases and the
-dnslb.io custom resources. Services have their own module."""
+custom resources. Services and the networking.k8s.io kinds have their own modules."""
 
 from __future__ import annotations
 
@@ -266,8 +266,9 @@ class LeaseStrategy(Strategy):
 
 
 class CustomResourceStrategy(Strategy):
-    """dnslb.io kinds, held to their CRDs' structural schemas as kube-apiserver holds them: pruned, defaulted,
-    validated (the schemas come from the same models as deploy/crds)."""
+    """Custom resources (dnslb.io's, the Gateway API's, external-dns's DNSEndpoint), held to their CRDs' structural
+    schemas as kube-apiserver holds them: pruned, defaulted, validated (dnslb's schemas come from the same models as
+    deploy/crds, the others from dnslb_testkit/crds)."""
 
     _schemas: dict[str, dict[str, Any]] = {}
 
@@ -277,19 +278,30 @@ class CustomResourceStrategy(Strategy):
         return CustomResourceStrategy._schemas[self.kind.kind]
 
     def default(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Every field but type meta and metadata is pruned to the schema and defaulted, the root's own defaults
+        included: a Gateway's `status` default shows on a Gateway no controller has written to yet, as it does
+        on a real server (which defaults what it reads from storage)."""
         schema = self._schema()
-        for part in ("spec", "status"):
-            if part in obj and part in schema.get("properties", {}):
-                obj[part] = schemas.default(schemas.prune(obj[part], schema["properties"][part]),
-                                            schema["properties"][part])  # fmt: skip
-            elif part in obj and part not in schema.get("properties", {}):
-                del obj[part]
+        properties = {k: v for k, v in (schema.get("properties") or {}).items() if k not in _TYPE_AND_METADATA}
+        for field in [f for f in obj if f not in _TYPE_AND_METADATA]:
+            if field in properties:
+                obj[field] = schemas.prune(obj[field], properties[field])
+            elif not schema.get(schemas.PRESERVE_UNKNOWN_FIELDS):
+                del obj[field]
+        schemas.default(obj, {"properties": properties})
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
         spec = obj.get("spec")
         if spec is not None and not isinstance(spec, dict):
             return [FieldCause.invalid("spec", spec, "must be of type object")]
-        return schemas.validate({k: v for k, v in obj.items() if k != "metadata"}, self._schema())
+        return schemas.validate(_without_metadata(obj), self._schema(), None if old is None else _without_metadata(old))
 
     def validate_status(self, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldCause]:
         return self.validate(obj, old)
+
+
+_TYPE_AND_METADATA = ("apiVersion", "kind", "metadata")
+
+
+def _without_metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "metadata"}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+import yaml
 
 from dnslb.core.config.crds import crd
 from dnslb.core.config.resources import CRD_KINDS
@@ -69,6 +72,13 @@ ENDPOINT_SLICES = ResourceKind("discovery.k8s.io", "v1", "EndpointSlice", "endpo
 LEASES = ResourceKind(
     "coordination.k8s.io", "v1", "Lease", "leases", True, create_on_update=True, unconditional_update=False
 )
+# Ingresses and IngressClasses count spec changes in metadata.generation (their apiserver strategies do).
+INGRESSES = ResourceKind(
+    "networking.k8s.io", "v1", "Ingress", "ingresses", True, True, ("ing",), tracks_generation=True
+)
+INGRESS_CLASSES = ResourceKind(
+    "networking.k8s.io", "v1", "IngressClass", "ingressclasses", False, tracks_generation=True
+)
 
 
 def _custom(definition: Mapping[str, Any]) -> ResourceKind:
@@ -91,14 +101,49 @@ def _custom(definition: Mapping[str, Any]) -> ResourceKind:
     )
 
 
-# The CRDs the double serves, made from the same models as deploy/crds: the kinds' names, short names and
-# categories, and the printer columns of their Tables (tables.py), are the CRDs'.
-CRDS: Mapping[str, Mapping[str, Any]] = MappingProxyType({kind: crd(model) for kind, model in CRD_KINDS.items()})
+# The CRDs of the kinds DNS sources read (Gateway API, external-dns's DNSEndpoint), written for the double.
+SOURCE_CRD_DIRECTORY = Path(__file__).resolve().parent.parent / "crds"
+
+
+def load_crds(directory: Path) -> dict[str, Mapping[str, Any]]:
+    """Kind → CustomResourceDefinition, from every `*.yaml` in `directory` (as `kubectl apply -f` would install
+    them); a kind named twice is an error, since the double keys its CRDs by kind."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
+                continue
+            kind = document["spec"]["names"]["kind"]
+            if kind in found:
+                raise ValueError(f"{path}: a second CustomResourceDefinition for kind {kind}")
+            found[kind] = document
+    return found
+
+
+def _all_crds() -> dict[str, Mapping[str, Any]]:
+    own = {kind: crd(model) for kind, model in CRD_KINDS.items()}
+    sources = load_crds(SOURCE_CRD_DIRECTORY)
+    if clash := set(own) & set(sources):
+        raise ValueError(f"{SOURCE_CRD_DIRECTORY}: kinds dnslb.io already defines: {sorted(clash)}")
+    return {**own, **sources}
+
+
+# The CRDs the double serves: dnslb's own, made from the same models as deploy/crds, and those of
+# dnslb_testkit/crds. The kinds' names, short names and categories, their schemas (schemas.py), and the printer
+# columns of their Tables (tables.py), are the CRDs'.
+CRDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(_all_crds())
 ADDRESS_POOLS = _custom(CRDS["AddressPool"])
 BGP_PEERS = _custom(CRDS["BGPPeer"])
 BGP_ADVERTISEMENTS = _custom(CRDS["BGPAdvertisement"])
 DNS_PROVIDERS = _custom(CRDS["DNSProvider"])
 NODE_ANNOUNCEMENTS = _custom(CRDS["NodeAnnouncement"])
+GATEWAY_CLASSES = _custom(CRDS["GatewayClass"])
+GATEWAYS = _custom(CRDS["Gateway"])
+HTTP_ROUTES = _custom(CRDS["HTTPRoute"])
+GRPC_ROUTES = _custom(CRDS["GRPCRoute"])
+TLS_ROUTES = _custom(CRDS["TLSRoute"])
+TCP_ROUTES = _custom(CRDS["TCPRoute"])
+DNS_ENDPOINTS = _custom(CRDS["DNSEndpoint"])
 
 ALL_KINDS: tuple[ResourceKind, ...] = (
     NAMESPACES,
@@ -109,11 +154,20 @@ ALL_KINDS: tuple[ResourceKind, ...] = (
     SECRETS,
     ENDPOINT_SLICES,
     LEASES,
+    INGRESSES,
+    INGRESS_CLASSES,
     ADDRESS_POOLS,
     BGP_PEERS,
     BGP_ADVERTISEMENTS,
     DNS_PROVIDERS,
     NODE_ANNOUNCEMENTS,
+    GATEWAY_CLASSES,
+    GATEWAYS,
+    HTTP_ROUTES,
+    GRPC_ROUTES,
+    TLS_ROUTES,
+    TCP_ROUTES,
+    DNS_ENDPOINTS,
 )
 
 _BY_PATH = {(k.group, k.version, k.plural): k for k in ALL_KINDS}

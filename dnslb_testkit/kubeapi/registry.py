@@ -44,6 +44,7 @@ from dnslb_testkit.kubeapi.meta import (
     require_object,
     validate_metadata,
 )
+from dnslb_testkit.kubeapi.networking import DEFAULT_CLASS_ANNOTATION, IngressClassStrategy, IngressStrategy
 from dnslb_testkit.kubeapi.patches import apply_json_patch, json_equal, merge_patch
 from dnslb_testkit.kubeapi.services import ServiceStrategy
 from dnslb_testkit.kubeapi.store import ADDED, DELETED, MODIFIED, Store, StoredObject, dump
@@ -80,7 +81,16 @@ class WriteOptions:
     subresource: str = ""
 
 
-def _strategies(allocations: ServiceAllocations, single_stack: bool) -> dict[ResourceKind, Strategy]:
+def _default_ingress_classes(store: Store) -> list[str]:
+    """The IngressClasses marked as the default (the caller holds the store's lock)."""
+    return [
+        stored.obj["metadata"]["name"]
+        for stored in store.items(kinds.INGRESS_CLASSES)
+        if (stored.obj["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"
+    ]
+
+
+def _strategies(allocations: ServiceAllocations, single_stack: bool, store: Store) -> dict[ResourceKind, Strategy]:
     table: dict[ResourceKind, Strategy] = {
         kinds.NAMESPACES: NamespaceStrategy(kinds.NAMESPACES),
         kinds.SERVICES: ServiceStrategy(kinds.SERVICES, allocations, single_stack=single_stack),
@@ -90,6 +100,8 @@ def _strategies(allocations: ServiceAllocations, single_stack: bool) -> dict[Res
         kinds.SECRETS: SecretStrategy(kinds.SECRETS),
         kinds.ENDPOINT_SLICES: EndpointSliceStrategy(kinds.ENDPOINT_SLICES),
         kinds.LEASES: LeaseStrategy(kinds.LEASES),
+        kinds.INGRESSES: IngressStrategy(kinds.INGRESSES, lambda: _default_ingress_classes(store)),
+        kinds.INGRESS_CLASSES: IngressClassStrategy(kinds.INGRESS_CLASSES),
     }
     for kind in kinds.ALL_KINDS:
         if kind.custom:
@@ -110,7 +122,7 @@ def _without(obj: Mapping[str, Any], *fields: str) -> dict[str, Any]:
 class Registry:
     def __init__(self, store: Store, *, single_stack: bool = False) -> None:
         self.store = store
-        self._strategies = _strategies(ServiceAllocations(), single_stack)
+        self._strategies = _strategies(ServiceAllocations(), single_stack, store)
         self._bootstrap()
 
     def strategy(self, kind: ResourceKind) -> Strategy:

@@ -3,15 +3,17 @@
 Table: a Name column, then the CRD's additionalPrinterColumns (an Age column alone when it has none), one row per
 object with its cells evaluated by JSONPath, and the object as PartialObjectMetadata unless `includeObject` says
 otherwise. Date cells are ages ("5m"), computed here as the server computes them. A watch that asks for Tables
-(`kubectl get -w`) gets one per event, the column definitions in the first only. Built-in kinds get no Table from
-the double: their GETs answer the object, and kubectl prints it with its own NAME and AGE columns.
+(`kubectl get -w`) gets one per event, the column definitions in the first only. Of the built-in kinds, Ingresses
+and IngressClasses get the Tables of kube-apiserver's own printers (NAME CLASS HOSTS ADDRESS PORTS AGE; NAME
+CONTROLLER PARAMETERS AGE); the others get none: their GETs answer the object, and kubectl prints it with its own
+NAME and AGE columns.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -21,6 +23,7 @@ from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
+from dnslb_testkit.kubeapi import kinds
 from dnslb_testkit.kubeapi.errors import ApiError, bad_request
 from dnslb_testkit.kubeapi.kinds import CRDS, ResourceKind
 from dnslb_testkit.kubeapi.store import StoredObject
@@ -58,6 +61,8 @@ class Column:
     description: str
     priority: int
     json_path: str = ""
+    # A built-in kind's printer: the cell computed from the object (and the time of the request).
+    compute: Callable[[Mapping[str, Any], datetime], Any] | None = None
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -146,12 +151,13 @@ def table_request(kind: ResourceKind, accept: str | None, include_object: str | 
     if version is None:
         return None
     declared = crd_printer_columns(kind)
-    if declared is None:
+    printed = columns(declared) if declared is not None else BUILT_IN_COLUMNS.get(kind)
+    if printed is None:
         return None
     include = include_object or ""
     if include not in INCLUDE_OBJECT:
         raise bad_request(f'unrecognized includeObject value: "{include}"')
-    return TableRequest(version, include, columns(declared))
+    return TableRequest(version, include, printed)
 
 
 def table(
@@ -197,6 +203,8 @@ def _row_object(request: TableRequest, obj: Mapping[str, Any]) -> dict[str, Any]
 def cell(column: Column, obj: Mapping[str, Any], at: datetime) -> Any:
     """One cell: the first value the column's JSONPath finds (none: null), typed as the column says; a value of the
     wrong type is null, as in apiextensions' tableconvertor."""
+    if column.compute is not None:
+        return column.compute(obj, at)
     found = compiled(column.json_path).find(obj)
     if not found or found[0].value is None:
         return None
@@ -234,7 +242,7 @@ def _text(value: Any) -> str:
 
 
 def _age(timestamp: str, at: datetime) -> str:
-    if timestamp in ("", "null"):
+    if timestamp in ("", "null", None):
         return "<unknown>"
     try:
         created = parse(timestamp, "")
@@ -282,3 +290,80 @@ def compiled(json_path: str) -> JSONPath:
     except JSONPathError as error:  # a CRD with such a column is refused by a real server
         raise ValueError(f"unrecognized column definition {json_path!r}: {error}") from None
     return path
+
+
+# kube-apiserver's printers for the built-in kinds the double prints (pkg/printers/internalversion).
+
+
+def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _ingress_hosts(obj: Mapping[str, Any], at: datetime) -> str:
+    """The first three hosts of the rules, then `+ N more...`; `*` when no rule names one."""
+    rules = _spec(obj).get("rules") or []
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.get("host"):
+            hosts.append(rule["host"])
+    if not hosts:
+        return "*"
+    shown = ",".join(hosts)
+    return f"{shown} + {len(rules) - 3} more..." if more else shown
+
+
+def _ingress_address(obj: Mapping[str, Any], at: datetime) -> str:
+    """The load balancer's IPs (else hostnames), sorted and without repeats."""
+    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
+    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
+    found = {entry.get("ip") or entry.get("hostname") for entry in ingress}
+    return ",".join(sorted(a for a in found if a))
+
+
+def _ingress_class_parameters(obj: Mapping[str, Any], at: datetime) -> str:
+    parameters = _spec(obj).get("parameters")
+    if not parameters:
+        return "<none>"
+    group = f".{parameters['apiGroup']}" if "apiGroup" in parameters else ""
+    return f"{parameters.get('kind', '')}{group}/{parameters.get('name', '')}"
+
+
+def _built_in(name: str, description: str, compute: Callable[[Mapping[str, Any], datetime], Any]) -> Column:
+    return Column(name, "string", "", description, 0, compute=compute)
+
+
+_BUILT_IN_AGE = _built_in(
+    "Age", _CREATION_DOC, lambda obj, at: _age(obj.get("metadata", {}).get("creationTimestamp"), at)
+)
+BUILT_IN_COLUMNS: Mapping[ResourceKind, tuple[Column, ...]] = {
+    kinds.INGRESSES: (
+        NAME,
+        _built_in(
+            "Class",
+            "The name of the IngressClass resource that should be used for additional configuration",
+            lambda obj, at: _spec(obj).get("ingressClassName", "<none>"),
+        ),
+        _built_in("Hosts", "Hosts that incoming requests are matched against before the ingress rule", _ingress_hosts),
+        _built_in("Address", "Address is a list containing ingress points for the load-balancer", _ingress_address),
+        _built_in(
+            "Ports",
+            "Ports of TLS configurations that open",
+            lambda obj, at: "80, 443" if _spec(obj).get("tls") else "80",
+        ),
+        _BUILT_IN_AGE,
+    ),
+    kinds.INGRESS_CLASSES: (
+        NAME,
+        _built_in(
+            "Controller",
+            "Controller that is responsible for handling this class",
+            lambda obj, at: _spec(obj).get("controller", ""),
+        ),
+        _built_in("Parameters", "A reference to a resource with additional parameters", _ingress_class_parameters),
+        _BUILT_IN_AGE,
+    ),
+}
