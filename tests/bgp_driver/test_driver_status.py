@@ -217,6 +217,8 @@ def test_a_session_that_drops_leaves_established_with_why_and_no_prefixes(
     assert down.state == CONNECTING and down.prefixes == frozenset()
     assert down.since is not None and up.since is not None and down.since > up.since
     assert down.last_error == "the router sent NOTIFICATION 6/2 (Cease: Administrative Shutdown)"
+    # the listener hears of the fall from the driver's thread, right after the state changed: wait for it
+    wait_for(lambda: len(heard) >= 2, TIMEOUT, "the fall reported to the listener")
     assert heard == [(str(ROUTER), True), (str(ROUTER), False)]
 
 
