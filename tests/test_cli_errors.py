@@ -130,12 +130,23 @@ def without_default(help_text: str) -> list[str]:
     return [text for flags, text in _option_entries(body) if not flags & exempt and "default" not in text.lower()]
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "dnslb")
-def test_help_exits_zero_and_every_option_shows_its_default(command: tuple[str, ...], env: dict[str, str]) -> None:
-    result = run(env, *command, "--help")
+def test_help_of_the_installed_command_exits_zero(env: dict[str, str]) -> None:
+    result = run(env, "--help")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and result.stdout.startswith("usage:")
-    assert without_default(result.stdout) == []
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "dnslb")
+def test_help_exits_zero_and_every_option_shows_its_default(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process (the installed command's --help is run once above): a dozen interpreters cost a minute."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*command, "--help"])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 0, err
+    assert out.startswith("usage:")
+    assert without_default(out) == []
 
 
 def test_the_default_check_finds_an_option_without_one() -> None:
