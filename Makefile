@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBS := bind9 pdns-server pdns-backend-sqlite3 bird2 frr iproute2 nginx prometheus
 LAB_DEBS := bird2 frr bind9 nginx iproute2
-# `make lab` runs the production test short; `make lab LAB_ARGS="--scenario flapping --duration 300"` for more
-LAB_ARGS ?= --scenario node-down --duration 60 --users 100 --db-users 10
+# `make lab` runs the production test short, with the resilient ECMP hashing the README recommends at the router;
+# `make lab LAB_ARGS="--scenario flapping --duration 300"` for more, `--router ecmp` for plain hash-threshold ECMP
+LAB_ARGS ?= --scenario node-down --duration 60 --users 100 --db-users 10 --router resilient
 
 .PHONY: test lint types unit lab bench crds debs install-debs venv clean image
 
