@@ -71,9 +71,15 @@ class Sample:
     world: str | None = None  # HTTP: "old" or "dnslb" (or the URL's host); None for the database
 
 
+def counted_at(sample: Sample) -> float:
+    """When a request counts: a success when it started, a failure when it failed. A fault opens its phase right
+    after it strikes, so a request in flight at that instant started in the phase before and fails in the fault's."""
+    return sample.t if sample.ok else sample.t + sample.latency
+
+
 @dataclass(frozen=True)
 class Phase:
-    """A named time window of the scenario: samples with start <= t < end belong to it."""
+    """A named time window of the scenario: the samples that count in it (`counted_at`) belong to it."""
 
     name: str
     start: float
@@ -450,13 +456,14 @@ def build_report(  # noqa: PLR0917 (the orchestrator's positional call is the ag
 ) -> Report:
     """The report of one run. `started` defaults to the earliest phase start, sample or event.
 
-    Each phase gets the samples with start <= t < end; the "whole run" row gets every sample, in a phase or not.
+    Each phase gets the samples that count in it (`counted_at`: start <= it < end); the "whole run" row gets every
+    sample, in a phase or not.
     """
     for phase in phases:
         if phase.end < phase.start:
             raise ValueError(f"phase {phase.name!r} ends before it starts")
-    by_time = sorted(samples, key=attrgetter("t"))
-    times = [s.t for s in by_time]
+    by_time = sorted(samples, key=counted_at)
+    times = [counted_at(s) for s in by_time]
     instants = [*(p.start for p in phases), *(p.end for p in phases), *times, *(e.t for e in events)]
     start = started if started is not None else min(instants, default=0.0)
     end = max([start, *instants])

@@ -69,6 +69,13 @@ def test_samples_belong_to_the_phase_their_start_falls_in() -> None:
     assert report.ended == T0 + 25
 
 
+def test_a_failure_counts_in_the_phase_it_failed_in() -> None:
+    """A fault strikes, then its phase opens: a request in flight then started before and fails in the fault's."""
+    samples = [ok(9.999), failed(9.999, "ReadTimeout"), failed(5.0, "ReadTimeout")]  # failed() takes 1 s
+    report = build_report("s", samples, [phase("baseline", 0, 10), phase("node1 down", 10, 20)], [], [], {})
+    assert [(p.stats_for().requests, p.stats_for().failures) for p in report.phases] == [(2, 1), (1, 1)]
+
+
 def test_percentiles_are_nearest_rank_over_ok_latencies() -> None:
     samples = [ok(i * 0.01, latency_ms=i) for i in range(100, 0, -1)] + [failed(0.5, "ConnectTimeout")]
     stats = build_report("s", samples, [phase("p", 0, 10)], [], [], {}).phases[0].stats_for()
