@@ -26,7 +26,7 @@ from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.leader import LeaderElector
 from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWriter
 from dnslb.app.controller import Controller, Metrics, Settings
-from dnslb.app.ops import add_class_arguments, parse_bool, seconds, serve_ops, setup_logging
+from dnslb.app.ops import add_class_arguments, add_cluster_arguments, parse_bool, seconds, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.core.bgp.announcements import from_status
 from dnslb.core.bgp.status import NodeAnnouncements
@@ -306,15 +306,7 @@ def _namespace_fields(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--kubeconfig",
-        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
-    )
-    parser.add_argument(
-        "--api-server",
-        metavar="URL",
-        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
-    )
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--namespace",
         default="dnslb-system",

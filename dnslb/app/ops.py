@@ -127,6 +127,19 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a process finds its cluster: --kubeconfig and --api-server (see adapters/kube/client.api_client)."""
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--api-server",
+        metavar="URL",
+        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
+    )
+
+
 def add_class_arguments(parser: argparse.ArgumentParser) -> None:
     """Which Services a process serves, the same flags for the controller, the speaker and plan."""
     parser.add_argument(

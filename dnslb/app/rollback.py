@@ -14,6 +14,7 @@ from dnslb.adapters.dnssync.plugins import create
 from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.adapters.kube.client import ClusterConfigError, api_client, describe
 from dnslb.adapters.kube.dnsstate import Conflict, TakeoverStore, read_secret
+from dnslb.app.ops import add_cluster_arguments
 from dnslb.core.config import load_config
 from dnslb.core.config.resources import API_VERSION, GROUP, VERSION
 from dnslb.core.dns.batch import pack
@@ -28,15 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hostname", action="append", default=[], help="only this name (repeatable) (default: every name)"
     )
-    parser.add_argument(
-        "--kubeconfig",
-        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
-    )
-    parser.add_argument(
-        "--api-server",
-        metavar="URL",
-        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
-    )
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--namespace", default="dnslb-system", help="where the DNSProvider and its state live (default dnslb-system)"
     )

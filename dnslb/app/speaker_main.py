@@ -25,7 +25,7 @@ from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.nodestatus import NodeStatusWriter
 from dnslb.adapters.kube.writer import SPEAKER, NotLeader, Recorder
-from dnslb.app.ops import add_class_arguments, parse_bool, seconds, serve_ops, setup_logging
+from dnslb.app.ops import add_class_arguments, add_cluster_arguments, parse_bool, seconds, serve_ops, setup_logging
 from dnslb.app.sources import Parsed
 from dnslb.app.speaker import RouteSink, Speaker, SpeakerMetrics, SpeakerSettings
 from dnslb.core.bgp.announcements import to_status
@@ -264,15 +264,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--node-name", default=os.environ.get("NODE_NAME"), help="this node's name (default: $NODE_NAME)"
     )
-    parser.add_argument(
-        "--kubeconfig",
-        help="kubeconfig file (default: the service account in a pod, else $KUBECONFIG, else ~/.kube/config)",
-    )
-    parser.add_argument(
-        "--api-server",
-        metavar="URL",
-        help="talk to this API server URL without credentials, instead of a kubeconfig (default: none)",
-    )
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--namespace",
         default="dnslb-system",
