@@ -22,7 +22,7 @@ def refused(result: Allocation | Diagnostic) -> Diagnostic:
     return result
 
 
-def test_lowest_free_address_of_the_highest_priority_pool() -> None:
+def test_first_free_address_of_the_highest_priority_pool() -> None:
     allocator = Allocator(
         [
             make_pool("b-unprioritised", "10.1.0.0/30"),
@@ -112,7 +112,7 @@ def test_requested_ips_from_spec_and_every_annotation(
         ({"metallb.io/loadBalancerIPs": "10.0.0.1,10.0.0.2"}, {}, "metadata.annotations[metallb.io/loadBalancerIPs]",
          "asks for two IPv4 addresses"),
         ({"dnslb.io/load-balancer-ips": "10.0.0.1"}, {"loadBalancerIP": "10.0.0.2"}, "spec.loadBalancerIP",
-         "differs from"),
+         "is set together with"),
         ({"dnslb.io/load-balancer-ips": "fd00::1"}, {}, "metadata.annotations[dnslb.io/load-balancer-ips]",
          "not of the Service's IP families (IPv4)"),
         ({"dnslb.io/load-balancer-ips": "192.168.1.1"}, {}, "metadata.annotations[dnslb.io/load-balancer-ips]",

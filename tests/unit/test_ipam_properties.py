@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import itertools
 from typing import Any
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from dnslb.core.diagnostics import IP_CONFLICT, Diagnostic
 from dnslb.core.ipam import Allocation, Allocator, request_for
+from dnslb.core.ipam.space import FreeSpace, is_buggy_ipv4
 from dnslb.core.model import ServiceView
 from tests.builders import make_pool, make_service
 
@@ -130,3 +132,62 @@ def assert_eligible(allocation: Allocation, service: ServiceView) -> None:
         assert request.pool == pool.name or request.requested
     if pool.spec.avoid_buggy_ips:
         assert all(ip.version == 6 or int(ip) & 0xFF not in (0, 255) for ip in allocation.ips)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["take", "give"]), st.integers(0, 600)), max_size=120),
+    st.integers(0, 600),
+    st.integers(0, 600),
+    st.booleans(),
+)
+def test_first_in_is_the_lowest_free_value_of_the_range(
+    ops: list[tuple[str, int]], first: int, last: int, avoid: bool
+) -> None:
+    intervals = [(0, 99), (100, 255), (300, 511)]
+    space = FreeSpace(intervals)
+    free = {v for a, b in intervals for v in range(a, b + 1)}
+    for op, value in ops:
+        if op == "take":
+            space.take(value)
+            free.discard(value)
+        elif value in {v for a, b in intervals for v in range(a, b + 1)} - free:
+            space.give(value)
+            free.add(value)
+    acceptable = sorted(v for v in free if first <= v <= last and not (avoid and is_buggy_ipv4(v)))
+    assert space.first_in(first, last, avoid) == (acceptable[0] if acceptable else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.permutations(["10.0.5.0/30", "10.0.1.254-10.0.2.1", "10.0.0.0/31", "10.0.9.7/32"]),
+    st.booleans(),
+    st.lists(st.tuples(st.booleans(), st.integers(0, 11)), max_size=40),
+)
+def test_new_addresses_follow_the_listed_order(listing: list[str], avoid: bool, ops: list[tuple[bool, int]]) -> None:
+    """Whatever was taken and given back: a new Service gets the first free address of the first listed entry."""
+    allocator = Allocator([make_pool("p", *listing, avoidBuggyIPs=avoid)])
+    order = [ip for entry in listing for ip in addresses(entry) if not (avoid and is_buggy_ipv4(int(ip)))]
+    held: dict[int, Any] = {}
+    for allocate, n in ops:
+        service = make_service(f"s{n}")
+        if not allocate:
+            allocator.release(service.key)
+            held.pop(n, None)
+            continue
+        if n in held:
+            continue
+        taken = set(held.values())
+        expected = next((ip for ip in order if ip not in taken), None)
+        result = allocator.allocate(service)
+        if expected is None:
+            assert isinstance(result, Diagnostic)
+        else:
+            assert isinstance(result, Allocation) and result.ips == (expected,)
+            held[n] = expected
+
+
+def addresses(entry: str) -> list[ipaddress.IPv4Address]:
+    if "-" not in entry:
+        return list(ipaddress.IPv4Network(entry))
+    first, last = (ipaddress.IPv4Address(part) for part in entry.split("-"))
+    return [ipaddress.IPv4Address(v) for v in range(int(first), int(last) + 1)]

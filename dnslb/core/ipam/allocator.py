@@ -7,7 +7,11 @@ Rules, in the order they bite:
 - A Service keeps its VIP for life unless its own spec asks for something else (requested IPs, pool, sharing).
 - Bad input yields a Diagnostic (AllocationFailed) and leaves what the Service already holds untouched; only
   `release` takes IPs away.
-- New addresses: the lowest free address of the first eligible pool, pools ordered by priority, then name.
+- New addresses, as MetalLB chooses them: the first eligible pool, those whose `serviceAllocation` admits the Service
+  first (by priority, lower first; without a priority after those with one; then by name), then the auto-assign pools
+  without a serviceAllocation (by name); a pool with a serviceAllocation serves no Service it does not admit, not even
+  one that names it or asks for one of its addresses. Inside the pool, the first free address in the order
+  `spec.addresses` lists them (an entry from its first address on), skipping .0 and .255 where `avoidBuggyIPs` says.
 """
 
 from __future__ import annotations
@@ -42,13 +46,15 @@ class PoolUsage:
 
 
 class _Pool:
-    __slots__ = ("avoid_buggy", "free", "resource", "size")
+    __slots__ = ("avoid_buggy", "free", "full", "listed", "resource", "size")
 
     def __init__(self, resource: AddressPool) -> None:
         self.resource = resource
         self.avoid_buggy = resource.spec.avoid_buggy_ips
         ranges = resource.spec.ranges()
-        self.free = {v: FreeSpace((r.first, r.last) for r in ranges if r.version == v) for v in (4, 6)}
+        self.listed = {v: tuple((r.first, r.last) for r in ranges if r.version == v) for v in (4, 6)}  # spec order
+        self.free = {v: FreeSpace(self.listed[v]) for v in (4, 6)}
+        self.full = {4: 0, 6: 0}  # how many listed entries, from the first, are known to have nothing to hand out
         self.size = {v: sum(r.size for r in ranges if r.version == v) for v in (4, 6)}
 
     @property
@@ -56,14 +62,35 @@ class _Pool:
         return self.resource.name
 
     @property
-    def order(self) -> tuple[bool, int, str]:
+    def order(self) -> tuple[bool, bool, int, str]:
+        """Pools with a serviceAllocation first, by priority (none: after those with one), then the rest; then name."""
         allocation = self.resource.spec.service_allocation
         priority = allocation.priority if allocation else None
-        return (priority is None, priority or 0, self.name)
+        return (allocation is None, priority is None, priority or 0, self.name)
 
-    def lowest(self, family: int) -> IPAddress | None:
-        value = self.free[family].lowest(self.avoid_buggy and family == 4)
-        return None if value is None else address(family, value)
+    def first_free(self, family: int) -> IPAddress | None:
+        """The first free address in the order `spec.addresses` lists them."""
+        avoid = self.avoid_buggy and family == 4
+        listed = self.listed[family]
+        for i in range(self.full[family], len(listed)):
+            value = self.free[family].first_in(*listed[i], avoid)
+            if value is not None:
+                return address(family, value)
+            self.full[family] = i + 1
+        return None
+
+    def take(self, ip: IPAddress) -> None:
+        self.free[ip.version].take(int(ip))
+
+    def give(self, ip: IPAddress) -> None:
+        self.free[ip.version].give(int(ip))
+        self.full[ip.version] = min(self.full[ip.version], self.rank(ip)[0])
+
+    def rank(self, ip: IPAddress) -> tuple[int, int]:
+        """Where `ip` comes in this pool's listing order."""
+        value = int(ip)
+        listed = self.listed[ip.version]
+        return next((i for i, (first, last) in enumerate(listed) if first <= value <= last), len(listed)), value
 
 
 class Allocator:
@@ -188,7 +215,7 @@ class Allocator:
             if not holders:
                 pool = self.pool_of(ip)
                 if pool is not None:
-                    self._pools[pool].free[ip.version].take(int(ip))
+                    self._pools[pool].take(ip)
             previous = holders.get(key)
             if previous is not None and previous.sharing_key and previous.sharing_key != request.sharing_key:
                 self._by_sharing_key[previous.sharing_key].discard(ip)
@@ -209,7 +236,7 @@ class Allocator:
                 del self._holders[ip]
                 pool = self.pool_of(ip)
                 if pool is not None:
-                    self._pools[pool].free[ip.version].give(int(ip))
+                    self._pools[pool].give(ip)
 
     def _sharing_blocked(self, ip: IPAddress, request: Request) -> tuple[str | None, ObjectKey | None]:
         """(why `request` may not use `ip` alongside its current holders, which holder) or (None, None)."""
@@ -292,11 +319,19 @@ class Allocator:
     def _assign_any(self, request: Request) -> Allocation | Diagnostic:
         if not self._pools:
             return _refused(request.key, "no AddressPool is configured")
+        if request.pool is not None:
+            why = self._eligibility(self._pools[request.pool], request)
+            if why is not None:
+                return _refused(request.key, f"pool {request.pool} refuses this Service: {why}", request.pool_field)
         unsuitable: list[str] = []
         partial: Allocation | None = None
+        partial_admitted = False  # `partial` is from a pool whose serviceAllocation admits the Service
         for pool in self._ordered:
             if request.pool is not None and pool.name != request.pool:
                 continue
+            restricted = pool.resource.spec.service_allocation is not None
+            if partial_admitted and not restricted:
+                break  # as MetalLB: one family from a pool that admits the Service beats both from an open one
             why = self._eligibility(pool, request)
             if why is None and request.pool is None and not pool.resource.spec.auto_assign:
                 why = "autoAssign is off"
@@ -306,8 +341,14 @@ class Allocator:
             picks = [ip for ip in (self._pick(pool, f, request) for f in request.families) if ip is not None]
             if len(picks) == len(request.families):
                 return Allocation(request.key, pool.name, tuple(picks))
-            if picks and request.policy == "PreferDualStack" and partial is None:
-                partial = Allocation(request.key, pool.name, tuple(picks))
+            # PreferDualStack with one family: the first pool with the Service's first family, else the first with
+            # the other (MetalLB's choice)
+            if (
+                picks
+                and request.policy == "PreferDualStack"
+                and (partial is None or partial.ips[0].version != request.families[0] == picks[0].version)
+            ):
+                partial, partial_admitted = Allocation(request.key, pool.name, tuple(picks)), restricted
             missing = [FAMILY_NAME[f] for f in request.families if all(ip.version != f for ip in picks)]
             unsuitable.append(f"{pool.name}: no free {' or '.join(missing)} address")
         if partial is not None:
@@ -316,16 +357,25 @@ class Allocator:
         return _refused(request.key, "no pool can serve it (" + "; ".join(unsuitable) + ")", field)
 
     def _pick(self, pool: _Pool, family: int, request: Request) -> IPAddress | None:
+        """The first address in listing order that is free or that this Service may share, as MetalLB picks."""
+        free = pool.first_free(family)
         if request.sharing_key:
             shared = sorted(
-                ip
-                for ip in self._by_sharing_key.get(request.sharing_key, ())
-                if ip.version == family and self.pool_of(ip) == pool.name
+                (
+                    ip
+                    for ip in self._by_sharing_key.get(request.sharing_key, ())
+                    if ip.version == family
+                    and self.pool_of(ip) == pool.name
+                    and not (pool.avoid_buggy and family == 4 and is_buggy_ipv4(int(ip)))
+                ),
+                key=pool.rank,
             )
             for ip in shared:
+                if free is not None and pool.rank(free) < pool.rank(ip):
+                    break
                 if self._sharing_blocked(ip, request)[0] is None:
                     return ip
-        return pool.lowest(family)
+        return free
 
 
 def _parse_ips(texts: tuple[str, ...]) -> tuple[IPAddress, ...]:

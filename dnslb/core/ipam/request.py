@@ -103,10 +103,11 @@ def _requested(
         return (), None
     if found is not None:
         field, text = ann.field(found[0]), found[1]
-        if spec_ip is not None and trim(spec_ip) != trim(text):
-            problems.append(
-                _refused(service, "spec.loadBalancerIP", f"'{spec_ip}' differs from {field} '{text}'; keep one")
+        if spec_ip is not None:  # as MetalLB: refused even when the two agree
+            message = (
+                f"'{spec_ip}' is set together with {field} '{text}'; keep one (both are refused, even when they agree)"
             )
+            problems.append(_refused(service, "spec.loadBalancerIP", message))
             return (), field
     else:
         field, text = "spec.loadBalancerIP", spec_ip or ""

@@ -40,6 +40,21 @@ class FreeSpace:
                 return candidate
         return None
 
+    def first_in(self, first: int, last: int, avoid_buggy_ipv4: bool = False) -> int | None:
+        """The lowest free value in [first, last]; with `avoid_buggy_ipv4`, never one whose last byte is 0 or 255.
+
+        One bisection; the walk after it passes only intervals that end before `first` or hold nothing but buggy
+        addresses, so a full range costs a lookup, however much of the space is taken."""
+        i = max(bisect_right(self._starts, first) - 1, 0)
+        while i < len(self._starts) and self._starts[i] <= last:
+            candidate = max(self._starts[i], first)
+            if avoid_buggy_ipv4:
+                candidate = _skip_buggy(candidate)
+            if candidate <= min(self._ends[i], last):
+                return candidate
+            i += 1
+        return None
+
     def take(self, value: int) -> bool:
         """Mark `value` used; False when it was not free."""
         i = bisect_right(self._starts, value) - 1
