@@ -11,9 +11,15 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from dnslb.core import annotations as ann
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, INVALID_OBJECT, Diagnostic
 from dnslb.core.grammar import is_dns1123_label, is_dns1123_subdomain, show
 from dnslb.core.objects import ObjectKey, ObjectRef
+
+# external-dns's controller annotation: an object that names another controller than external-dns's own value
+# ("dns-controller") belongs to that controller, and every source skips it
+CONTROLLER = ("external-dns.alpha.kubernetes.io/controller", "external-dns.kubernetes.io/controller")
+OUR_CONTROLLER = "dns-controller"
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
@@ -33,6 +39,10 @@ class Report:
     def not_published(self, field: str, message: str, *, about: str = "") -> None:
         """A well-formed value that dnslb does not publish."""
         self.problems.append(Diagnostic(self.subject, DNS_NOT_PUBLISHED, message, field=field, about=about))
+
+    def skipped(self, field: str, message: str) -> None:
+        """A whole object left alone on purpose (it says it is another's): said, as a Normal event, not a Warning."""
+        self.problems.append(Diagnostic(self.subject, DNS_NOT_PUBLISHED, message, field=field, severity="Normal"))
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,18 @@ def read_owner(obj: object, kind: str) -> tuple[Owner | None, Report]:
     report.subject = ObjectRef(kind, ObjectKey(str(namespace), str(name)))
     created = _timestamp(metadata.get("creationTimestamp"), report)
     return Owner(report.subject, created, _annotations(metadata.get("annotations"), report)), report
+
+
+def other_controller(annotations: Mapping[str, str], report: Report) -> bool:
+    """Whether a controller annotation (either prefix) names another controller than `dns-controller` — present and
+    empty included, as in external-dns; then the object is skipped, and `report` says so."""
+    for name in CONTROLLER:
+        value = annotations.get(name)
+        if value is not None and value != OUR_CONTROLLER:
+            message = f"skipped: controller annotation names {show(value)}, not {show(OUR_CONTROLLER)}"
+            report.skipped(ann.field(name), message)
+            return True
+    return False
 
 
 def child(parent: Mapping[str, Any], key: str, where: str, report: Report) -> Mapping[str, Any] | None:

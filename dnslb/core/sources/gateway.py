@@ -2,11 +2,18 @@
 sources read them: the hostnames a route shares with the listeners it attaches to, pointed at those Gateways' IPs.
 
 A route publishes through a parent (a Gateway among its spec.parentRefs) only once that Gateway's controller accepted
-it there: the status.parents entry for that very parentRef says Accepted=True. It attaches to the parent's listeners
-that the parentRef names (sectionName, port), that speak its protocol, and whose allowedRoutes take its namespace and
-kind. With each such listener it shares the most specific of two matching hostnames (`intersection`); a route without
-hostnames takes the listener's, a listener without one takes the route's. Annotation hostnames are matched alike (a
-Gateway does not route a name no listener takes), and are the only ones of TCP and UDP routes.
+it there: the status.parents entry for that very parentRef says Accepted=True. Accepted or not, dnslb checks the
+attachment itself, as external-dns does: the route attaches to the parent's listeners that the parentRef names
+(sectionName, port), that speak its protocol, and whose allowedRoutes take its namespace and kind. With each such
+listener it shares the most specific of two matching hostnames (`intersection`); a route without hostnames takes the
+listener's, a listener without one takes the route's, and neither having one names nothing. Annotation hostnames are
+matched alike (a Gateway does not route a name no listener takes), and are the only names TCP and UDP routes have of
+their own.
+
+The route's `gateway-hostname-source` annotation chooses its names: `annotation-only` the hostname annotation's,
+`defined-hosts-only` its spec.hostnames — without them it takes no listener's, as in external-dns. A route or
+Gateway whose controller annotation names another controller than `dns-controller` is skipped, and said; a
+Gateway's target annotation replaces its addresses (`gateways.py`).
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dnslb.core import annotations as ann
 from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
 from dnslb.core.dns.hostnames import hostname_problem
 from dnslb.core.grammar import is_dns1123_label, is_dns1123_subdomain, show
 from dnslb.core.objects import ObjectKey
-from dnslb.core.sources.fields import Owner, Report, child, entries, port, read_owner, text
+from dnslb.core.sources.fields import Owner, Report, child, entries, other_controller, port, read_owner, text
 from dnslb.core.sources.gateways import GROUP, GatewayView, Listener, gateway_view
 from dnslb.core.sources.records import (
     SourceRecord,
@@ -84,6 +92,9 @@ def route_records(
     parents = _parents(spec, namespace, gateways, report)
     if all(_ours(gateway, classes) is False for _, gateway in parents):
         return [], []
+    skipped = Report(owner.ref)
+    if other_controller(owner.annotations, skipped):
+        return [], skipped.problems  # another controller's: what else is wrong with it is not ours to say
     wanted = _hostnames(owner, spec, kind, report)
     accepted_refs = _accepted(route, namespace, report)
     accepted = [(ref, gateway) for ref, gateway in parents if ref in accepted_refs]
@@ -92,6 +103,10 @@ def route_records(
     problems: list[Diagnostic] = []
     for ref, gateway in accepted:
         ours = _ours(gateway, classes)
+        if ours is not False:
+            problems += gateway.problems
+        if gateway.skipped:  # another controller's Gateway: its own Diagnostic says so
+            continue
         for listener in _attached(gateway, ref, kind, namespace, namespace_labels):
             for want in wanted:
                 host = intersection(listener.hostname, want.hostname)
@@ -99,9 +114,7 @@ def route_records(
                     matched.add(want.hostname)
                     if ours and _publishable(host, want, gateway, listener, report):
                         targets.setdefault(host, set()).update(gateway.addresses)
-        if ours is not False:
-            problems += gateway.problems
-    if any(_ours(gateway, classes) is not False for _, gateway in accepted):
+    if any(_ours(gateway, classes) is not False and not gateway.skipped for _, gateway in accepted):
         for want in wanted:
             if want.hostname and want.hostname not in matched:
                 message = "not published: no listener this route is accepted on takes this hostname"
@@ -164,9 +177,14 @@ def _hostnames(owner: Owner, spec: Mapping[str, Any], kind: str, report: Report)
         name = read_hostname(value, f"spec.hostnames[{i}]", report)
         if name is not None:
             defined.append(Wanted(name, f"spec.hostnames[{i}]"))
-    if not names:  # not when every name was malformed: the route asked for names, never the listeners'
-        defined.append(_LISTENERS)
     source = hostname_source(owner, HOSTNAME_SOURCE, report)
+    if not names:  # not when every name was malformed: the route asked for names, never the listeners'
+        if source != "defined-hosts-only":
+            defined.append(_LISTENERS)
+        else:  # as external-dns: the defined hosts are the route's own, and it has none
+            found = ann.lookup(owner.annotations, HOSTNAME_SOURCE)
+            message = "defined-hosts-only, and the route has no spec.hostnames: it takes no listener's; none published"
+            report.not_published(ann.field(found[0]) if found else "", message)
     annotated = annotation_hostnames(owner, report) if source != "defined-hosts-only" else []
     return unique((defined if source != "annotation-only" else []) + annotated)
 

@@ -2,6 +2,10 @@
 
 A malformed listener is left out, never read as a laxer one: a listener whose hostname is unreadable does not
 become one without a hostname (which would take every hostname).
+
+As in external-dns, a Gateway reads two annotations of its own: the target annotation, whose IPs replace its
+status.addresses for every route attached to it, and the controller annotation, which when it names another
+controller than `dns-controller` leaves the Gateway to that one: no route publishes through it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dnslb.core.config.resources import LabelSelector
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.grammar import is_dns1123_subdomain, show
 from dnslb.core.objects import ObjectKey, ObjectRef
-from dnslb.core.sources.fields import Report, child, entries, port, text
+from dnslb.core.sources.fields import Report, child, entries, other_controller, port, text
 from dnslb.core.sources.records import hostname_target, read_ip, target_override
 
 GROUP = "gateway.networking.k8s.io"
@@ -55,6 +59,7 @@ class GatewayView:
     listeners: tuple[Listener, ...]
     addresses: tuple[str, ...]  # the IPs it is reached at: its target annotation's, else those in its status
     problems: tuple[Diagnostic, ...]
+    skipped: bool = False  # its controller annotation names another controller: nothing publishes through it
 
 
 def gateway_view(key: ObjectKey, obj: Mapping[str, Any]) -> GatewayView:
@@ -69,14 +74,16 @@ def gateway_view(key: ObjectKey, obj: Mapping[str, Any]) -> GatewayView:
         message = f"{show(class_name)} is not a GatewayClass name" if class_name else "is missing"
         report.invalid("spec.gatewayClassName", message)
         class_name = None
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    strings = {k: v for k, v in annotations.items() if isinstance(v, str)} if isinstance(annotations, Mapping) else {}
+    if other_controller(strings, report):
+        return GatewayView(key, class_name, (), (), tuple(report.problems), skipped=True)
     listeners = []
     for i, item in enumerate(entries(spec, "listeners", "spec.listeners", report)):
         listener = _listener(item, f"spec.listeners[{i}]", report)
         if listener is not None:
             listeners.append(listener)
-    metadata = obj.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    strings = {k: v for k, v in annotations.items() if isinstance(v, str)} if isinstance(annotations, Mapping) else {}
     addresses = target_override(strings, report)
     if addresses is None:
         addresses = _status_addresses(obj, report)

@@ -1,11 +1,15 @@
-"""Ingresses: the hostnames of their rules (and hostname annotations), pointed at the IPs in their status, as
-external-dns's `ingress` source reads them.
+"""Ingresses: the hostnames of their rules and TLS sections (and hostname annotations), pointed at the IPs in their
+status or target annotation, as external-dns's `ingress` source reads them.
 
-TLS hosts are published only when asked (`tls_hosts=True`, external-dns's default; its
-`--ignore-ingress-tls-spec` is dnslb's default). `spec.tls[].hosts` lists the names a certificate covers, not the
-names the Ingress routes: a wildcard or SAN certificate shared by many Ingresses would have each of them claim names
-it does not serve — `*.example.com` would catch every name of the zone. A host that is also a rule's is published
-through its rule.
+As in external-dns, `spec.tls[].hosts` are published by default; `tls_hosts=False` is its `--ignore-ingress-tls-spec`,
+for clusters where a wildcard or SAN certificate shared by many Ingresses lists names none of them routes
+(`*.example.com` would catch every name of the zone). Then a host only a TLS section names is reported, not published;
+one that is also a rule's (or an annotation's) is published through it.
+
+An Ingress is read when its class — `spec.ingressClassName`, else the legacy `kubernetes.io/ingress.class`
+annotation — is in the class filter (an empty filter takes every class), and skipped, said, when its controller
+annotation names another controller than external-dns's `dns-controller`. The `ingress-hostname-source` annotation
+(`annotation-only`, `defined-hosts-only`) chooses between the spec's hostnames and the annotation's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.grammar import is_dns1123_subdomain, show
-from dnslb.core.sources.fields import Owner, Report, child, entries, read_owner, text
+from dnslb.core.sources.fields import Owner, Report, child, entries, other_controller, read_owner, text
 from dnslb.core.sources.records import (
     SourceRecord,
     Wanted,
@@ -36,13 +40,16 @@ HOSTNAME_SOURCE = (
     "external-dns.alpha.kubernetes.io/ingress-hostname-source",
     "external-dns.kubernetes.io/ingress-hostname-source",
 )
+TLS_IGNORED = "TLS hosts are not published: --ignore-ingress-tls-spec"
 
 
 def ingress_records(
-    obj: Mapping[str, Any], class_filter: AbstractSet[str], *, tls_hosts: bool = False
+    obj: Mapping[str, Any], class_filter: AbstractSet[str], *, tls_hosts: bool = True
 ) -> tuple[list[SourceRecord], list[Diagnostic]]:
     """The records a networking.k8s.io/v1 Ingress wants, if its class is in `class_filter` (empty: every class).
-    An Ingress of another class says nothing; one without addresses yet wants nothing, and that is no error."""
+    An Ingress of another class says nothing; one without addresses yet wants nothing, and that is no error.
+    `tls_hosts`: whether `spec.tls[].hosts` name records (external-dns's default; False is its
+    `--ignore-ingress-tls-spec`)."""
     owner, report = read_owner(obj, "Ingress")
     if owner is None:
         return [], report.problems
@@ -50,6 +57,9 @@ def ingress_records(
     ours = _ours(owner, spec, class_filter, report)
     if not ours:
         return [], report.problems if ours is None else []
+    skipped = Report(owner.ref)
+    if other_controller(owner.annotations, skipped):
+        return [], skipped.problems  # another controller's: what else is wrong with it is not ours to say
     wanted = _hostnames(owner, spec, report, tls_hosts=tls_hosts)
     if not wanted:
         return [], report.problems
@@ -79,17 +89,32 @@ def _hostnames(owner: Owner, spec: Mapping[str, Any], report: Report, *, tls_hos
             report.invalid(f"spec.rules[{i}]", f"{show(rule)} is not a mapping")
         elif rule.get("host") not in (None, ""):  # a rule for every host: nothing to name
             _add(defined, rule["host"], f"spec.rules[{i}].host", report)
-    if tls_hosts:
-        for i, tls in enumerate(entries(spec, "tls", "spec.tls", report)):
-            if not isinstance(tls, Mapping):
-                report.invalid(f"spec.tls[{i}]", f"{show(tls)} is not a mapping")
+    ignored: list[tuple[object, str]] = []  # TLS hosts left out: (value, field)
+    for i, tls in enumerate(entries(spec, "tls", "spec.tls", report)):
+        if not isinstance(tls, Mapping):
+            report.invalid(f"spec.tls[{i}]", f"{show(tls)} is not a mapping")
+            continue
+        for j, host in enumerate(entries(tls, "hosts", f"spec.tls[{i}].hosts", report)):
+            if host == "":
                 continue
-            for j, host in enumerate(entries(tls, "hosts", f"spec.tls[{i}].hosts", report)):
-                if host != "":
-                    _add(defined, host, f"spec.tls[{i}].hosts[{j}]", report)
+            if tls_hosts:
+                _add(defined, host, f"spec.tls[{i}].hosts[{j}]", report)
+            else:
+                ignored.append((host, f"spec.tls[{i}].hosts[{j}]"))
     source = hostname_source(owner, HOSTNAME_SOURCE, report)
     annotated = annotation_hostnames(owner, report) if source != "defined-hosts-only" else []
-    return unique((defined if source != "annotation-only" else []) + annotated)
+    wanted = unique((defined if source != "annotation-only" else []) + annotated)
+    if source != "annotation-only":  # there the annotation, not the switch, leaves the TLS hosts out
+        _say_ignored(ignored, {w.hostname for w in wanted}, report)
+    return wanted
+
+
+def _say_ignored(ignored: list[tuple[object, str]], published: AbstractSet[str], report: Report) -> None:
+    """Say which TLS hosts `tls_hosts=False` leaves out: those no rule or annotation publishes anyway."""
+    for host, where in ignored:
+        name = host.lower().removesuffix(".") if isinstance(host, str) and host.isascii() else ""
+        if name not in published:
+            report.not_published(where, TLS_IGNORED, about=name)
 
 
 def _add(wanted: list[Wanted], value: object, where: str, report: Report) -> None:
