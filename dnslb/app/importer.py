@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from dnslb.core.grammar import is_dns1123_subdomain
 from dnslb.core.importing import DEFAULT_NAMESPACE, Imported, translate
-from dnslb.core.manifests import Document, ManifestError
+from dnslb.core.manifests import (
+    MANIFEST_SUFFIXES,
+    Document,
+    ManifestError,
+    dump_documents,
+    manifest_names,
+    read_documents,
+)
 
 EXIT_OK, EXIT_INVALID, EXIT_NOTES = 0, 2, 3
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 DESCRIPTION = (
     "Read MetalLB (v0.13+ CRDs: IPAddressPool, BGPPeer, BGPAdvertisement, Community, L2Advertisement, BFDProfile) "
@@ -76,13 +79,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_inputs(names: Sequence[str]) -> list[Document]:
-    """The documents of each file, of each manifest in a directory (not its subdirectories), or of stdin."""
+    """The documents of each file, of each manifest in a directory (not its subdirectories), or of stdin, read as
+    Kubernetes reads YAML (`dnslb.core.manifests.read_documents`, the reader `dnslb plan` uses)."""
     documents: list[Document] = []
     for name in names:
         if name == "-":
             documents += read_documents("<stdin>", sys.stdin.read())
         elif Path(name).is_dir():
-            files = sorted(p for p in Path(name).iterdir() if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+            directory = Path(name)
+            files = [directory / n for n in manifest_names(p.name for p in directory.iterdir() if p.is_file())]
             if not files:
                 raise ManifestError(f"{name}: no {', '.join(MANIFEST_SUFFIXES)} files in this directory")
             for path in files:
@@ -92,42 +97,11 @@ def read_inputs(names: Sequence[str]) -> list[Document]:
     return documents
 
 
-class KubernetesLoader(yaml.SafeLoader):
-    """YAML as the API server reads it: MetalLB's docs write communities unquoted (`value: 64512:1`), a string
-    there, where PyYAML's YAML 1.1 reads the base-60 number 3870721."""
-
-
-_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
-# tried before PyYAML's own int and float resolvers, which would match first
-KubernetesLoader.yaml_implicit_resolvers = {
-    first: [("tag:yaml.org,2002:str", _BASE60), *resolvers] if first in "+-0123456789" else list(resolvers)
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def read_documents(source: str, text: str) -> list[Document]:
-    """`dnslb.core.manifests.read_documents` with `KubernetesLoader`: objects, `List`s expanded, empty ones skipped."""
-    try:
-        bodies = list(yaml.load_all(text, Loader=KubernetesLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ManifestError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    documents = []
-    for index, body in enumerate(bodies, start=1):
-        items = body.get("items") if isinstance(body, dict) and str(body.get("kind")).endswith("List") else None
-        if isinstance(items, list):
-            documents += [Document(source, index, item, element) for item, element in enumerate(items)]
-        elif body is not None:
-            documents.append(Document(source, index, None, body))
-    return documents
-
-
 def _text(path: Path) -> str:
     try:
-        return path.read_text()
+        return path.read_bytes().decode("utf-8-sig")  # Kubernetes reads UTF-8, whatever the locale says
     except UnicodeDecodeError:
-        raise ManifestError(f"{path}: not a text file") from None
+        raise ManifestError(f"{path}: not a text file (UTF-8)") from None
     except OSError as exc:
         raise ManifestError(f"{path}: cannot read it: {exc.strerror or exc}") from None
 
@@ -137,4 +111,4 @@ def render(imported: Imported, output: str, sources: Sequence[str]) -> str:
     if output == "json":
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": bodies}, indent=2) + "\n"
     header = f"# dnslb resources made by `dnslb import` from {', '.join(sources)}; read the notes it printed.\n"
-    return header + yaml.safe_dump_all(bodies, sort_keys=False, explicit_start=True)
+    return header + dump_documents(bodies)

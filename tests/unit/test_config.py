@@ -120,7 +120,7 @@ def test_duplicate_names_unknown_kinds_and_versions() -> None:
             POOL.format(name="a", addresses="[10.0.0.0/24]"),
             POOL.format(name="a", addresses="[10.1.0.0/24]"),
             "\napiVersion: dnslb.io/v1alpha1\nkind: Pool\nmetadata: {name: x}\nspec: {}\n",
-            "\napiVersion: dnslb.io/v1\nkind: AddressPool\nmetadata: {name: y}\nspec: {}\n",
+            "\napiVersion: dnslb.io/v1\nkind: AddressPool\nmetadata: {name: z}\nspec: {}\n",
             "\napiVersion: dnslb.io/v1alpha1\nkind: AddressPool\nmetadata: {name: Bad_Name}\n"
             "spec: {addresses: [10.5.0.0/24]}\n",
         ]
@@ -128,7 +128,7 @@ def test_duplicate_names_unknown_kinds_and_versions() -> None:
     assert errors_of(text) == [
         "c.yaml document 3: Pool/x kind: unknown kind 'Pool' "
         "(known: AddressPool, BGPPeer, BGPAdvertisement, DNSProvider)",
-        "c.yaml document 4: AddressPool/y apiVersion: apiVersion 'dnslb.io/v1' is not served; use dnslb.io/v1alpha1",
+        "c.yaml document 4: AddressPool/z apiVersion: apiVersion 'dnslb.io/v1' is not served; use dnslb.io/v1alpha1",
         "c.yaml document 5: AddressPool/Bad_Name metadata.name: 'Bad_Name' is not a DNS-1123 subdomain "
         "(lowercase letters, digits, '-' and '.')",
         "c.yaml document 2: AddressPool/a metadata.name: duplicate AddressPool 'a' (first in c.yaml document 1)",

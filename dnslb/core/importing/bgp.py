@@ -1,8 +1,10 @@
 """BGPPeer → BGPPeer, Community aliases, BGPAdvertisement → BGPAdvertisement, and notes on what dnslb will not
 announce (L2, BFD, an address family without a peer), keeping MetalLB's rules as its config code has them:
-- Timers: a hold time alone implies keepalive = hold / 3, a keepalive alone hold = 3 * keepalive.
+- Timers: a hold time alone implies keepalive = hold / 3, a keepalive alone hold = 3 * keepalive, neither 90 s / 30 s;
+  both are always written out.
 - Communities: a name is a `Community` alias first, else a literal `A:B` or `large:A:B:C`.
-- An advertisement without pool names and selectors covers every pool; one with names covers only those it finds.
+- An advertisement without pool names and selectors covers every pool; one with names covers only those it finds,
+  and one whose names (of pools, or of peers) all match nothing announces nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from dnslb.core.importing.fields import (
     leftovers,
     name_or,
     read_bool,
+    read_duration,
     read_mapping,
-    read_seconds,
     read_selector,
     read_spec,
     read_text,
@@ -93,7 +95,7 @@ def _read_peer(source: Source, body: Body, out: Collector) -> _Peer:
         result["nodeSelectors"] = spec["nodeSelectors"]
     profile = read_text(source, spec, "bfdProfile", "spec.bfdProfile")
     if profile:
-        hold = result.get("holdTime", 9)
+        hold = result["holdTime"]
         message = f"spec.bfdProfile {profile}: dnslb has no BFD; a failed session is noticed by the hold time alone"
         out.notes.append(source.note(f"{message} ({hold} s here)"))
     return _Peer(source, result, family(read_text(source, spec, "peerAddress", "spec.peerAddress")))
@@ -110,21 +112,50 @@ def _peer_left_out(source: Source, spec: Body) -> str | None:
     return None
 
 
+# MetalLB's timers when a BGPPeer sets neither: its native speaker holds 90 s and sends a keepalive every third of it
+# (internal/bgp/native/native.go). Written out, so the imported peer does not take dnslb's own default (9 s).
+METALLB_HOLD_TIME = 90
+_DNSLB_HOLD_TIME = 9  # dnslb's default, for a MetalLB hold time of 0 (which dnslb cannot have)
+_MAX_HOLD_TIME, _MAX_KEEPALIVE_TIME = 65535, 21845
+
+
 def _timers(source: Source, spec: Body, out: Collector) -> Body:
-    hold, keepalive = read_seconds(source, spec, "holdTime"), read_seconds(source, spec, "keepaliveTime")
-    if hold is None and keepalive is not None:
-        hold = 3 * keepalive
+    """Both timers, always, in whole seconds, as MetalLB derives them (internal/config/config.go parseTimers: a hold
+    time alone implies keepalive = hold / 3, a keepalive alone hold = 3 * keepalive; seconds cut down, as it hands
+    them to FRR); what MetalLB refuses is refused."""
+    hold, keepalive = read_duration(source, spec, "holdTime"), read_duration(source, spec, "keepaliveTime")
+    if hold is None and keepalive is None:
+        hold = METALLB_HOLD_TIME
     if hold is None:
-        return {}
-    if hold < 3:  # MetalLB allows 0 (no keepalives at all); dnslb needs a hold timer
-        out.notes.append(source.note(f"spec.holdTime {hold} s: dnslb needs at least 3 s; left at its default, 9 s"))
-        return {}
-    if keepalive is None or keepalive * 3 == hold:
-        return {"holdTime": hold}
-    if keepalive >= hold:
-        out.notes.append(source.note(f"spec.keepaliveTime {keepalive} s: dnslb needs it below holdTime; left out"))
-        return {"holdTime": hold}
-    return {"holdTime": hold, "keepaliveTime": keepalive}
+        assert keepalive is not None
+        hold = 3 * keepalive
+    if keepalive is None:
+        keepalive = hold / 3
+    if 0 < int(hold) < 3:
+        raise source.invalid("spec.holdTime", f"{_seconds(hold)} s: MetalLB needs 0 or at least 3 s")
+    if keepalive > hold:
+        raise source.invalid("spec.keepaliveTime", f"{_seconds(keepalive)} s: MetalLB needs it at most holdTime")
+    hold_time, keepalive_time = int(hold), int(keepalive)
+    if hold_time == 0:  # MetalLB: no keepalives, and the session never times out
+        message = (
+            "spec.holdTime 0 s (no hold timer): dnslb notices a dead session by its hold time alone (ExaBGP has no "
+            f"BFD), so it needs at least 3 s; holdTime {_DNSLB_HOLD_TIME} s written, dnslb's default"
+        )
+        out.notes.append(source.note(message))
+        return {"holdTime": _DNSLB_HOLD_TIME, "keepaliveTime": _DNSLB_HOLD_TIME // 3}
+    if hold_time > _MAX_HOLD_TIME:
+        out.notes.append(source.note(f"spec.holdTime {hold_time} s: BGP's largest is {_MAX_HOLD_TIME} s; written"))
+        hold_time = _MAX_HOLD_TIME
+    if not 1 <= keepalive_time <= min(hold_time - 1, _MAX_KEEPALIVE_TIME):
+        why = "below 1 s" if keepalive_time < 1 else "not below holdTime" if keepalive_time >= hold_time else "too long"
+        message = f"spec.keepaliveTime {_seconds(keepalive)} s: {why} for dnslb; holdTime / 3 written"
+        out.notes.append(source.note(message))
+        keepalive_time = hold_time // 3
+    return {"holdTime": hold_time, "keepaliveTime": keepalive_time}
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
 
 
 def _password(source: Source, spec: Body, out: Collector) -> Body:
@@ -220,9 +251,16 @@ def _advertisement(source: Source, body: Body, context: BGPContext, out: Collect
     pools = _known(source, "ipAddressPools", names, context.pools, out, why="no IPAddressPool {} in the input")
     peer_names = read_texts(source, spec, "peers", "spec.peers")
     peers = _known(source, "peers", peer_names, context.peers, out, why="BGPPeer {} is not carried over")
-    if (names and not pools and not spec.get("ipAddressPoolSelectors")) or (peer_names and not peers):
-        # without its names it would announce every pool, or to every peer
-        out.notes.append(source.note("none of its pools or peers carried over; BGPAdvertisement left out"))
+    # A list whose names all match nothing means nothing, never "all" (as in MetalLB: setBGPAdvertisementsToPools
+    # skips a missing pool, and a peer list filters the peers): written without them, it would mean every pool, or
+    # every peer; so it is left out, and announces nothing, as it did.
+    if names and not pools and not spec.get("ipAddressPoolSelectors"):
+        message = "none of the pools in spec.ipAddressPools is in the input: it announces nothing"
+        out.notes.append(source.note(f"{message}; BGPAdvertisement left out"))
+        return None
+    if peer_names and not peers:
+        message = "none of the peers in spec.peers is carried over: it announces to none of dnslb's peers"
+        out.notes.append(source.note(f"{message}; BGPAdvertisement left out"))
         return None
     result: Body = {}
     if pools:

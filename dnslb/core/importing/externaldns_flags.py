@@ -42,25 +42,54 @@ class ExternalDNS:
         return (found.text or "") if found is not None else ""
 
     def on(self, flag: str) -> bool:
-        return self.text(flag).lower() in ("true", "1", "yes")
+        """A boolean flag set true, as kingpin reads it (Go's strconv.ParseBool)."""
+        return self.text(flag) in _TRUE
 
     def note(self, message: str) -> Note:
         return self.source.note(message)
 
 
 def external_dns_container(body: Body) -> Body | None:
+    """The container running external-dns's controller: the one whose image is external-dns
+    (`registry.k8s.io/external-dns/external-dns:v0.15.1`), else one given both flags external-dns requires, --source
+    and --provider. A webhook provider's sidecar is neither (`ghcr.io/.../external-dns-unifi-webhook`), wherever the
+    pod lists it, and an external-dns run with --webhook-server serves a provider to another external-dns."""
     spec = body.get("spec")
     template = spec.get("template") if isinstance(spec, dict) else None
     pod = template.get("spec") if isinstance(template, dict) else None
-    containers = pod.get("containers") if isinstance(pod, dict) else None
-    for container in containers if isinstance(containers, list) else []:
-        if not isinstance(container, dict):
-            continue
-        image = container.get("image")
-        tokens = _tokens(container)
-        if (isinstance(image, str) and "external-dns" in image) or any(t.startswith("--provider") for t in tokens):
-            return container
-    return None
+    listed = pod.get("containers") if isinstance(pod, dict) else None
+    containers = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+    controllers = [c for c in containers if not _webhook_server(c)]
+    by_image = [c for c in controllers if _image_name(c.get("image")) == "external-dns"]
+    by_flags = [c for c in controllers if _given(c, "source") and _given(c, "provider")]
+    found = by_image or by_flags
+    return found[0] if found else None
+
+
+def _image_name(image: object) -> str:
+    """`registry:5000/org/name:tag@sha256:...` → name."""
+    if not isinstance(image, str):
+        return ""
+    return image.partition("@")[0].rpartition("/")[2].partition(":")[0]
+
+
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")  # Go's strconv.ParseBool, as kingpin reads a boolean flag
+
+
+def _webhook_server(container: Body) -> bool:
+    tokens = _tokens(container)
+    if any(t == "--webhook-server" or (t.startswith("--webhook-server=") and t[17:] in _TRUE) for t in tokens):
+        return True
+    env = [e for e in container.get("env") or [] if isinstance(e, dict)]
+    return any(e.get("name") == "EXTERNAL_DNS_WEBHOOK_SERVER" and str(e.get("value")) in _TRUE for e in env)
+
+
+def _given(container: Body, flag: str) -> bool:
+    """The flag is on the container's command line, or in its environment as EXTERNAL_DNS_<FLAG>."""
+    if any(t == f"--{flag}" or t.startswith(f"--{flag}=") for t in _tokens(container)):
+        return True
+    variable = _ENV_PREFIX + flag.upper().replace("-", "_")
+    return any(isinstance(e, dict) and e.get("name") == variable for e in container.get("env") or [])
 
 
 def _tokens(container: Body) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from dnslb.core.grammar import parse_go_duration
 from dnslb.core.importing.externaldns_flags import ExternalDNS, Value
 from dnslb.core.importing.fields import family
 
@@ -63,12 +64,22 @@ def _rfc2136(instance: ExternalDNS) -> Provider:
     if not instance.on("rfc2136-axfr") and not instance.on("rfc2136-tsig-axfr"):
         notes.append("no --rfc2136-axfr: dnslb reads each zone by zone transfer (AXFR); let the server allow it")
     for flag, reason in _RFC2136_LOST.items():
-        if instance.text(flag) not in ("", "false", "0s", "0"):
+        if _set(instance.text(flag)):
             notes.append(f"--{flag}: {reason}; left out")
     handled = {"host", "port", "zone", "tsig-keyname", "tsig-secret", "tsig-secret-alg", "axfr", "tsig-axfr"}
     handled |= {"insecure", "batch-change-size", "load-balancing-strategy", "kerberos-username"}
     handled |= {"kerberos-password", "kerberos-realm", *(f.removeprefix("rfc2136-") for f in _RFC2136_LOST)}
     return Provider("rfc2136", settings, secret, zones, tuple(notes), "rfc2136-", _prefixed("rfc2136-", handled))
+
+
+def _set(text: str) -> bool:
+    """A flag's value that asks for something: not empty, false, or a zero duration (--rfc2136-min-ttl=0s)."""
+    if text in ("", "0", "f", "F", "false", "FALSE", "False"):  # Go's strconv.ParseBool false, or unset
+        return False
+    try:
+        return parse_go_duration(text) != 0
+    except ValueError:
+        return True
 
 
 def _tsig_settings(instance: ExternalDNS, notes: list[str]) -> dict[str, str]:

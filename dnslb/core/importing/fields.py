@@ -1,9 +1,8 @@
 """Reading an input object's fields strictly: each reader raises InvalidInput naming the document and the field.
-Also the object a note is about (`Source`), what a translation has made so far (`Collector`) and Go durations."""
+Also the object a note is about (`Source`) and what a translation has made so far (`Collector`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dnslb.core.config.resources import API_VERSION, LabelSelector
-from dnslb.core.grammar import parse_ip, show, trim
+from dnslb.core.grammar import parse_go_duration, parse_ip, show
 from dnslb.core.importing.results import Body, InvalidInput, Note, Resource
 from dnslb.core.manifests import Document
 
@@ -157,26 +156,15 @@ def leftovers(source: Source, spec: Body, handled: Iterable[str], reasons: Mappi
     ]
 
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def go_duration_seconds(text: str) -> float:
-    """A Go duration (`90s`, `1m30s`, `1.5h`) in seconds, as Kubernetes' metav1.Duration reads it; ValueError else."""
-    if text == "0":
-        return 0.0
-    parts = list(_DURATION_PART.finditer(text))
-    if not parts or "".join(p.group(0) for p in parts) != text:
-        raise ValueError(f"{show(text)} is not a duration (like 90s or 1m30s)")
-    return sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2)] for p in parts)
-
-
-def read_seconds(source: Source, spec: Body, key: str) -> int | None:
-    text = read_text(source, spec, key, f"spec.{key}")
-    if not text:
+def read_duration(source: Source, spec: Body, key: str) -> float | None:
+    """A Go duration (metav1.Duration, as MetalLB's timers are) in seconds, or None when it is not set."""
+    value = spec.get(key)
+    if value is None:
         return None
+    if not isinstance(value, str):
+        raise source.invalid(f"spec.{key}", f"expected a string (a duration like 90s), got {show(value)}")
     try:
-        return int(go_duration_seconds(trim(text)))  # MetalLB hands BGP whole seconds, cut down
+        return parse_go_duration(value)
     except ValueError as exc:
         raise source.invalid(f"spec.{key}", str(exc)) from None
 
