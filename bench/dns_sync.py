@@ -39,7 +39,7 @@ from dnslb.core.dns.batch import minimum_requests
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim
 from dnslb.core.ipam.request import CLASSLESS
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import Change, Cost, Limits, Page, Provider, ProviderError, RecordSet, Zone
 from dnslb_route53 import Route53Provider
 from dnslb_testkit.kubeapi import KubeAPIProcess
@@ -94,7 +94,7 @@ class Counting:
 
 def claims_for(count: int) -> list[Claim]:
     return [
-        Claim(f"h{i}.{ZONE}", ObjectKey(f"ns{i % 50}", f"svc{i}"), "", 300,
+        Claim(f"h{i}.{ZONE}", service_ref(ObjectKey(f"ns{i % 50}", f"svc{i}")), "", 300,
               (RecordSet.of(f"h{i}.{ZONE}", "A", 300, [f"10.{i // 62500}.{i // 250 % 250}.{i % 250 + 1}"]),))
         for i in range(count)
     ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""What the lab's cluster holds, as plain Kubernetes object bodies: Nodes, the dnslb config, the example Services.
+"""What the lab's cluster holds, as plain Kubernetes object bodies: Nodes, the dnslb config, the example Services
+and the two web teams' Ingresses.
 
 Pure: builders only. The lab posts them to the API double (`dnslb_lab.lab`); an operator can read them to see what
 a minimal working dnslb setup looks like.
@@ -38,9 +39,22 @@ class LabService:
     local: bool  # externalTrafficPolicy Local: announced only from nodes with a ready endpoint
 
 
-INGRESS = LabService("ingress-nginx", "ingress-nginx", HTTP_PORT, WEB_HOSTS, local=False)
+# the ingress controller's Service carries no hostname: each team names its own on its Ingress
+INGRESS = LabService("ingress-nginx", "ingress-nginx", HTTP_PORT, (), local=False)
 DATABASE = LabService("data", "db", DB_PORT, (DB_HOST,), local=True)
 SERVICES = (INGRESS, DATABASE)
+
+
+@dataclass(frozen=True)
+class LabIngress:
+    """A team's Ingress: its namespace, name and host, served through the NGINX ingress controller's Service."""
+
+    namespace: str
+    name: str
+    host: str
+
+
+INGRESSES = (LabIngress("team-web", "web", WEB_HOSTS[0]), LabIngress("team-shop", "shop", WEB_HOSTS[1]))
 
 
 def node(name: str, address: IPv4Address, *, ready: bool = True) -> Body:
@@ -124,6 +138,8 @@ def tsig_secret(secret: str) -> Body:
 
 def service(spec: LabService) -> Body:
     annotations = {"dnslb.io/hostname": ",".join(spec.hostnames), "dnslb.io/ttl": str(RECORD_TTL)}
+    if not spec.hostnames:
+        annotations = {}
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -154,3 +170,22 @@ def endpoint_slice(spec: LabService, nodes: Sequence[str]) -> Body:
         ],
         "ports": [{"name": "main", "port": spec.port, "protocol": "TCP"}],
     }
+
+
+def ingress(spec: LabIngress) -> Body:
+    backend = {"service": {"name": spec.name, "port": {"number": HTTP_PORT}}}
+    paths = [{"path": "/", "pathType": "Prefix", "backend": backend}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "annotations": {"dnslb.io/ttl": str(RECORD_TTL)}},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"host": spec.host, "http": {"paths": paths}}],
+        },
+    }
+
+
+def ingress_status(vip: IPv4Address) -> Body:
+    """What ingress-nginx writes on each Ingress it serves (--publish-service): its Service's VIP."""
+    return {"status": {"loadBalancer": {"ingress": [{"ip": str(vip)}]}}}

@@ -283,7 +283,7 @@ class Lab:
             [
                 *_dnslb(), "controller", "--api-server", self.api_url, "--namespace", cluster.CONFIG_NAMESPACE,
                 "--leader-elect=false", "--metrics-addr", f"{API_ADDRESS}:9090", "--resync-seconds", "30",
-                "--log-format", "logfmt",
+                "--log-format", "logfmt", "--source", "service,ingress",
             ],
             log=self.options.logs / "controller.log",
             name="dnslb controller",
@@ -296,7 +296,8 @@ class Lab:
 
     def _seed(self) -> None:
         core = self.core
-        for name in (cluster.CONFIG_NAMESPACE, *{s.namespace for s in cluster.SERVICES}):
+        teams = {i.namespace for i in cluster.INGRESSES}
+        for name in (cluster.CONFIG_NAMESPACE, *{s.namespace for s in cluster.SERVICES}, *sorted(teams)):
             core.create_namespace(cluster.namespace(name))
         for parts in self.nodes.values():
             body = cluster.node(parts.bed.name, parts.bed.ipv4)
@@ -434,10 +435,28 @@ class Lab:
             label = f"{service.namespace}/{service.name}"
             measured[f"{label} created → VIP in status"] = Measured(at_status, str(vip))
             measured[f"{label} created → {len(announcers)} path(s) in {self.router_name}"] = _since(created, routed)
-            if publish_web or service is not cluster.INGRESS:
+            if service is cluster.INGRESS:
+                measured.update(self._create_ingresses(vip, created, publish_web=publish_web))
+            else:
                 answered = self.wait(self.answers(service.hostnames[0], (str(vip),)), 30.0)
                 measured[f"{label} created → {service.hostnames[0]} answered by BIND"] = _since(created, answered)
-            self.say(f"{label}: VIP {vip}, hostnames {', '.join(service.hostnames)}")
+            self.say(f"{label}: VIP {vip}, hostnames {', '.join(service.hostnames) or '(none)'}")
+        return measured
+
+    def _create_ingresses(self, vip: IPv4Address, created: float, *, publish_web: bool) -> dict[str, Measured]:
+        """Each team's Ingress, and its status as ingress-nginx writes it (the lab plays the ingress controller):
+        the web names come from these, not from the ingress controller's Service."""
+        networking = k8s.NetworkingV1Api(self.kube)
+        measured = {}
+        for team in cluster.INGRESSES:
+            networking.create_namespaced_ingress(team.namespace, cluster.ingress(team))
+            networking.patch_namespaced_ingress_status(team.name, team.namespace, cluster.ingress_status(vip))
+            self.say(f"Ingress {team.namespace}/{team.name}: {team.host} → {vip} (status, as ingress-nginx writes it)")
+        if publish_web:
+            team = cluster.INGRESSES[0]
+            answered = self.wait(self.answers(team.host, (str(vip),)), 30.0)
+            label = f"ingress-nginx/ingress-nginx created → {team.host} (Ingress {team.namespace}/{team.name})"
+            measured[f"{label} answered by BIND"] = _since(created, answered)
         return measured
 
     def _wait_vip(self, service: cluster.LabService) -> IPv4Address:

@@ -199,7 +199,9 @@ def _detach(lab: Lab) -> state.LabState:
         router=bed.router.name,
         bird_socket="" if frr else str(bed.bird.socket),
         vips={name: str(vip) for name, vip in lab.vips.items()},
-        hostnames={s.name: list(s.hostnames) for s in cluster.SERVICES},
+        hostnames={
+            s.name: list(s.hostnames or (cluster.WEB_HOSTS if s is cluster.INGRESS else ())) for s in cluster.SERVICES
+        },
         logs=str(lab.options.logs),
         router_kind=lab.options.router,
         router_daemon=bed.router_daemon,

@@ -42,7 +42,7 @@ from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.registry import ownership_name
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import (
     MAX_NAME_LENGTH,
     Change,
@@ -431,7 +431,7 @@ def _claim(target: ConformanceTarget, label: str, ip: str) -> Claim:
     """A Service's claim on `label` (a label of the zone, or a whole name in it) for one address."""
     hostname = label if label.endswith("." + target.zone) else f"{label}.{target.zone}"
     service = ObjectKey("default", hostname.split(".", maxsplit=1)[0][:63])
-    return Claim(hostname, service, "2026-01-01T00:00:00Z", 60, (RecordSet.of(hostname, "A", 60, [ip]),))
+    return Claim(hostname, service_ref(service), "2026-01-01T00:00:00Z", 60, (RecordSet.of(hostname, "A", 60, [ip]),))
 
 
 def _name_of_length(zone: str, length: int, fill: str = "a") -> str:

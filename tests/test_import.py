@@ -67,9 +67,10 @@ def test_examples_import_with_a_note_for_each_thing_lost(capsys: pytest.CaptureF
     assert "BGPPeer/tor-b: spec.password is not copied into the output" in by_subject
     assert "example-only-replace-me" not in out + by_subject  # a secret value is never printed
     assert "copy Secret metallb-system/tor-a-bgp-password there" in by_subject
-    assert "Deployment/external-dns-internal: --source=ingress" in by_subject
+    assert "Deployment/external-dns-internal: sources: run the controller with --source=service,ingress" in by_subject
+    assert "Deployment/external-dns-public: sources: run the controller with --source=service " in by_subject
     # nothing else: every other field carried over
-    assert len(err) == 14, by_subject
+    assert len(err) == 15, by_subject
 
 
 def test_examples_plan_gives_each_service_metallbs_address(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -192,6 +193,7 @@ def test_everything_carried_over_is_exit_zero_and_reads_stdin(
         "peerASN": 64500,
         "peerAddress": "192.0.2.254",
         "holdTime": 9,
+        "keepaliveTime": 3,  # MetalLB's hold / 3, written out
     }
     assert found[("BGPAdvertisement", "all")]["spec"] == {}  # every pool, to every peer: as MetalLB's
     assert ("Service", "passed-over") not in found
@@ -265,10 +267,12 @@ def test_pools_keep_metallbs_order_and_meaning(capsys: pytest.CaptureFixture[str
     assert spec["a-first"] == {"addresses": ["10.2.0.0/24"], "serviceAllocation": {"priority": 7}}
     assert spec["c"] == {"addresses": ["10.3.0.1-10.3.0.9", "10.3.1.0/24"], "autoAssign": False}
     assert spec["e"] == {"addresses": ["10.5.0.0/24"], "avoidBuggyIPs": True}
-    assert "IPAddressPool/d: spec.addresses: MetalLB hands out the first listed range's addresses first" in notes
+    assert "MetalLB hands out the first listed range's addresses first" not in notes  # dnslb does so too
     assert "pools d, e (without a serviceAllocation): MetalLB picks among them in no fixed order" in notes
     assert "IPAddressPool/c:" not in notes  # not auto-assigned: never in a tie
 
+
+METALLB_TIMERS = {"holdTime": 90, "keepaliveTime": 30}  # MetalLB's when a BGPPeer sets neither
 
 PEER = """---
 apiVersion: metallb.io/v1beta2
@@ -282,14 +286,16 @@ spec: {spec}
     ("spec", "expected", "note"),
     [
         # a keepalive alone means a hold time three times as long
-        ("{keepaliveTime: 1m}", {"holdTime": 180}, None),
+        ("{keepaliveTime: 1m}", {"holdTime": 180, "keepaliveTime": 60}, None),
         ("{holdTime: 1m30s, keepaliveTime: 10s}", {"holdTime": 90, "keepaliveTime": 10}, None),
-        ("{holdTime: 0s}", {}, "spec.holdTime 0 s: dnslb needs at least 3 s"),
-        ("{dynamicASN: internal, peerASN: null}", {"peerASN": 64512}, None),
-        ("{vrf: red}", {}, "spec.vrf: dnslb peers from the nodes' default VRF only; left out"),
-        ("{localASN: 65000}", {}, "spec.localASN: dnslb has no local-as override"),
-        ("{frobnicate: 1}", {}, "spec.frobnicate: not a field dnslb import knows; left out"),
-        ("{disableMP: false, ebgpMultiHop: false}", {}, None),
+        ("{holdTime: 10s}", {"holdTime": 10, "keepaliveTime": 3}, None),  # 3.33 s, cut down as MetalLB hands it FRR
+        ("{holdTime: 0s}", {"holdTime": 9, "keepaliveTime": 3}, "spec.holdTime 0 s (no hold timer): dnslb notices"),
+        ("{holdTime: 9s, keepaliveTime: 9s}", {"holdTime": 9, "keepaliveTime": 3}, "not below holdTime for dnslb"),
+        ("{dynamicASN: internal, peerASN: null}", {"peerASN": 64512} | METALLB_TIMERS, None),
+        ("{vrf: red}", METALLB_TIMERS, "spec.vrf: dnslb peers from the nodes' default VRF only; left out"),
+        ("{localASN: 65000}", METALLB_TIMERS, "spec.localASN: dnslb has no local-as override"),
+        ("{frobnicate: 1}", METALLB_TIMERS, "spec.frobnicate: not a field dnslb import knows; left out"),
+        ("{disableMP: false, ebgpMultiHop: false}", METALLB_TIMERS, None),
     ],
 )
 def test_peer_fields(
@@ -330,7 +336,7 @@ spec: {ipAddressPools: [p, gone], peers: [kept, v4]}
     assert "BGPPeer/v4: spec.dynamicASN external: dnslb needs the router's ASN in peerASN; BGPPeer left out" in notes
     # left with no peer, it would go to every peer: left out
     assert ("BGPAdvertisement", "to-unnumbered") not in found
-    assert "BGPAdvertisement/to-unnumbered: none of its pools or peers carried over" in notes
+    assert "BGPAdvertisement/to-unnumbered: none of the peers in spec.peers is carried over" in notes
     assert found[("BGPAdvertisement", "mixed")]["spec"] == {"addressPools": ["p"], "peers": ["kept"]}
     assert "spec.ipAddressPools: no IPAddressPool gone in the input; left out" in notes
     assert "IPAddressPool/p: spec.addresses: no BGPPeer has an IPv6 peerAddress" in notes
@@ -430,6 +436,7 @@ def test_rfc2136_secret_in_args_and_flags_lost(capsys: pytest.CaptureFixture[str
     assert spec == {
         "type": "rfc2136",
         "zones": ["a.test", "b.test"],  # no domain filter: the zones the server serves
+        "ownerID": "default",  # external-dns's --txt-owner-id when not given
         "policy": "create-only",
         "takeover": False,
         "settings": {"server": "dns.example.test", "port": "5353", "zones": "a.test,b.test"},
@@ -442,7 +449,7 @@ def test_rfc2136_secret_in_args_and_flags_lost(capsys: pytest.CaptureFixture[str
     assert "no --rfc2136-axfr: dnslb reads each zone by zone transfer (AXFR)" in notes
     assert "--rfc2136-use-tls: dnslb sends RFC 2136 updates over plain TCP only; left out" in notes
     assert "--exclude-domains: dnslb's domainFilters cannot exclude names" in notes
-    assert "--source=crd: dnslb publishes names of LoadBalancer Services only; left out" in notes
+    assert "sources: run the controller with --source=service,dnsendpoint (deploy/ runs service,ingress; " in notes
 
 
 def test_webhook_and_providers_dnslb_has_not(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

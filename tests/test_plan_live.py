@@ -117,8 +117,8 @@ def test_live_plan_shows_updates_takeover_and_refusals(
     ]
     assert "gone.example.test" not in out  # ours, claimed by no Service given: deleted only with --prune
     assert (
-        "note: DNSProvider corp: 1 name(s) owned by dnslb are claimed by no Service given; --prune plans their "
-        "deletion (give every Service of the cluster)"
+        "note: DNSProvider corp: 1 name(s) owned by dnslb are claimed by no object given; --prune plans their "
+        "deletion (give every Service and source object of the cluster)"
     ) in err
     assert {name: path.read_bytes() for name, path in zones.items()} == before
 
@@ -137,9 +137,9 @@ def test_prune_plans_deleting_our_unclaimed_names(
     assert data["replaced"] == [
         {"provider": "corp", "zone": "example.test", "record": "legacy.example.test 3600 A 192.0.2.1"}
     ]
-    assert {(u["service"], u["provider"]) for u in data["unpublished"]} == {
-        ("web/other", "corp"),
-        ("web/www", "strict"),
+    assert {(u["object"], u["provider"]) for u in data["unpublished"]} == {
+        ("Service/web/other", "corp"),
+        ("Service/web/www", "strict"),
     }
     assert data["live"] is True
     assert zones["test"].read_bytes() == before

@@ -77,18 +77,21 @@ def test_table_lists_every_reason_per_service(tmp_path: Path, capsys: pytest.Cap
         "web/second",
         "  api.example.test: metadata.annotations[dnslb.io/hostname]: hostname is already claimed by the earlier "
         "Service web/first",
-        "web/ttl",
-        "  ttl.example.test: metadata.annotations[dnslb.io/ttl]: TTL 0 is outside 1..604800 seconds",
-        "  ttl2.example.test: metadata.annotations[dnslb.io/ttl]: TTL 0 is outside 1..604800 seconds",
         "web/elsewhere",
         "  www.example.org (DNSProvider corp): no managed zone holds this name",
         "web/tenant",
-        "  pg.db.example.test (DNSProvider corp): namespace web may not publish names under db.example.test",
+        "  pg.db.example.test: namespace web may not publish names under db.example.test",
         "web/long",
         f"  {LONG} (DNSProvider corp): its ownership record name _dnslb._wildcard.{LONG[2:]} is 256 characters long; "
         "the provider takes at most 253",
     ]
     assert "create ok.example.test 300 A 198.51.100.1" in out  # the rest of a refused Service's names are published
+
+
+def test_a_ttl_dnslb_cannot_use_costs_the_ttl_not_the_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = plan(tmp_path, capsys)
+    assert "create ttl.example.test 300 A 198.51.100.2" in out and "create ttl2.example.test 300 A" in out
+    assert "warning: metadata.annotations[dnslb.io/ttl]: TTL 0 is outside 1..604800 seconds; the default applies" in out
 
 
 def test_json_and_yaml_list_service_hostname_provider_reason(
@@ -97,13 +100,11 @@ def test_json_and_yaml_list_service_hostname_provider_reason(
     code, out, _ = plan(tmp_path, capsys, "-o", "json")
     assert code == 3
     unpublished = json.loads(out)["unpublished"]
-    assert {(u["service"], u["hostname"], u["provider"]) for u in unpublished} == {
-        ("web/second", "api.example.test", None),
-        ("web/ttl", "ttl.example.test", None),
-        ("web/ttl", "ttl2.example.test", None),
-        ("web/elsewhere", "www.example.org", "corp"),
-        ("web/tenant", "pg.db.example.test", "corp"),
-        ("web/long", LONG, "corp"),
+    assert {(u["object"], u["hostname"], u["provider"]) for u in unpublished} == {
+        ("Service/web/second", "api.example.test", None),
+        ("Service/web/elsewhere", "www.example.org", "corp"),
+        ("Service/web/tenant", "pg.db.example.test", None),  # refused before any provider: it holds no name
+        ("Service/web/long", LONG, "corp"),
     }
     reasons = {u["hostname"]: u["reason"] for u in unpublished}
     assert reasons["pg.db.example.test"] == "namespace web may not publish names under db.example.test"
@@ -134,3 +135,52 @@ def test_nothing_refused_is_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["plan", "-f", str(manifest)]) == 0
     out = capsys.readouterr().out
     assert "NOT PUBLISHED" not in out
+
+
+def test_load_balancer_ip_with_a_load_balancer_ips_annotation_is_refused_in_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    both = service(
+        "both", "both.example.test", "2026-01-01T00:00:00Z", **{"metallb.io/loadBalancerIPs": "198.51.100.7"}
+    )
+    both["spec"]["loadBalancerIP"] = "198.51.100.7"  # the same address: MetalLB refuses it all the same
+    manifest = tmp_path / "both.yaml"
+    manifest.write_text(yaml.safe_dump_all([*CONFIG, both]))
+    code = main(["plan", "-f", str(manifest)])
+    out = capsys.readouterr().out
+    assert code == 1  # a Service without its VIP
+    row = next(line for line in out.splitlines() if line.startswith("web/both"))
+    assert row.split()[1:3] == ["-", "-"]  # no pool, no VIP
+    assert row.endswith(
+        "refused: '198.51.100.7' is set together with metadata.annotations[metallb.io/loadBalancerIPs] "
+        "'198.51.100.7'; keep one (both are refused, even when they agree) [spec.loadBalancerIP]"
+    )
+    main(["plan", "-f", str(manifest), "-o", "json"])
+    (planned,) = json.loads(capsys.readouterr().out)["services"]
+    assert (planned["status"], planned["field"], planned["ips"]) == ("refused", "spec.loadBalancerIP", [])
+
+
+@pytest.mark.parametrize(
+    ("ttl", "published", "warning"),
+    [
+        ("1m30s", 90, None),
+        ("90", 90, None),
+        ("2h", 7200, None),
+        ("soon", 300, "TTL 'soon' is neither whole seconds nor a duration like 1m30s; the default applies"),
+        ("300ms", 300, "TTL 0 is outside 1..604800 seconds; the default applies"),
+    ],
+)
+def test_ttl_takes_seconds_and_go_durations_and_a_bad_one_falls_back_to_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ttl: str, published: int, warning: str | None
+) -> None:
+    manifest = tmp_path / "ttl.yaml"
+    svc = service("web", "web.example.test", "2026-01-01T00:00:00Z", **{"external-dns.alpha.kubernetes.io/ttl": ttl})
+    manifest.write_text(yaml.safe_dump_all([*CONFIG, svc]))
+    code = main(["plan", "-f", str(manifest)])
+    out = capsys.readouterr().out
+    assert f"create web.example.test {published} A 198.51.100.0" in out
+    if warning is None:
+        assert code == 0
+    else:
+        assert code == 3
+        assert f"warning: metadata.annotations[external-dns.alpha.kubernetes.io/ttl]: {warning}" in out

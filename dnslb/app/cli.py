@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dnslb import __version__
-from dnslb.app.ops import add_class_arguments
+from dnslb.app.ops import add_class_arguments, add_source_arguments, source_settings
 from dnslb.core.ipam import ClassFilter
 from dnslb.core.manifests import Document, ManifestError, manifest_names, read_documents
+from dnslb.core.sources.read import SOURCES
 
 LAB_HELP = "the whole system in network namespaces on this machine, under load and chaos (root)"
 
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "--owner-id", default="dnslb", help="the controller's --owner-id (default dnslb; DNSProvider.ownerID wins)"
     )
     add_class_arguments(plan)
+    add_source_arguments(plan, default=",".join(SOURCES))
     live = plan.add_argument_group(
         "live DNS", "Read each DNSProvider's zones from the provider, and never write to it or to the cluster."
     )
@@ -267,7 +269,13 @@ def _run_plan(args: argparse.Namespace) -> int:
         read_zones = LiveZones(secrets, args.owner_id)
     classes = ClassFilter(args.load_balancer_class, args.default_class)
     plan = make_plan(
-        documents, classes, owner=args.owner_id, read_zones=read_zones, prune=args.prune, namespace=args.namespace
+        documents,
+        classes,
+        owner=args.owner_id,
+        read_zones=read_zones,
+        prune=args.prune,
+        namespace=args.namespace,
+        sources=source_settings(args),
     )
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)

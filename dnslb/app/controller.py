@@ -31,6 +31,7 @@ from dnslb.core.ipam.decisions import Action, ClearStatus, VIPDecisions, WriteSt
 from dnslb.core.ipam.request import CLASSLESS, ClassFilter
 from dnslb.core.model import ServiceView
 from dnslb.core.objects import ObjectKey, ObjectRef
+from dnslb.core.sources.read import SERVICES_ONLY, SourceSettings
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -48,6 +49,8 @@ class Settings:
     classes: ClassFilter = CLASSLESS
     resync_seconds: float = 300.0
     owner_id: str = "dnslb"
+    sources: SourceSettings = SERVICES_ONLY
+    grace_seconds: float = 300.0  # how long names of a source object that lost its addresses are kept
 
 
 @dataclass(frozen=True)

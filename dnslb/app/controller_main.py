@@ -25,8 +25,18 @@ from dnslb.adapters.kube.dnsstate import TakeoverStore, read_secret
 from dnslb.adapters.kube.informer import Informer
 from dnslb.adapters.kube.leader import LeaderElector
 from dnslb.adapters.kube.writer import CONTROLLER, NotLeader, Recorder, StatusWriter
+from dnslb.app.cluster_sources import ClusterSources
 from dnslb.app.controller import Controller, Metrics, Settings
-from dnslb.app.ops import add_class_arguments, add_cluster_arguments, parse_bool, seconds, serve_ops, setup_logging
+from dnslb.app.ops import (
+    add_class_arguments,
+    add_cluster_arguments,
+    add_source_arguments,
+    parse_bool,
+    seconds,
+    serve_ops,
+    setup_logging,
+    source_settings,
+)
 from dnslb.app.sources import Parsed
 from dnslb.core.bgp.announcements import from_status
 from dnslb.core.bgp.status import NodeAnnouncements
@@ -36,6 +46,7 @@ from dnslb.core.diagnostics import INVALID_OBJECT, VIP_UNANNOUNCED, Diagnostic
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import DNS_PUBLISHED_CONDITION, service_fields, service_view, without_unread_metadata
 from dnslb.core.objects import ObjectKey, ObjectRef
+from dnslb.core.sources.read import SourcesRead
 from dnslb.provider import Provider, RecordSet, Zone
 
 log = logging.getLogger("dnslb.controller")
@@ -66,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         else None
     )  # fmt: skip
     classes = ClassFilter(args.load_balancer_class, args.default_class)
-    settings = Settings(args.namespace, classes, args.resync_seconds, args.owner_id)
+    settings = Settings(
+        args.namespace, classes, args.resync_seconds, args.owner_id, source_settings(args), args.grace_seconds
+    )
     controller, informers, recorder = assemble(
         api, settings, registry, may_write=elector.is_leader if elector else lambda: True
     )
@@ -191,6 +204,12 @@ def assemble(
         transform=_announcement_fields,
     )
     cluster = ClusterAnnouncements(node_informer, announcement_informer)
+    sources = ClusterSources(api, settings.sources, namespaces)
+
+    def sources_read() -> SourcesRead:
+        if may_write():
+            sources.observe(writer)
+        return sources.read()
 
     def publication(key: ObjectKey, found: Fields | None, want: Fields | None, moves: Sequence[Diagnostic]) -> bool:
         try:
@@ -210,7 +229,10 @@ def assemble(
     dns = DNSLoop(
         Hooks(
             services=services.values,
-            source_complete=lambda: services.cache.synced.is_set() and bool(services.cache.items()),
+            source_complete=lambda: (
+                services.cache.synced.is_set() and bool(services.cache.items()) and sources.complete()
+            ),
+            sources=sources_read,
             make_provider=make_provider,
             save_replaced=save_replaced,
             report=report,
@@ -224,8 +246,10 @@ def assemble(
         classes=settings.classes,
         registry=registry,
         resync_seconds=settings.resync_seconds,
+        grace_seconds=settings.grace_seconds,
     )
     cluster.on_change(dns.trigger, "vips")
+    sources.subscribe(dns.trigger)
     controller = Controller(
         settings,
         services=services,
@@ -235,10 +259,13 @@ def assemble(
         recorder=recorder,
         dns=dns,
         metrics=metrics,
-        gate=(node_informer, announcement_informer),
+        gate=(node_informer, announcement_informer, *sources.informers.values()),
         announcements=cluster,
     )
-    informers = [service_informer, namespaces, *config.values(), node_informer, announcement_informer]
+    informers = [
+        service_informer, namespaces, *config.values(), node_informer, announcement_informer,
+        *sources.informers.values(),
+    ]  # fmt: skip
     return controller, informers, recorder
 
 
@@ -313,6 +340,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the config resources and the Lease live (default dnslb-system)",
     )
     add_class_arguments(parser)
+    add_source_arguments(parser, default="service")
+    parser.add_argument(
+        "--grace-seconds", type=seconds(0.0), default=300.0,
+        help="keep the names of an Ingress or route that lost its addresses this long before deleting them "
+        "(default 300)",
+    )  # fmt: skip
     parser.add_argument(
         "--leader-elect", type=parse_bool, nargs="?", const=True, default=True, metavar="BOOL",
         help="elect a leader on a Lease before writing (default true; --leader-elect=false for one replica)",

@@ -14,6 +14,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from dnslb.core.sources.read import SOURCES, SourceSettings, parse_sources
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -151,3 +153,40 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
         "--default-class", type=parse_bool, nargs="?", const=True, default=False, metavar="BOOL",
         help="with --load-balancer-class, also serve Services without a class, as the default (default false)",
     )  # fmt: skip
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
+    """Which objects name hostnames (the controller and plan): --source and the sources' filters."""
+    parser.add_argument(
+        "--source", type=_sources, action="append", metavar="LIST",
+        help=f"comma-separated, repeatable (external-dns's spelling): {', '.join(SOURCES)} (default {default})",
+    )  # fmt: skip
+    parser.set_defaults(default_sources=_sources(default))
+    parser.add_argument(
+        "--ingress-class", action="append", default=[], metavar="NAME",
+        help="publish only Ingresses of this class; repeat for more (default: every class)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gateway-class", action="append", default=[], metavar="NAME",
+        help="publish only routes through Gateways of this class; repeat for more (default: every class)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ignore-ingress-tls-spec", type=parse_bool, nargs="?", const=True, default=False, metavar="BOOL",
+        help="do not publish an Ingress's spec.tls hosts that no rule names (default false, as external-dns)",
+    )  # fmt: skip
+
+
+def source_settings(args: argparse.Namespace) -> SourceSettings:
+    return SourceSettings(
+        enabled=frozenset().union(*args.source) if args.source else args.default_sources,
+        ingress_classes=frozenset(args.ingress_class),
+        gateway_classes=frozenset(args.gateway_class),
+        tls_hosts=not args.ignore_ingress_tls_spec,
+    )
+
+
+def _sources(text: str) -> frozenset[str]:
+    try:
+        return parse_sources(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -25,21 +25,34 @@ from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.core.config import AddressPool, Config, DNSProvider, is_config, load_config
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
+from dnslb.core.diagnostics import INVALID_OBJECT, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
 from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
-from dnslb.core.dns.desired import Claim, claims, for_provider, granted, held
+from dnslb.core.dns.desired import Claim, annotation_ttl, claims, for_provider, granted, held
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam import CLASSLESS, ClassFilter, PoolUsage, not_handled_because
 from dnslb.core.ipam.decisions import VIPDecisions
 from dnslb.core.manifests import Document
 from dnslb.core.model import ServiceView, ShapeError, service_view
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
+from dnslb.core.sources.read import (
+    DNSENDPOINT,
+    INGRESS,
+    KIND_OF,
+    ROUTE_SOURCES,
+    SOURCES,
+    SourceObjects,
+    SourceSettings,
+    SourcesRead,
+    read_sources,
+)
 from dnslb.provider import MAX_NAME_LENGTH, Change, Cost, Limits, Provider, RecordSet, Zone, default_cost
 
 Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
 
+ALL_SOURCES = SourceSettings(enabled=frozenset(SOURCES))
+_GATEWAY_API = "gateway.networking.k8s.io/"
 EXIT_OK, EXIT_NO_VIP, EXIT_INVALID, EXIT_WARNINGS, EXIT_UNREADABLE = 0, 1, 2, 3, 4
 
 
@@ -78,10 +91,19 @@ class TakenOver:
 
 
 @dataclass(frozen=True)
-class Unpublished:
-    """A hostname a Service asks for that would not be published, and why."""
+class SourcePlan:
+    """An Ingress, Gateway API route or DNSEndpoint: the names it wants, at which addresses, and what it was told."""
 
-    service: ObjectKey
+    owner: ObjectRef
+    records: tuple[str, ...]  # "hostname -> address,address"
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """A hostname a Service (or a source object) asks for that would not be published, and why."""
+
+    owner: ObjectRef
     hostname: str
     provider: str | None  # None: refused before any provider sees it (a conflicting claim, a bad TTL)
     reason: str
@@ -98,6 +120,7 @@ class Plan:
     replaced: tuple[TakenOver, ...] = ()
     unreadable: tuple[str, ...] = ()  # DNSProviders that could not be read (--live), one line each
     live: bool = False
+    sources: tuple[SourcePlan, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -109,7 +132,7 @@ class Plan:
             return EXIT_UNREADABLE
         if any(s.got_no_vip for s in self.services):
             return EXIT_NO_VIP
-        if self.unpublished or any(s.warnings for s in self.services):
+        if self.unpublished or any(s.warnings for s in self.services) or any(s.warnings for s in self.sources):
             return EXIT_WARNINGS
         return EXIT_OK
 
@@ -137,6 +160,7 @@ def make_plan(
     read_zones: ReadZones | None = None,
     prune: bool = False,
     namespace: str = "dnslb-system",
+    sources: SourceSettings = ALL_SOURCES,
 ) -> Plan:
     """`owner`: the controller's --owner-id. `read_zones`: where DNS is read (None: every zone empty). `prune`: the
     documents hold every Service, so names of ours that none of them claims are deleted. `namespace`: the
@@ -160,8 +184,11 @@ def make_plan(
     }
     services: list[ServiceView] = []
     namespace_labels: dict[str, Mapping[str, str]] = {}
+    objects = _SourceDocuments()
     for document in documents:
         if is_config(document):
+            continue
+        if objects.add(document):
             continue
         if document.api_version == "v1" and document.kind == "Service":
             try:
@@ -173,10 +200,14 @@ def make_plan(
             namespace_labels[str(metadata.get("name"))] = metadata.get("labels") or {}
         else:
             kind = f"{document.api_version or '?'} {document.kind or '?'}"
-            notes.append(f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services and Namespaces")
+            notes.append(
+                f"{document.where}: skipped {kind}; plan reads dnslb.io config, Services, Namespaces, Ingresses, "
+                "Gateways, Gateway API routes and DNSEndpoints"
+            )
     plans, usage = _plan_services(services, config.pools, namespace_labels, classes)
     plans = [_blame_invalid_pool(p, invalid_pools) for p in plans]
-    dns = _plan_dns(config, services, plans, classes, _DNSInputs(owner, read_zones, prune))
+    sourced = read_sources(objects.objects(lambda n: namespace_labels.get(n, {})), sources)
+    dns = _plan_dns(config, services, plans, classes, _DNSInputs(owner, read_zones, prune), sourced=sourced)
     return Plan(
         tuple(plans),
         tuple(usage),
@@ -187,6 +218,56 @@ def make_plan(
         dns.replaced,
         dns.unreadable,
         live=read_zones is not None,
+        sources=_source_plans(sourced),
+    )
+
+
+class _SourceDocuments:
+    """The source objects among the documents: Ingresses, Gateways, Gateway API routes, DNSEndpoints."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, list[Mapping[str, Any]]] = {}
+        self._gateways: dict[ObjectKey, Mapping[str, Any]] = {}
+
+    def add(self, document: Document) -> bool:
+        """Whether the document is one of them (and kept)."""
+        group = document.api_version.rpartition("/")[0]
+        if document.kind == "Gateway" and group == _GATEWAY_API[:-1]:
+            metadata = document.body.get("metadata") or {}
+            key = ObjectKey(str(metadata.get("namespace") or "default"), str(metadata.get("name") or ""))
+            self._gateways[key] = document.body
+            return True
+        known: dict[str, str] = {
+            "Ingress": "networking.k8s.io",
+            "DNSEndpoint": "externaldns.k8s.io",
+            **{kind: _GATEWAY_API[:-1] for kind in ROUTE_SOURCES.values()},
+        }
+        if known.get(document.kind) != group:
+            return False
+        self._by_kind.setdefault(document.kind, []).append(document.body)
+        return True
+
+    def objects(self, labels: Callable[[str], Mapping[str, str]]) -> SourceObjects:
+        return SourceObjects(
+            ingresses=self._by_kind.get(KIND_OF[INGRESS], []),
+            routes={kind: self._by_kind.get(kind, []) for kind in ROUTE_SOURCES.values()},
+            gateways=self._gateways,
+            dnsendpoints=self._by_kind.get(KIND_OF[DNSENDPOINT], []),
+            namespace_labels=labels,
+        )
+
+
+def _source_plans(sourced: SourcesRead) -> tuple[SourcePlan, ...]:
+    records: dict[ObjectRef, list[str]] = {ref: [] for ref in sourced.owners}
+    for record in sourced.records:
+        records.setdefault(record.owner, []).append(f"{record.hostname} -> {','.join(record.addresses)}")
+    warnings: dict[ObjectRef, list[str]] = {}
+    for problem in sourced.problems:
+        if problem.subject is not None:
+            warnings.setdefault(problem.subject, []).append(problem.describe())
+    return tuple(
+        SourcePlan(ref, tuple(records.get(ref, ())), tuple(warnings.get(ref, ())))
+        for ref in sorted(set(records) | set(warnings))
     )
 
 
@@ -229,11 +310,18 @@ class DNSPlan:
 
 
 def _plan_dns(
-    config: Config, services: list[ServiceView], plans: list[ServicePlan], classes: ClassFilter, given: _DNSInputs
+    config: Config,
+    services: list[ServiceView],
+    plans: list[ServicePlan],
+    classes: ClassFilter,
+    given: _DNSInputs,
+    *,
+    sourced: SourcesRead,
 ) -> DNSPlan:
     """What each DNSProvider would get, and every hostname that would not be published, as the DNS loop decides."""
     vips = {p.service: p.ips for p in plans}
-    found, skipped = claims([replace(s, ingress_ips=vips.get(s.key, ())) for s in services], classes)
+    with_vips = [replace(s, ingress_ips=vips.get(s.key, ())) for s in services]
+    found, skipped = claims(with_vips, classes, sourced.records, [p.spec for p in config.providers])
     total = DNSPlan(unpublished=tuple(_claim_refusals(skipped, services)))
     outside: dict[str, frozenset[Claim]] = {}  # by planned provider: the claims no zone of it holds
     unknown: list[DNSProviderSpec] = []  # providers whose zones are not known: they may serve any of their names
@@ -267,16 +355,19 @@ def _claim_refusals(skipped: Sequence[Diagnostic], services: Sequence[ServiceVie
     hostnames = {s.key: service_hostnames(s)[0] for s in services}
     refused = []
     for skip in skipped:
-        if skip in on_rows or skip.subject is None:
+        if skip in on_rows or skip.subject is None or skip.reason == INVALID_OBJECT:
+            continue  # a TTL dnslb cannot use: a warning on the Service's row, its names are published
+        if skip.subject.kind != "Service":
+            if skip.about:
+                refused.append(Unpublished(skip.subject, skip.about, None, _reason(skip)))
             continue
-        key = skip.subject.key
-        for hostname in (skip.about,) if skip.about else hostnames.get(key, ()):
-            refused.append(Unpublished(key, hostname, None, _reason(skip)))
+        for hostname in (skip.about,) if skip.about else hostnames.get(skip.subject.key, ()):
+            refused.append(Unpublished(skip.subject, hostname, None, _reason(skip)))
     return refused
 
 
 def _plan_provider(
-    resource: DNSProvider, found: Sequence[Claim], zones: ProviderZones, kept: frozenset[ObjectKey], given: _DNSInputs
+    resource: DNSProvider, found: Sequence[Claim], zones: ProviderZones, kept: frozenset[ObjectRef], given: _DNSInputs
 ) -> tuple[DNSPlan, frozenset[Claim]]:
     """One provider, as `ProviderSync.sync` decides: zone by zone, grants, then the zone's changes and refusals; and
     the claims no zone of it holds."""
@@ -291,7 +382,7 @@ def _plan_provider(
             if why is None:
                 wanted.append(claim)
             else:
-                total += DNSPlan(unpublished=(Unpublished(claim.service, claim.hostname, name, why),))
+                total += DNSPlan(unpublished=(Unpublished(claim.owner, claim.hostname, name, why),))
         result = zone_changes(
             wanted,
             zones.records.get(zone.name, ()),
@@ -301,8 +392,8 @@ def _plan_provider(
             held=kept,
             max_name=zones.limits.max_name if zones.limits else MAX_NAME_LENGTH,
         )
-        claimed = {c.hostname: c.service for c in wanted}
-        waits = {c.hostname: f"a node announces {', '.join(sorted(gate.vips(c)))}" for c in wanted}
+        claimed = {c.hostname: c.owner for c in wanted}
+        waits = {c.hostname: f"a node announces {', '.join(sorted(gate.vips(c)))}" for c in wanted if c.gated}
         # the only groups at names nobody claims are deletes of ours: planned only when the manifests are everything
         groups = [g for g in result.groups if given.prune or g.name in claimed]
         unclaimed += len(result.groups) - len(groups)
@@ -315,15 +406,15 @@ def _plan_provider(
     if unclaimed:
         owner = spec.owner_id or given.owner
         note = (
-            f"DNSProvider {name}: {unclaimed} name(s) owned by {owner} are claimed by no Service given; "
-            "--prune plans their deletion (give every Service of the cluster)"
+            f"DNSProvider {name}: {unclaimed} name(s) owned by {owner} are claimed by no object given; "
+            "--prune plans their deletion (give every Service and source object of the cluster)"
         )
         total += DNSPlan(notes=(note,))
     return total, frozenset(outside)
 
 
 def _fitted(
-    name: str, groups: list[Group], zones: ProviderZones, claimed: Mapping[str, ObjectKey]
+    name: str, groups: list[Group], zones: ProviderZones, claimed: Mapping[str, ObjectRef]
 ) -> tuple[list[Group], DNSPlan]:
     """The groups that fit one request of the provider, and why the others are not sent (as the controller says)."""
     if zones.limits is None:
@@ -361,7 +452,7 @@ def _unserved(
     for claim in found:
         if outside and all(claim in o for o in outside.values()) and not any(_may_serve(s, claim) for s in unknown):
             for provider in sorted(outside):
-                yield Unpublished(claim.service, claim.hostname, provider, "no managed zone holds this name")
+                yield Unpublished(claim.owner, claim.hostname, provider, "no managed zone holds this name")
 
 
 def _may_serve(spec: DNSProviderSpec, claim: Claim) -> bool:
@@ -370,8 +461,8 @@ def _may_serve(spec: DNSProviderSpec, claim: Claim) -> bool:
 
 
 def _refused(diagnostic: Diagnostic, provider: str) -> Unpublished:
-    assert diagnostic.subject is not None  # zone_changes refuses claims, and a claim is a Service's
-    return Unpublished(diagnostic.subject.key, diagnostic.about, provider, _reason(diagnostic))
+    assert diagnostic.subject is not None  # zone_changes refuses claims, and a claim has an owner
+    return Unpublished(diagnostic.subject, diagnostic.about, provider, _reason(diagnostic))
 
 
 def _reason(diagnostic: Diagnostic) -> str:
@@ -379,10 +470,12 @@ def _reason(diagnostic: Diagnostic) -> str:
 
 
 def _in_service_order(unpublished: Iterable[Unpublished], plans: Sequence[ServicePlan]) -> tuple[Unpublished, ...]:
-    position = {p.service: i for i, p in enumerate(plans)}
-    return tuple(
-        sorted(unpublished, key=lambda u: (position.get(u.service, len(position)), u.hostname, u.provider or ""))
-    )
+    position = {service_ref(p.service): i for i, p in enumerate(plans)}
+
+    def order(u: Unpublished) -> tuple[int, ObjectRef, str, str]:
+        return (position.get(u.owner, len(position)), u.owner, u.hostname, u.provider or "")
+
+    return tuple(sorted(unpublished, key=order))
 
 
 class WouldWrite(Exception):
@@ -485,7 +578,12 @@ def _plan_services(
     plans: list[ServicePlan] = []
     for service in sorted(services, key=lambda s: s.order):
         hostnames, hostname_problems = service_hostnames(service)
-        warnings = tuple(p.describe() for p in hostname_problems) + tuple(notes.get(service.key, ()))
+        _, ttl_problem = annotation_ttl(service.annotations)
+        warnings = (
+            *(p.describe() for p in hostname_problems),
+            *((": ".join(ttl_problem),) if ttl_problem else ()),
+            *notes.get(service.key, ()),
+        )
         ignored = not_handled_because(service, classes)
         if ignored is not None:
             plans.append(ServicePlan(service.key, "ignored", hostnames=hostnames, reason=ignored, warnings=warnings))
@@ -528,7 +626,12 @@ def to_data(plan: Plan) -> dict[str, Any]:
         "pools": [asdict(u) for u in plan.usage],
         "dns": [asdict(d) for d in plan.dns],
         "replaced": [asdict(r) for r in plan.replaced],
-        "unpublished": [{**asdict(u), "service": str(u.service)} for u in plan.unpublished],
+        "sources": [
+            {"object": str(s.owner), "records": list(s.records), "warnings": list(s.warnings)} for s in plan.sources
+        ],
+        "unpublished": [
+            {"object": str(u.owner), **{k: v for k, v in asdict(u).items() if k != "owner"}} for u in plan.unpublished
+        ],
         "errors": list(plan.errors),
         "unreadable": list(plan.unreadable),
         "notes": list(plan.notes),
@@ -559,6 +662,7 @@ def render_table(plan: Plan) -> str:
             [("POOL", "FAMILY", "IN USE", "SIZE")]
             + [(u.pool, u.family, str(u.in_use), str(u.size)) for u in plan.usage]
         )
+    lines += _sources_table(plan.sources)
     lines += _dns_table(plan)
     lines += _unpublished_table(plan.unpublished)
     return "\n".join(lines)
@@ -587,14 +691,24 @@ def _dns_table(plan: Plan) -> list[str]:
 def _unpublished_table(unpublished: Sequence[Unpublished]) -> list[str]:
     """Per Service, each hostname that would not be published and why (names can be long: no columns)."""
     lines = ["", "NOT PUBLISHED"] if unpublished else []
-    service = None
+    owner = None
     for u in unpublished:
-        if u.service != service:
-            service = u.service
-            lines.append(str(service))
+        if u.owner != owner:
+            owner = u.owner
+            lines.append(str(owner) if owner.kind != "Service" else str(owner.key))
         via = f" (DNSProvider {u.provider})" if u.provider else ""
         lines.append(f"  {u.hostname}{via}: {u.reason}")
     return lines
+
+
+def _sources_table(sources: Sequence[SourcePlan]) -> list[str]:
+    if not sources:
+        return []
+    rows = [("OBJECT", "RECORDS")]
+    for s in sources:
+        rows += [(str(s.owner) if i == 0 else "", r) for i, r in enumerate(s.records or ("-",))]
+        rows += [("", f"warning: {w}") for w in s.warnings]
+    return ["", *_columns(rows)]
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:

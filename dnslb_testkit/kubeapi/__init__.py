@@ -3,7 +3,7 @@
 Serves core/v1 Services, Nodes, Events, ConfigMaps, Secrets and Namespaces, discovery.k8s.io/v1 EndpointSlices,
 coordination.k8s.io/v1 Leases, networking.k8s.io/v1 Ingresses and IngressClasses, the dnslb.io/v1alpha1 kinds, and
 the kinds DNS sources read as custom resources (CRDs in dnslb_testkit/crds: the Gateway API's GatewayClass, Gateway,
-HTTPRoute, GRPCRoute, TLSRoute, TCPRoute; external-dns's DNSEndpoint), with apiserver's semantics for lists,
+HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute; external-dns's DNSEndpoint), with apiserver's semantics for lists,
 watches, patches, optimistic concurrency, /status subresources and Service and Ingress defaulting and validation,
 server-side Tables of the custom kinds and Ingresses (for the real `kubectl get`: `kubectl.Kubectl`), plus fault
 hooks for tests.

@@ -143,6 +143,7 @@ HTTP_ROUTES = _custom(CRDS["HTTPRoute"])
 GRPC_ROUTES = _custom(CRDS["GRPCRoute"])
 TLS_ROUTES = _custom(CRDS["TLSRoute"])
 TCP_ROUTES = _custom(CRDS["TCPRoute"])
+UDP_ROUTES = _custom(CRDS["UDPRoute"])
 DNS_ENDPOINTS = _custom(CRDS["DNSEndpoint"])
 
 ALL_KINDS: tuple[ResourceKind, ...] = (
@@ -167,6 +168,7 @@ ALL_KINDS: tuple[ResourceKind, ...] = (
     GRPC_ROUTES,
     TLS_ROUTES,
     TCP_ROUTES,
+    UDP_ROUTES,
     DNS_ENDPOINTS,
 )
 

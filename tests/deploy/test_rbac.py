@@ -24,6 +24,7 @@ CONTROLLER = (
     g(EVERY, "", "services", "list watch")
     | g(EVERY, "", "namespaces", "list watch")
     | g(EVERY, "", "nodes", "list watch")
+    | g(EVERY, "networking.k8s.io", "ingresses", "list watch")
     | g(EVERY, "", "services/status", "patch")
     | g(EVERY, "", "events", "create patch list")
     | {grant for kind in CONFIG_KINDS for grant in g(NS, "dnslb.io", kind, "list watch")}
@@ -57,6 +58,26 @@ def test_the_controller_holds_exactly_its_grants(objects: list[Obj]) -> None:
     held = grants(objects, NS, "dnslb-controller")
     assert sorted(held - CONTROLLER) == [], "grants the controller's code does not need"
     assert sorted(CONTROLLER - held) == [], "grants the controller's code needs but does not have"
+
+
+ROUTES = ("gateways", "httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes")
+SOURCE_GRANTS = {
+    "gateway-api": {grant for r in ROUTES for grant in g(EVERY, "gateway.networking.k8s.io", r, "list watch")},
+    "dnsendpoint": g(EVERY, "externaldns.k8s.io", "dnsendpoints", "list watch")
+    | g(EVERY, "externaldns.k8s.io", "dnsendpoints/status", "patch"),
+}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCE_GRANTS))
+def test_each_source_overlay_adds_exactly_its_grants_and_flag(source: str) -> None:
+    objects = build(DEPLOY / "sources" / source)
+    held = grants(objects, NS, "dnslb-controller")
+    assert sorted(held - CONTROLLER - SOURCE_GRANTS[source]) == []
+    assert sorted((CONTROLLER | SOURCE_GRANTS[source]) - held) == []
+    (deployment,) = by_kind(objects, "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-2] == "--source=service,ingress" and args[-1].startswith("--source=")
+    assert wildcards(objects) == []
 
 
 def test_the_speaker_holds_exactly_its_grants(objects: list[Obj]) -> None:

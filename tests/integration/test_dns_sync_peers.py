@@ -19,7 +19,7 @@ from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.dns.changes import rollback_changes
 from dnslb.core.dns.desired import Claim, claims
 from dnslb.core.ipam.request import ClassFilter
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import Provider, ProviderError, RecordSet, Zone
 from dnslb_route53 import Route53Provider
 from dnslb_testkit.servers.powerdns import PowerDNSServer
@@ -65,7 +65,7 @@ def vip(hostname: str, *ips: str) -> Claim:
     records = [RecordSet.of(hostname, t, 300, [i for i in ips if (":" in i) == (t == "AAAA")]) for t in ("A", "AAAA")]
     return Claim(
         hostname,
-        ObjectKey("default", hostname.split(".", maxsplit=1)[0]),
+        service_ref(ObjectKey("default", hostname.split(".", maxsplit=1)[0])),
         "",
         300,
         tuple(r for r in records if r.values),
@@ -245,7 +245,7 @@ def test_a_poisoned_record_among_1000_lets_the_other_999_land() -> None:
             return "10.0.0.256" if i == 500 else f"10.1.{i // 250}.{i % 250}"  # one value PowerDNS refuses
 
         wanted = [
-            Claim(f"h{i}.{ZONE}", ObjectKey("default", f"s{i}"), "", 300,
+            Claim(f"h{i}.{ZONE}", service_ref(ObjectKey("default", f"s{i}")), "", 300,
                   (RecordSet.of(f"h{i}.{ZONE}", "A", 300, [address(i)]),))
             for i in range(1000)
         ]  # fmt: skip

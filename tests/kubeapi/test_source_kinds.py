@@ -1,7 +1,7 @@
 """The kinds DNS sources read: networking.k8s.io/v1 Ingresses and IngressClasses, the Gateway API's GatewayClass,
-Gateway, HTTPRoute, GRPCRoute (v1), TLSRoute and TCPRoute (v1alpha2), and external-dns's DNSEndpoint, through the
-real client and the real kubectl: create, get, paged lists, watches (with bookmarks), the /status subresource,
-metadata.generation, the three patch flavours, and what a real server rejects.
+Gateway, HTTPRoute, GRPCRoute (v1), TLSRoute, TCPRoute and UDPRoute (v1alpha2), and external-dns's DNSEndpoint,
+through the real client and the real kubectl: create, get, paged lists, watches (with bookmarks), the /status
+subresource, metadata.generation, the three patch flavours, and what a real server rejects.
 
 The Ingress tests marked `cluster` hold for a real cluster too; the others need the double (its fault hooks, its
 bookmark interval) or the CRDs of dnslb_testkit/crds, which a real cluster may not have.
@@ -171,6 +171,14 @@ CASES = {
         changed={"parentRefs": [{"name": "gw", "port": 5432}], "rules": L4_RULES},
         status=route_status(),
         invalid={"rules": [{"backendRefs": [{"name": "backend", "port": 70000}]}]},
+        invalid_field="spec.rules[0].backendRefs[0].port",
+    ),
+    "UDPRoute": Case(
+        "UDPRoute", GATEWAY_API, "v1alpha2", "udproutes", True,
+        spec={"parentRefs": [{"name": "gw", "sectionName": "dns"}], "rules": L4_RULES},
+        changed={"parentRefs": [{"name": "gw", "port": 53}], "rules": L4_RULES},
+        status=route_status(),
+        invalid={"rules": [{"backendRefs": [{"name": "backend", "port": 0}]}]},
         invalid_field="spec.rules[0].backendRefs[0].port",
     ),
     "DNSEndpoint": Case(

@@ -152,8 +152,8 @@ def test_node_down_run_reports_the_failover_and_leaves_nothing_behind(tmp_path: 
         ("http", "dnslb", "fallback"), ("db", None, None),
     }  # fmt: skip
     convergences = {c["name"]: c for c in report["convergences"]}
-    for name in ("node1 down → path withdrawn in BIRD", "node1 back → path in BIRD",
-                 "ingress-nginx/ingress-nginx created → web.lab.test answered by BIND"):  # fmt: skip
+    web = "ingress-nginx/ingress-nginx created → web.lab.test (Ingress team-web/web) answered by BIND"
+    for name in ("node1 down → path withdrawn in BIRD", "node1 back → path in BIRD", web):
         assert convergences[name]["reached"], convergences[name]
     text = (tmp_path / "report.txt").read_text()
     assert text.startswith("lab report: node-down")

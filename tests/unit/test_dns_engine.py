@@ -7,13 +7,15 @@ from typing import Any
 import pytest
 
 from dnslb.core.config.resources import DNSProviderSpec
+from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, group_cost, minimum_requests, pack
 from dnslb.core.dns.changes import rollback_changes, zone_changes
 from dnslb.core.dns.desired import Claim, claims, for_provider, granted
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_record
 from dnslb.core.ipam.request import ClassFilter
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
+from dnslb.core.sources import SourceRecord
 from dnslb.provider import Change, Limits, RecordSet, Zone, default_cost
 from dnslb_inmemory import InMemoryProvider
 from tests.builders import make_service
@@ -30,7 +32,7 @@ def claim(hostname: str = "web.example.test", *ips: str, service: ObjectKey = WE
         records.append(RecordSet.of(hostname, "A", ttl, v4))
     if v6:
         records.append(RecordSet.of(hostname, "AAAA", ttl, v6))
-    return Claim(hostname, service, "2026-01-01T00:00:00Z", ttl, tuple(records))
+    return Claim(hostname, service_ref(service), "2026-01-01T00:00:00Z", ttl, tuple(records))
 
 
 def zone_with(*records: RecordSet) -> InMemoryProvider:
@@ -129,9 +131,10 @@ def test_claims_from_services() -> None:
         make_service("internal", type="ClusterIP", annotations={"dnslb.io/hostname": "in.example.test"}),
     ]  # fmt: skip
     found, skipped = claims(services, ClassFilter())
-    assert sorted((c.hostname, str(c.service), c.ttl) for c in found) == [
+    assert sorted((c.hostname, str(c.owner.key), c.ttl) for c in found) == [
         ("api.example.test", "default/web", 300),
         ("ext.example.test", "default/external", 60),
+        ("t.example.test", "default/badttl", 300),  # a TTL dnslb cannot use costs the TTL, not the name
         ("web.example.test", "default/web", 300),
     ]
     web = next(c for c in found if c.hostname == "web.example.test")
@@ -142,9 +145,10 @@ def test_claims_from_services() -> None:
         "'-bad-.example.test' has an invalid label '-bad-' (letters, digits and inner '-' only)",
         "metadata.annotations[dnslb.io/hostname]: "
         "web.example.test: hostname is already claimed by the earlier Service default/web",
-        "metadata.annotations[dnslb.io/ttl]: TTL '-5' is not a whole number of seconds",
+        "metadata.annotations[dnslb.io/ttl]: "
+        "TTL '-5' is neither whole seconds nor a duration like 1m30s; the default applies",
     ]
-    assert {s.reason for s in skipped} == {"DNSNotPublished"}
+    assert {s.reason for s in skipped if "ttl" not in s.field} == {"DNSNotPublished"}
 
 
 def test_zones_filters_and_namespace_grants() -> None:
@@ -225,3 +229,30 @@ def test_a_hostname_is_checked_before_it_is_lowercased_and_an_address_is_no_host
         "is not ASCII (write an internationalized name in its xn-- form)",
         "is an address, not a hostname (no top-level domain is all digits)",
     ]
+
+
+def test_sourced_claims_earliest_wins_across_kinds_and_only_vip_targets_are_gated() -> None:
+    ingress = ObjectRef("Ingress", ObjectKey("team-a", "shop"))
+    route = ObjectRef("HTTPRoute", ObjectKey("team-b", "api"))
+    endpoint = ObjectRef("DNSEndpoint", ObjectKey("team-b", "db"))
+    service = make_service("web", created="2026-01-03T00:00:00Z", annotations={"dnslb.io/hostname": "api.example.test"},
+                           ingress=("10.0.0.1",))  # fmt: skip
+    sourced = [
+        SourceRecord(ingress, "2026-01-02T00:00:00Z", "www.example.test", ("10.0.0.1",), None),
+        SourceRecord(route, "2026-01-04T00:00:00Z", "api.example.test", ("10.0.0.1",), 60),
+        SourceRecord(endpoint, "2026-01-01T00:00:00Z", "db.example.test", ("192.0.2.7",), 60),
+    ]
+    found, skipped = claims([service], ClassFilter(), sourced)
+    owners = {c.hostname: (c.owner, c.ttl, c.gated) for c in found}
+    assert owners == {
+        "www.example.test": (ingress, 300, True),  # the Service's VIP: waits for an announcement like the Service
+        "api.example.test": (service_ref(service.key), 300, True),  # the Service was created first
+        "db.example.test": (endpoint, 60, False),  # not a dnslb VIP: nothing to wait for
+    }
+    assert [d.describe() for d in skipped] == [
+        "api.example.test: hostname is already claimed by the earlier Service default/web"
+    ]
+    assert skipped[0].subject == route
+    ready, _ = gate.split(found, announced=frozenset())
+    assert {c.hostname for c in ready} == {"db.example.test"}
+    assert gate.publications(found, [], set(), frozenset()).keys() == {service.key}  # conditions only on Services

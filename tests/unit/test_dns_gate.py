@@ -45,7 +45,10 @@ def test_publications_one_line_per_hostname() -> None:
     )
     unserved = Diagnostic(service_ref(API), DNS_NOT_PUBLISHED, gate.UNSERVED, about="api.example.test")
     found = gate.publications(
-        [web, www, api], [refused, unserved], {("web.example.test", WEB)}, announced=frozenset({"10.0.0.1"})
+        [web, www, api],
+        [refused, unserved],
+        {("web.example.test", service_ref(WEB))},
+        announced=frozenset({"10.0.0.1"}),
     )
     assert found[WEB].message == (
         "web.example.test: published\nwww.example.test: refused: owned by another dnslb (owner b)"
@@ -57,16 +60,16 @@ def test_publications_one_line_per_hostname() -> None:
     assert waiting[API].reason == "Pending"
     assert waiting[API].message == "api.example.test: pending: no node announces 10.0.0.2 yet; published once one does"
 
-    lost = gate.publications([web], [], {("web.example.test", WEB)}, announced=frozenset())
+    lost = gate.publications([web], [], {("web.example.test", service_ref(WEB))}, announced=frozenset())
     assert lost[WEB].message == "web.example.test: unannounced: no node announces 10.0.0.1; the record is kept"
     assert lost[WEB].reason == "VIPUnannounced"
     # the same, with no provider gating (announced None): published
-    assert gate.publications([web], [], {("web.example.test", WEB)}, None)[WEB].ok
+    assert gate.publications([web], [], {("web.example.test", service_ref(WEB))}, None)[WEB].ok
 
 
 def test_a_published_name_is_published_whatever_another_provider_says() -> None:
     other = Diagnostic(service_ref(WEB), DNS_NOT_PUBLISHED, "foreign", about="web.example.test")
-    found = gate.publications([claim()], [other], {("web.example.test", WEB)}, None)
+    found = gate.publications([claim()], [other], {("web.example.test", service_ref(WEB))}, None)
     assert found[WEB].message == "web.example.test: published"
 
 

@@ -7,7 +7,7 @@ import pytest
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.registry import ownership_name, ownership_record
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, service_ref
 from dnslb.provider import Change, RecordSet
 
 WEB = ObjectKey("default", "web")
@@ -15,7 +15,7 @@ OURS = "heritage=dnslb,dnslb/owner=cluster-a,dnslb/resource=service/default/web"
 
 
 def claim(hostname: str = "web.example.test", ip: str = "10.0.0.1") -> Claim:
-    return Claim(hostname, WEB, "2026-01-01T00:00:00Z", 300, (RecordSet.of(hostname, "A", 300, [ip]),))
+    return Claim(hostname, service_ref(WEB), "2026-01-01T00:00:00Z", 300, (RecordSet.of(hostname, "A", 300, [ip]),))
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,7 @@ def test_a_poisoned_service_never_changes_what_the_healthy_ones_get(annotations:
         assert not [a for a in decided if isinstance(a, Diagnostic) and a.subject and a.subject.key == service.key]
     # DNS: every healthy name is claimed as without the poisoned Service
     found, skipped = claims([*HEALTHY, bad], ClassFilter())
-    assert {c.hostname for c in found if c.service != bad.key} == {f"ok{i}.example.test" for i in range(3)}
+    assert {c.hostname for c in found if c.owner.key != bad.key} == {f"ok{i}.example.test" for i in range(3)}
     assert all(d.subject and d.subject.key == bad.key for d in skipped)
 
 

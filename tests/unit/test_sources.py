@@ -141,11 +141,14 @@ def test_an_unreadable_class_under_a_filter_is_said_and_nothing_is_published() -
     assert list(published(records)) == ["web.example.com"] and fields(diagnostics) == ["spec.ingressClassName"]
 
 
-def test_tls_hosts_are_published_only_when_asked_and_once_when_also_a_rule_host() -> None:
+def test_tls_hosts_are_published_by_default_and_once_when_also_a_rule_host() -> None:
     tls = [{"hosts": ["*.example.com", "web.example.com", ""], "secretName": "cert"}]
     obj = ingress("web.example.com", tls=tls)
-    assert list(published(ingress_records(obj, set())[0])) == ["web.example.com"]
-    assert list(published(ingress_records(obj, set(), tls_hosts=True)[0])) == ["web.example.com", "*.example.com"]
+    assert ingress_records(obj, set()) == ingress_records(obj, set(), tls_hosts=True)
+    assert list(published(ingress_records(obj, set())[0])) == ["web.example.com", "*.example.com"]
+    records, diagnostics = ingress_records(obj, set(), tls_hosts=False)
+    assert list(published(records)) == ["web.example.com"]
+    assert [(d.field, d.about) for d in diagnostics] == [("spec.tls[0].hosts[0]", "*.example.com")]
 
 
 def test_an_ingress_without_addresses_yet_wants_nothing_and_says_nothing() -> None:
@@ -197,7 +200,8 @@ def test_the_target_annotation_overrides_the_status_with_its_ips(
         ({"dnslb.io/ttl": "604801"}, None, ["metadata.annotations[dnslb.io/ttl]"]),
         ({"dnslb.io/ttl": "+60"}, None, ["metadata.annotations[dnslb.io/ttl]"]),
         ({"dnslb.io/ttl": "٦٠"}, None, ["metadata.annotations[dnslb.io/ttl]"]),
-        ({"external-dns.kubernetes.io/ttl": "1m"}, None, ["metadata.annotations[external-dns.kubernetes.io/ttl]"]),
+        ({"external-dns.kubernetes.io/ttl": "1m"}, 60, []),  # a Go duration, as external-dns takes it
+        ({"external-dns.kubernetes.io/ttl": "soon"}, None, ["metadata.annotations[external-dns.kubernetes.io/ttl]"]),
     ],
 )
 def test_ttl_annotations_are_read_as_for_services_and_a_bad_one_costs_only_the_ttl(
@@ -810,10 +814,13 @@ _KEYS = [
     "allowedRoutes", "namespaces", "from", "selector", "matchLabels", "matchExpressions", "kinds", "addresses",
     "value", "gatewayClassName", "endpoints", "dnsName", "targets", "recordType", "recordTTL", "setIdentifier",
     "dnslb.io/hostname", "dnslb.io/ttl", "external-dns.alpha.kubernetes.io/target", "kubernetes.io/ingress.class",
+    "external-dns.kubernetes.io/controller", "external-dns.kubernetes.io/ingress-hostname-source",
+    "external-dns.alpha.kubernetes.io/gateway-hostname-source",
 ]  # fmt: skip
 _TEXT = st.sampled_from(
     ["", "gw", "infra", "a.example.com", "*.example.com", "10.0.0.1", "fd00::1", "HTTP", "TCP", "A", "AAAA", "True",
-     "Accepted", "All", "Selector", "Same", "IPAddress", "Hostname", "2026-01-01T00:00:00Z", "\u212a", "1e3", "٣"]
+     "Accepted", "All", "Selector", "Same", "IPAddress", "Hostname", "2026-01-01T00:00:00Z", "\u212a", "1e3", "٣",
+     "dns-controller", "annotation-only", "defined-hosts-only"]
 ) | st.text(max_size=20)  # fmt: skip
 json_values: st.SearchStrategy[Any] = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | _TEXT,

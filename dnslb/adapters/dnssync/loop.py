@@ -22,13 +22,14 @@ from dnslb.adapters.dnssync.pacing import Pacer
 from dnslb.adapters.dnssync.sync import Fenced, Health, ProviderSync, limits_of
 from dnslb.adapters.wakeup import Wakeup
 from dnslb.core.config.resources import DNSProvider
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PENDING, DNS_PROVIDER_FAILED, Diagnostic
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PENDING, DNS_PROVIDER_FAILED, DNS_RECORDS_KEPT, Diagnostic
 from dnslb.core.dns import gate
 from dnslb.core.dns.desired import Claim, claims, held
 from dnslb.core.dns.registry import hostname_of, ownership_of
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.model import ServiceView
 from dnslb.core.objects import ObjectKey, ObjectRef
+from dnslb.core.sources.read import NO_SOURCES, SourcesRead
 from dnslb.provider import Provider, ProviderError, RecordSet, Unauthorized, Zone
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Hooks:
     """What the loop needs from its surroundings."""
 
     services: Callable[[], list[ServiceView]]
-    source_complete: Callable[[], bool]
+    source_complete: Callable[[], bool]  # every enabled source's cache has synced and reads whole
     make_provider: Callable[[DNSProvider], Provider]
     save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
     report: Callable[[Diagnostic], None]  # an Event on its subject
@@ -97,6 +98,8 @@ class Hooks:
     publication: Callable[[ObjectKey, Fields | None, Fields | None, Sequence[Diagnostic]], bool] = (
         lambda key, found, want, moves: True
     )
+    # the records of the other sources (Ingress, Gateway API routes, DNSEndpoint)
+    sources: Callable[[], SourcesRead] = lambda: NO_SOURCES
 
 
 class DNSLoop:
@@ -109,6 +112,7 @@ class DNSLoop:
         registry: CollectorRegistry,
         resync_seconds: float = 300.0,
         debounce_seconds: float = 0.05,
+        grace_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._hooks = hooks
@@ -128,6 +132,9 @@ class DNSLoop:
         self._health: dict[str, Health] = {}
         # Service → (its condition as the API held it, what we wrote over it): until the write echoes back
         self._written: dict[ObjectKey, tuple[Fields | None, Fields | None]] = {}
+        self._grace = grace_seconds
+        self._emptied: dict[ObjectRef, float] = {}  # source object → since when it wants none of the names it owns
+        self._grace_ends: float | None = None  # when the first grace under way ends
 
     def configure(self, providers: Sequence[DNSProvider]) -> None:
         self._configured = tuple(providers)
@@ -149,7 +156,7 @@ class DNSLoop:
                 if self._wakeup.closed:
                     break
                 try:
-                    if woken.marked:
+                    if woken.marked or (self._grace_ends is not None and self._clock() >= self._grace_ends):
                         time.sleep(self._debounce)  # let a burst of events settle into one sync
                         settled = self._wakeup.wait(0)
                         full_read = self._read_all or _FULL_READ in woken.items | settled.items
@@ -169,6 +176,8 @@ class DNSLoop:
     def _next_read(self) -> float | None:
         """How long the loop may sleep before a full read has a request to make (None: none under way)."""
         due = [d for d in (s.read_due() for s in self._syncs.values()) if d is not None]
+        if self._grace_ends is not None:  # a grace period ends: its names go
+            due.append(max(0.0, self._grace_ends - self._clock()))
         return min(due) if due else None
 
     def _read_some(self) -> bool:
@@ -189,24 +198,27 @@ class DNSLoop:
         self._rebuild(configured, recheck_credentials=full_read)
         with self.metrics.duration.time():
             services = self._hooks.services()
-            found, skipped = claims(services, self._class)
+            sourced = self._hooks.sources()
+            specs = [p.spec for p in configured]
+            found, skipped = claims(services, self._class, sourced.records, specs)
             may_delete = self._hooks.source_complete()
             announced = self._hooks.announced()
-            said: list[Diagnostic] = list(skipped)
-            unserved: dict[tuple[ObjectKey | None, str], list[Diagnostic]] = {}
+            said: list[Diagnostic] = [*sourced.problems, *skipped]
+            kept = held(skipped) | self._in_grace(found, sourced.owners)
+            unserved: dict[tuple[ObjectRef | None, str], list[Diagnostic]] = {}
             ran = 0
             for name, sync in self._syncs.items():
                 if full_read or not sync.read_once:
                     sync.begin_read()
                 try:
-                    diagnostics = sync.sync(found, may_delete, held(skipped), announced)
+                    diagnostics = sync.sync(found, may_delete, kept, announced)
                 except ProviderError as exc:
                     self._failed(name, sync, exc)
                     continue
                 ran += sync.read_once
                 for d in diagnostics:
                     if d.message == gate.UNSERVED:
-                        unserved.setdefault((d.subject.key if d.subject else None, d.about), []).append(d)
+                        unserved.setdefault((d.subject, d.about), []).append(d)
                     else:
                         said.append(d)
                 self._export(name, sync)
@@ -219,6 +231,28 @@ class DNSLoop:
             gated = any(s.spec.publish_when == "Announced" for s in self._syncs.values())
             self._publish(services, found, said, announced if gated else None)
 
+    def _in_grace(self, found: Sequence[Claim], owners: Collection[ObjectRef]) -> frozenset[ObjectRef]:
+        """Source objects that still exist but want no name they own (an Ingress or route that lost its status:
+        its controller restarting, a faulty Gateway status): their names are kept for the grace period, said once
+        in an Event; after it, they go. An object deleted, or wanting other names, loses its names at once."""
+        wanting = {c.owner for c in found}
+        owning = {owner for sync in self._syncs.values() if sync.read_once for _, owner in sync.published()}
+        now = self._clock()
+        emptied = {ref for ref in owning if ref.kind != "Service" and ref in owners and ref not in wanting}
+        for ref in emptied - set(self._emptied):
+            self._emptied[ref] = now
+            message = (
+                f"wants none of the names it has published (its status lost its addresses?); they are kept for "
+                f"{self._grace:g} s, then deleted unless it wants them again"
+            )
+            self._hooks.report(Diagnostic(ref, DNS_RECORDS_KEPT, message))
+            log.warning("%s: %s", ref, message)
+        for ref in set(self._emptied) - emptied:
+            del self._emptied[ref]
+        kept = {ref: since + self._grace for ref, since in self._emptied.items() if now < since + self._grace}
+        self._grace_ends = min(kept.values(), default=None)
+        return frozenset(kept)
+
     def _publish(
         self,
         services: Sequence[ServiceView],
@@ -230,7 +264,7 @@ class DNSLoop:
         read = [sync for sync in self._syncs.values() if sync.read_once]
         if not self._hooks.may_write() or (self._syncs and not read):
             return  # before a first full read every name would look pending: say nothing rather than flap
-        published: set[tuple[str, ObjectKey]] = set()
+        published: set[tuple[str, ObjectRef]] = set()
         for sync in read:
             published |= sync.published()
         wanted = gate.publications(found, said, published, announced)

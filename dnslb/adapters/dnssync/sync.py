@@ -25,8 +25,8 @@ from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
 from dnslb.core.dns.desired import Claim, for_provider, granted
-from dnslb.core.dns.registry import hostname_of, ownership_name, ownership_of, service_of
-from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
+from dnslb.core.dns.registry import hostname_of, owner_of, ownership_name, ownership_of
+from dnslb.core.objects import ObjectKey, ObjectRef
 from dnslb.provider import (
     Change,
     Limits,
@@ -256,7 +256,7 @@ class ProviderSync:
         self,
         claims: Sequence[Claim],
         may_delete: bool,
-        held: Collection[ObjectKey] = (),
+        held: Collection[ObjectRef] = (),
         announced: Collection[str] | None = None,
     ) -> list[Diagnostic]:
         """Bring every zone to what `claims` want; returns why claims this provider leaves out were left out, and
@@ -276,9 +276,9 @@ class ProviderSync:
                 if why is None:
                     allowed.append(claim)
                 else:
-                    diagnostics.append(_not_published(claim.service, claim.hostname, why))
+                    diagnostics.append(_not_published(claim.owner, claim.hostname, why))
             wanted, waiting = gate.split(allowed, gated)
-            owners = {c.hostname: c.service for c in wanted}
+            owners = {c.hostname: c.owner for c in wanted}
             for _ in range(2):  # a second pass plans the names a failed write made us read again
                 plan = zone_changes(
                     wanted,
@@ -302,7 +302,7 @@ class ProviderSync:
             failures += len(failed)
             foreign += len(plan.foreign)
         self.stats.foreign = foreign
-        unserved = [_not_published(c.service, c.hostname, gate.UNSERVED) for c in outside]
+        unserved = [_not_published(c.owner, c.hostname, gate.UNSERVED) for c in outside]
         if failures:
             self.health = Health(False, "ChangesRejected", f"{failures} change group(s) were not applied")
         elif self._read is None or self._read.failures == 0:
@@ -310,8 +310,8 @@ class ProviderSync:
             self.stats.last_success = time.time()
         return [*diagnostics, *unserved]
 
-    def published(self) -> set[tuple[str, ObjectKey]]:
-        """(hostname, Service) for every name this provider's view says we publish for that Service."""
+    def published(self) -> set[tuple[str, ObjectRef]]:
+        """(hostname, owner) for every name this provider's view says we publish for that object."""
         found = set()
         for view in self._views.values():
             for record in view.values():
@@ -320,12 +320,12 @@ class ProviderSync:
                     continue
                 ownership = ownership_of(record)
                 if ownership is not None and ownership.owner == self.owner:
-                    service = service_of(ownership.resource)
-                    if service is not None:
-                        found.add((hostname, service))
+                    owner = owner_of(ownership.resource)
+                    if owner is not None:
+                        found.add((hostname, owner))
         return found
 
-    def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectKey]) -> tuple[list[Diagnostic], bool]:
+    def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectRef]) -> tuple[list[Diagnostic], bool]:
         """Send the groups; (why some were not applied, whether names were read again)."""
         diagnostics = []
         fresh = []
@@ -425,12 +425,12 @@ class ProviderSync:
                 raise
         raise AssertionError("unreachable")
 
-    def _oversized(self, oversized: Diagnostic, owners: dict[str, ObjectKey]) -> Diagnostic:
+    def _oversized(self, oversized: Diagnostic, owners: dict[str, ObjectRef]) -> Diagnostic:
         reason = f"DNSProvider {self.name}: the records for this name {oversized.message}; not sent"
         return self._about(owners, oversized.about, reason)
 
-    def _about(self, owners: dict[str, ObjectKey], hostname: str, message: str) -> Diagnostic:
-        """About the Service that claims `hostname`, or about the provider when none does (a delete)."""
+    def _about(self, owners: dict[str, ObjectRef], hostname: str, message: str) -> Diagnostic:
+        """About the object that claims `hostname`, or about the provider when none does (a delete)."""
         owner = owners.get(hostname)
         if owner is None:
             return self.failed(message, about=hostname)
@@ -451,5 +451,5 @@ def limits_of(spec: DNSProviderSpec, provider: Provider) -> Limits:
     )
 
 
-def _not_published(service: ObjectKey, hostname: str, message: str) -> Diagnostic:
-    return Diagnostic(service_ref(service), DNS_NOT_PUBLISHED, message, about=hostname)
+def _not_published(owner: ObjectRef, hostname: str, message: str) -> Diagnostic:
+    return Diagnostic(owner, DNS_NOT_PUBLISHED, message, about=hostname)

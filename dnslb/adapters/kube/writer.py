@@ -155,6 +155,18 @@ class StatusWriter:
                 ),
             )
 
+    def observed_generation(self, group: str, version: str, plural: str, key: ObjectKey, generation: int) -> bool:
+        """Say in an object's status which generation of it was read (external-dns does so for DNSEndpoints)."""
+        body = {"status": {"observedGeneration": generation}}
+        done = self._write(
+            f"patch {plural} status",
+            lambda: self._custom.patch_namespaced_custom_object_status(
+                group, version, key.namespace, plural, key.name, body
+            ),
+        )
+        log.info("status of %s %s: observedGeneration %d", plural, key, generation)
+        return done
+
     def _write(self, what: str, call: Callable[[], Any]) -> bool:
         return _guarded_write(what, call, self._may_write, self._on_api_error)
 

@@ -33,7 +33,7 @@ from dnslb.core.dns.registry import (
     ownership_record,
     resource_of,
 )
-from dnslb.core.objects import ObjectKey, service_ref
+from dnslb.core.objects import ObjectRef
 from dnslb.provider import MAX_NAME_LENGTH, Change, RecordSet
 
 Policy = Literal["sync", "upsert-only", "create-only"]
@@ -62,11 +62,11 @@ def zone_changes(
     policy: Policy = "sync",
     takeover: bool = False,
     may_delete: bool = True,
-    held: Collection[ObjectKey] = (),
+    held: Collection[ObjectRef] = (),
     waiting: Sequence[Claim] = (),
     max_name: int = MAX_NAME_LENGTH,
 ) -> ZoneChanges:
-    """`held`: Services whose claims could not be made this pass; the names they own are not deleted. `waiting`:
+    """`held`: objects whose claims could not be made this pass; the names they own are not deleted. `waiting`:
     claims the gate holds back; nothing is written for them, and what stands at their names is not deleted."""
     at: dict[str, dict[str, RecordSet]] = {}
     for record in current:
@@ -98,7 +98,7 @@ def zone_changes(
     for claim in sorted(claims, key=lambda c: c.hostname):
         standing = {t: r for t, r in at.get(claim.hostname, {}).items() if t in MANAGED_TYPES}
         ownership = owners.get(claim.hostname)
-        wanted_txt = ownership_record(claim.hostname, owner, resource_of(claim.service), claim.ttl)
+        wanted_txt = ownership_record(claim.hostname, owner, resource_of(claim.owner), claim.ttl)
         if len(wanted_txt.name) > max_name:
             reason = (
                 f"its ownership record name {wanted_txt.name} is {len(wanted_txt.name)} characters long; "
@@ -156,7 +156,7 @@ def _shown(record: RecordSet, most: int = 60) -> str:
 
 
 def _refused(claim: Claim, message: str) -> Diagnostic:
-    return Diagnostic(service_ref(claim.service), DNS_NOT_PUBLISHED, message, about=claim.hostname)
+    return Diagnostic(claim.owner, DNS_NOT_PUBLISHED, message, about=claim.hostname)
 
 
 def _record_changes(claim: Claim, standing: dict[str, RecordSet], policy: Policy, *, ours: bool) -> list[Change]:

@@ -1,79 +1,125 @@
-"""What DNS should say: for each Service with VIPs and hostnames, one A/AAAA record set per hostname. Pure.
+"""What DNS should say: one A/AAAA record set per hostname, for each Service with VIPs and hostnames and for each
+record a source (Ingress, Gateway API route, DNSEndpoint: `dnslb.core.sources`) wants. Pure.
 
-Only the VIPs in the Service's status are published, never node addresses. Two Services claiming one hostname: the
-earlier-created keeps it, the other is told why. Bad annotations skip that hostname (or Service) with a reason.
+Only the VIPs in a Service's status are published, never node addresses. Two objects claiming one hostname, of any
+kinds, in any namespaces: the earlier-created keeps it, the other is told why. Bad annotations skip that hostname
+(or Service) with a reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, PROCESSING_FAILED, Diagnostic, failed
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, INVALID_OBJECT, PROCESSING_FAILED, Diagnostic, failed
 from dnslb.core.dns.hostnames import service_hostnames
-from dnslb.core.grammar import parse_ip, parse_uint, show, trim
+from dnslb.core.grammar import parse_go_duration, parse_ip, parse_uint, show, trim
 from dnslb.core.ipam.request import ClassFilter, not_handled_because
 from dnslb.core.model import ServiceView
-from dnslb.core.objects import ObjectKey, service_ref
+from dnslb.core.objects import ObjectRef, service_ref
 from dnslb.provider import RecordSet, Zone
 
+if TYPE_CHECKING:  # sources import this module's TTL bounds
+    from dnslb.core.sources.records import SourceRecord
+
 DEFAULT_TTL = 300
+_SECONDS = re.compile(r"[0-9]+")
 MIN_TTL, MAX_TTL = 1, 604_800
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A Service's wish for one hostname."""
+    """An object's wish for one hostname."""
 
     hostname: str
-    service: ObjectKey
+    owner: ObjectRef  # a Service, or the source object (Ingress, HTTPRoute, ..., DNSEndpoint) that wants the name
     created: str
     ttl: int
     records: tuple[RecordSet, ...]  # A and/or AAAA
+    gated: bool = True  # points at a dnslb VIP: the DNS gate applies (a source's other addresses pass it)
 
 
-def claims(services: Iterable[ServiceView], classes: ClassFilter) -> tuple[list[Claim], list[Diagnostic]]:
-    """Every hostname claimed by a Service of ours that has VIPs, earlier-created Services winning duplicates."""
+def claims(
+    services: Iterable[ServiceView],
+    classes: ClassFilter,
+    sourced: Iterable[SourceRecord] = (),
+    providers: Sequence[DNSProviderSpec] = (),
+) -> tuple[list[Claim], list[Diagnostic]]:
+    """Every hostname claimed by a Service of ours that has VIPs, or wanted by a source record; the earlier-created
+    object wins a hostname claimed twice, whatever the kinds and namespaces (ties by kind, namespace, name). A claim
+    a provider's tenant grants refuse (`granted`) takes no part: a namespace cannot hold a name it may not publish
+    against the namespace that may."""
     found: list[Claim] = []
     skipped: list[Diagnostic] = []
-    for service in sorted(services, key=lambda s: s.order):
+    ours = [s for s in services if not_handled_because(s, classes) is None]
+    for service in ours:
         try:  # a bug meeting one Service costs its names this pass (they are held, not deleted), not everyone's
-            service_claims, problems = _claims_of(service, classes)
+            service_claims, problems = _claims_of(service)
         except Exception as exc:
             skipped.append(failed(service_ref(service.key), exc))
             continue
         found += service_claims
         skipped += problems
+    vips = {str(parse_ip(ip)) for s in ours for ip in s.ingress_ips if _is_ip(ip)}
+    found += (_sourced_claim(record, any(a in vips for a in record.addresses)) for record in sourced)
     winners: dict[str, Claim] = {}
-    for claim in found:
+    for claim in sorted(found, key=_order):
+        refusal = next((why for spec in providers if (why := granted(claim, spec)) is not None), None)
+        if refusal is not None:
+            skipped.append(_not_published(claim.owner, refusal, about=claim.hostname))
+            continue
         holder = winners.setdefault(claim.hostname, claim)
         if holder is not claim:
-            field = ann.field(ann.HOSTNAME[0])
-            reason = f"hostname is already claimed by the earlier Service {holder.service}"
-            skipped.append(_not_published(claim.service, reason, field=field, about=claim.hostname))
+            field = ann.field(ann.HOSTNAME[0]) if claim.owner.kind == "Service" else ""
+            reason = f"hostname is already claimed by the earlier {holder.owner.kind} {holder.owner.key}"
+            skipped.append(_not_published(claim.owner, reason, field=field, about=claim.hostname))
     return list(winners.values()), skipped
 
 
-def held(skipped: Iterable[Diagnostic]) -> frozenset[ObjectKey]:
-    """Services whose claims are unknown this pass (they could not be handled): their names must not be deleted."""
-    return frozenset(d.subject.key for d in skipped if d.reason == PROCESSING_FAILED and d.subject is not None)
+def _order(claim: Claim) -> tuple[bool, str, ObjectRef]:
+    """Earlier-created first, not-yet-created last; ties by kind and name, so every process orders claims alike."""
+    return (not claim.created, claim.created, claim.owner)
 
 
-def _claims_of(service: ServiceView, classes: ClassFilter) -> tuple[list[Claim], list[Diagnostic]]:
-    if not_handled_because(service, classes) is not None:
-        return [], []
+@functools.lru_cache(maxsize=1 << 16)  # a pass makes the same claims as the last, but for what changed
+def _sourced_claim(record: SourceRecord, gated: bool) -> Claim:
+    ttl = DEFAULT_TTL if record.ttl is None else record.ttl
+    v4 = tuple(a for a in record.addresses if ":" not in a)
+    v6 = tuple(a for a in record.addresses if ":" in a)
+    records = _RecordsFor(ttl, v4, v6)(record.hostname)
+    return Claim(record.hostname, record.owner, record.created, ttl, records, gated)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        parse_ip(text)
+    except ValueError:
+        return False
+    return True
+
+
+def held(skipped: Iterable[Diagnostic]) -> frozenset[ObjectRef]:
+    """Objects whose claims are unknown this pass (they could not be handled): their names must not be deleted."""
+    return frozenset(d.subject for d in skipped if d.reason == PROCESSING_FAILED and d.subject is not None)
+
+
+def _claims_of(service: ServiceView) -> tuple[list[Claim], list[Diagnostic]]:
     hostnames, problems = service_hostnames(service)
     if not hostnames:
         return [], list(problems)
     ttl, ttl_problem = _ttl(service)
     if ttl_problem is not None:
-        return [], [*problems, ttl_problem]
+        problems = (*problems, ttl_problem)
     records_for = _records_of(service, ttl)
     if records_for is None:
         return [], list(problems)  # no VIP yet: nothing to publish
-    return [Claim(h, service.key, service.created, ttl, records_for(h)) for h in hostnames], list(problems)
+    owner = service_ref(service.key)
+    return [Claim(h, owner, service.created, ttl, records_for(h)) for h in hostnames], list(problems)
 
 
 def for_provider(
@@ -99,8 +145,9 @@ def for_provider(
 def granted(claim: Claim, spec: DNSProviderSpec) -> str | None:
     """Why the claim's namespace may not use its hostname under the provider's allowedNamespaces, or None."""
     for grant in spec.allowed_namespaces:
-        if _within(claim.hostname, grant.domain) and claim.service.namespace not in grant.namespaces:
-            return f"namespace {claim.service.namespace} may not publish names under {grant.domain}"
+        namespace = claim.owner.key.namespace
+        if _within(claim.hostname, grant.domain) and namespace not in grant.namespaces:
+            return f"namespace {namespace} may not publish names under {grant.domain}"
     return None
 
 
@@ -109,22 +156,29 @@ def _within(hostname: str, domain: str) -> bool:
     return name == domain or name.endswith("." + domain) or hostname.endswith("." + domain)
 
 
-def _ttl(service: ServiceView) -> tuple[int, Diagnostic | None]:
-    found = ann.lookup(service.annotations, ann.TTL)
+def annotation_ttl(annotations: Mapping[str, str]) -> tuple[int | None, tuple[str, str] | None]:
+    """The TTL annotation's seconds (None: none set), and what is wrong with it as (field, message): a value dnslb
+    cannot use costs the TTL only (the default applies), never the names."""
+    found = ann.lookup(annotations, ann.TTL)
     if found is None:
-        return DEFAULT_TTL, None
+        return None, None
     name, text = found
-    try:
-        ttl = parse_uint(trim(text), 0, 2**63)
+    try:  # whole seconds, or a Go duration as external-dns takes it ("90s", "1m30s", "2h"), in whole seconds
+        ttl = parse_uint(trim(text), 0, 2**63) if _SECONDS.fullmatch(trim(text)) else int(parse_go_duration(trim(text)))
     except ValueError:
-        return 0, _not_published(
-            service.key, f"TTL {show(text)} is not a whole number of seconds", field=ann.field(name)
-        )
+        message = f"TTL {show(text)} is neither whole seconds nor a duration like 1m30s; the default applies"
+        return None, (ann.field(name), message)
     if not MIN_TTL <= ttl <= MAX_TTL:
-        return 0, _not_published(
-            service.key, f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds", field=ann.field(name)
-        )
+        return None, (ann.field(name), f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds; the default applies")
     return ttl, None
+
+
+def _ttl(service: ServiceView) -> tuple[int, Diagnostic | None]:
+    ttl, problem = annotation_ttl(service.annotations)
+    if problem is None:
+        return (DEFAULT_TTL if ttl is None else ttl), None
+    field, message = problem
+    return DEFAULT_TTL, Diagnostic(service_ref(service.key), INVALID_OBJECT, message, field=field)
 
 
 def _records_of(service: ServiceView, ttl: int) -> _RecordsFor | None:
@@ -156,5 +210,5 @@ class _RecordsFor:
         return tuple(out)
 
 
-def _not_published(service: ObjectKey, message: str, *, field: str = "", about: str = "") -> Diagnostic:
-    return Diagnostic(service_ref(service), DNS_NOT_PUBLISHED, message, field=field, about=about)
+def _not_published(owner: ObjectRef, message: str, *, field: str = "", about: str = "") -> Diagnostic:
+    return Diagnostic(owner, DNS_NOT_PUBLISHED, message, field=field, about=about)

@@ -20,7 +20,7 @@ from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PENDING, VIP_ANNOUNCED
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.hostnames import hostname_problem
 from dnslb.core.model import DNS_PUBLISHED_CONDITION
-from dnslb.core.objects import ObjectKey, service_ref
+from dnslb.core.objects import ObjectKey, ObjectRef, service_ref
 
 CONDITION = DNS_PUBLISHED_CONDITION
 PublishWhen = Literal["Announced", "Allocated"]
@@ -39,8 +39,9 @@ def vips(claim: Claim) -> frozenset[str]:
 
 
 def is_announced(claim: Claim, announced: Collection[str] | None) -> bool:
-    """Whether a node announces one of the claim's VIPs; None (no gate): taken as announced."""
-    return announced is None or any(v in announced for v in vips(claim))
+    """Whether a node announces one of the claim's VIPs; None (no gate), or a claim that points at no dnslb VIP:
+    taken as announced."""
+    return announced is None or not claim.gated or any(v in announced for v in vips(claim))
 
 
 def split(claims: Iterable[Claim], announced: Collection[str] | None) -> tuple[list[Claim], list[Claim]]:
@@ -54,7 +55,7 @@ def split(claims: Iterable[Claim], announced: Collection[str] | None) -> tuple[l
 
 def pending(claim: Claim) -> Diagnostic:
     message = f"{_unannounced(claim)} yet; published once one does"
-    return Diagnostic(service_ref(claim.service), DNS_PENDING, message, about=claim.hostname, severity="Normal")
+    return Diagnostic(claim.owner, DNS_PENDING, message, about=claim.hostname, severity="Normal")
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,13 @@ def read_message(message: str) -> tuple[HostnameState, ...]:
 def publications(
     claims: Sequence[Claim],
     diagnostics: Iterable[Diagnostic],
-    published: Collection[tuple[str, ObjectKey]],
+    published: Collection[tuple[str, ObjectRef]],
     announced: Collection[str] | None,
 ) -> dict[ObjectKey, Publication]:
-    """Per Service, each hostname's state across the providers: published at one is published (the name answers);
-    else refused (the first reason other than `UNSERVED` that some provider gave, else `UNSERVED`), else pending.
-    `published`: (hostname, Service) pairs whose ownership record names that Service in some provider's view;
+    """Per Service (the only kind with a condition for it), each hostname's state across the providers: published
+    at one is published (the name answers); else refused (the first reason other than `UNSERVED` that some
+    provider gave, else `UNSERVED`), else pending.
+    `published`: (hostname, owner) pairs whose ownership record names that owner in some provider's view;
     `diagnostics`: what every provider said (only DNSNotPublished and DNSPending about a hostname are read)."""
     refusals: dict[tuple[ObjectKey, str], str] = {}
     waits: dict[tuple[ObjectKey, str], str] = {}
@@ -128,8 +130,10 @@ def publications(
             waits.setdefault(slot, d.message)
     states: dict[ObjectKey, dict[str, HostnameState]] = {}
     for claim in claims:
-        slot = (claim.service, claim.hostname)
-        if (claim.hostname, claim.service) in published:
+        if claim.owner.kind != "Service":
+            continue
+        slot = (claim.owner.key, claim.hostname)
+        if (claim.hostname, claim.owner) in published:
             state = (
                 HostnameState(claim.hostname, PUBLISHED)
                 if is_announced(claim, announced)
@@ -141,7 +145,7 @@ def publications(
             gated = not is_announced(claim, announced)
             why = waits.get(slot) or (pending(claim).message if gated else "not written yet")
             state = HostnameState(claim.hostname, PENDING, why)
-        states.setdefault(claim.service, {})[claim.hostname] = state
+        states.setdefault(claim.owner.key, {})[claim.hostname] = state
     for (service, hostname), why in refusals.items():  # hostnames that never became claims (conflicts, bad TTLs)
         states.setdefault(service, {}).setdefault(hostname, HostnameState(hostname, REFUSED, why))
     return {service: Publication(tuple(v for _, v in sorted(by.items()))) for service, by in states.items()}

@@ -1,4 +1,5 @@
-"""Ownership records: a TXT record beside each name dnslb manages, saying which owner and which Service it is for.
+"""Ownership records: a TXT record beside each name dnslb manages, saying which owner and which object (a Service,
+an Ingress, a Gateway API route, a DNSEndpoint) it is for.
 
 The TXT lives at `_dnslb.<hostname>` (a leading `*` label becomes `_wildcard`), not at the hostname itself, so it
 never mixes with TXT records the operator keeps at that name (SPF, site verification, ...).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnslb.core.objects import ObjectKey
+from dnslb.core.objects import ObjectKey, ObjectRef
 from dnslb.provider import RecordSet
 
 PREFIX = "_dnslb."
@@ -18,7 +19,7 @@ HERITAGE = "heritage=dnslb"
 @dataclass(frozen=True)
 class Ownership:
     owner: str
-    resource: str  # "service/<namespace>/<name>"
+    resource: str  # "<kind>/<namespace>/<name>", the kind in lowercase: "service/web/shop", "ingress/team-a/www"
 
 
 def ownership_name(hostname: str) -> str:
@@ -35,15 +36,24 @@ def hostname_of(name: str) -> str | None:
     return "*." + rest[len("_wildcard.") :] if rest.startswith("_wildcard.") else rest
 
 
-def resource_of(service: ObjectKey) -> str:
-    return f"service/{service.namespace}/{service.name}"
+# the kinds that own names, by the lowercase spelling ownership records use
+KINDS = {
+    k.lower(): k
+    for k in ("Service", "Ingress", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute", "DNSEndpoint")
+}
 
 
-def service_of(resource: str) -> ObjectKey | None:
-    """The Service an ownership record's resource names (`resource_of` read back); None for anything else."""
+def resource_of(owner: ObjectRef) -> str:
+    return f"{owner.kind.lower()}/{owner.key.namespace}/{owner.key.name}"
+
+
+def owner_of(resource: str) -> ObjectRef | None:
+    """The object an ownership record's resource names (`resource_of` read back); None for anything else."""
     kind, _, rest = resource.partition("/")
     namespace, _, name = rest.partition("/")
-    return ObjectKey(namespace, name) if kind == "service" and namespace and name and "/" not in name else None
+    if kind not in KINDS or not namespace or not name or "/" in name:
+        return None
+    return ObjectRef(KINDS[kind], ObjectKey(namespace, name))
 
 
 def ownership_text(owner: str, resource: str) -> str:

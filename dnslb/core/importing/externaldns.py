@@ -11,8 +11,10 @@ from dnslb.core.importing.externaldns_providers import PROVIDER_PREFIXES, PROVID
 from dnslb.core.importing.fields import Collector, Source
 from dnslb.core.importing.results import Body
 from dnslb.core.manifests import Document
+from dnslb.core.sources.read import SOURCES
 
 MIGRATION = "docs/migration.md"
+DEFAULT_OWNER_ID = "default"  # external-dns's --txt-owner-id when not given (pkg/apis/externaldns/types.go)
 
 
 def read_external_dns(documents: Sequence[Document], out: Collector) -> None:
@@ -88,9 +90,10 @@ def _provider_spec(instance: ExternalDNS, out: Collector) -> Body:
     if provider.zones and not domains:
         spec["zones"] = list(provider.zones)
     if domains:
-        spec["domainFilters"] = domains
-    if instance.text("txt-owner-id"):
-        spec["ownerID"] = instance.text("txt-owner-id")
+        spec["domainFilters"] = _narrowed(instance, domains, provider.zones, out)
+    owner = instance.value("txt-owner-id")
+    if owner is None or owner.text is not None:  # hidden in a Secret or a ConfigMap: a note says so
+        spec["ownerID"] = (owner.text if owner is not None else "") or DEFAULT_OWNER_ID
     spec["policy"] = _policy(instance)
     spec["takeover"] = False  # on only once external-dns has stopped (docs/migration.md)
     if provider.settings:
@@ -121,6 +124,33 @@ def _domain_filters(instance: ExternalDNS, out: Collector) -> list[str]:
     return domains
 
 
+def _narrowed(instance: ExternalDNS, domains: list[str], zones: Sequence[str], out: Collector) -> list[str]:
+    """The names both the domain filters and the provider's zones admit, as domain filters: external-dns publishes a
+    name only when it passes --domain-filter and lies in one of the zones (--rfc2136-zone), where dnslb's zones and
+    domainFilters would each admit a name alone."""
+    if not zones:
+        return domains
+    narrowed: list[str] = []
+    for domain in domains:
+        for zone in zones:
+            inner = domain if _within(domain, zone) else zone if _within(zone, domain) else None
+            if inner is not None and inner not in narrowed:
+                narrowed.append(inner)
+    if not narrowed:  # an empty list would admit every name
+        message = (
+            f"--domain-filter {', '.join(domains)}: no name lies both within it and in the zones "
+            f"({', '.join(zones)}), so external-dns published nothing; domainFilters kept, and dnslb publishes "
+            "nothing either"
+        )
+        out.notes.append(instance.note(message))
+        return domains
+    return narrowed
+
+
+def _within(name: str, domain: str) -> bool:
+    return name == domain or name.endswith("." + domain)
+
+
 def _generic_notes(instance: ExternalDNS, provider: Provider) -> list[str]:
     notes = _source_notes(instance)
     for flag, target in (("txt-owner-id", "ownerID"), ("domain-filter", "domainFilters"), ("policy", "policy")):
@@ -148,16 +178,22 @@ def _generic_notes(instance: ExternalDNS, provider: Provider) -> list[str]:
 
 
 def _source_notes(instance: ExternalDNS) -> list[str]:
+    """external-dns's sources as the controller's --source names them (its `crd` is dnslb's `dnsendpoint`)."""
     sources = instance.values("source")
     notes = []
+    kept = []
     for source in sources:
-        if source == "ingress":
-            notes.append(
-                "--source=ingress: dnslb publishes Services' names only; keep an external-dns with only "
-                "--source=ingress, or put the Ingress hosts on the ingress controller's Service (dnslb.io/hostname)"
-            )
-        elif source != "service":
-            notes.append(f"--source={source}: dnslb publishes names of LoadBalancer Services only; left out")
+        name = "dnsendpoint" if source == "crd" else source
+        if name in SOURCES:
+            kept.append(name)
+        else:
+            notes.append(f"--source={source}: dnslb has no such source; left out")
+    if kept:
+        wanted = ",".join(dict.fromkeys(kept))
+        notes.append(
+            f"sources: run the controller with --source={wanted} (deploy/ runs service,ingress; "
+            "deploy/sources/ adds the Gateway API routes and DNSEndpoints with their grants)"
+        )
     if sources and "service" not in sources:
         notes.append(
             "no --source=service: this external-dns published no Services' names, which dnslb will (every "

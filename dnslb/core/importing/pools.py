@@ -1,9 +1,9 @@
 """IPAddressPool → AddressPool, keeping MetalLB's rules as its allocator and config code have them:
 - Pool choice: the pools with a `serviceAllocation` that fits the Service come first, lowest `priority` first, those
-  without a priority (0) after those with one; only then the auto-assign pools without a serviceAllocation. dnslb
-  orders pools by priority alone (none: last), so a pool with a serviceAllocation but no priority gets one just
-  above the highest given.
-- An address: MetalLB takes the first free address of the first listed range, dnslb the lowest free one of the pool.
+  without a priority (0) after those with one; only then the auto-assign pools without a serviceAllocation, as
+  dnslb orders them too (a pool with a serviceAllocation but no priority is still given one just above the highest
+  given, so the order reads plainly in the output).
+- An address: the first free address of the first listed range, in MetalLB and dnslb alike.
 - A CIDR with host bits (`198.51.100.10/24`) is its whole network, as Go's ParseCIDR reads it.
 """
 
@@ -84,7 +84,7 @@ def _read_pool(source: Source, body: Body) -> tuple[Pool, list[Note]]:
         allocation,
         priority,
     )
-    return pool, [*notes, *_order_notes(source, entries), *leftovers(source, spec, _POOL_FIELDS, {})]
+    return pool, [*notes, *leftovers(source, spec, _POOL_FIELDS, {})]
 
 
 def _address(source: Source, index: int, text: str) -> tuple[str, int, int]:
@@ -104,19 +104,6 @@ def _address(source: Source, index: int, text: str) -> tuple[str, int, int]:
     except ValueError:
         raise source.invalid(path, f"{show(text)} is neither a CIDR nor a FIRST-LAST range") from None
     return str(network), network.version, int(network.network_address)
-
-
-def _order_notes(source: Source, entries: Sequence[tuple[str, int, int]]) -> list[Note]:
-    for version in (4, 6):
-        firsts = [first for _, v, first in entries if v == version]
-        if firsts != sorted(firsts):
-            return [
-                source.note(
-                    "spec.addresses: MetalLB hands out the first listed range's addresses first, dnslb the lowest free "
-                    "address of the pool; new VIPs may come from another range than before"
-                )
-            ]
-    return []
 
 
 def _allocation(source: Source, spec: Body) -> tuple[dict[str, Any] | None, int, list[Note]]:

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dnslb.core import annotations as ann
-from dnslb.core.dns.desired import MAX_TTL, MIN_TTL
+from dnslb.core.dns.desired import annotation_ttl as ttl_annotation
 from dnslb.core.dns.hostnames import hostname_problem
-from dnslb.core.grammar import parse_ip, parse_uint, show, trim
+from dnslb.core.grammar import parse_ip, show, trim
 from dnslb.core.objects import ObjectRef
 from dnslb.core.sources.fields import Owner, Report
 
@@ -83,18 +83,9 @@ def hostname_source(owner: Owner, names: tuple[str, ...], report: Report) -> str
 
 def annotation_ttl(owner: Owner, report: Report) -> int | None:
     """The TTL annotation's seconds, read as for Services; unusable, it is reported and the default applies."""
-    found = ann.lookup(owner.annotations, ann.TTL)
-    if found is None:
-        return None
-    name, value = found
-    try:
-        ttl = parse_uint(trim(value), 0, 2**63)
-    except ValueError:
-        report.invalid(ann.field(name), f"TTL {show(value)} is not a whole number of seconds; the default applies")
-        return None
-    if not MIN_TTL <= ttl <= MAX_TTL:
-        report.invalid(ann.field(name), f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds; the default applies")
-        return None
+    ttl, problem = ttl_annotation(owner.annotations)
+    if problem is not None:
+        report.invalid(*problem)
     return ttl
 
 
