@@ -108,3 +108,76 @@ def test_a_tls_only_host_is_published_unless_the_flag_says_not_and_plan_says_why
     assert (
         "warning: spec.tls[0].hosts[0]: secure.example.test: TLS hosts are not published: --ignore-ingress-tls-spec"
     ) in out
+
+
+def shared(doc: dict[str, Any], ip: str) -> dict[str, Any]:
+    doc["metadata"]["annotations"] = {"dnslb.io/shared-hostnames": "true"}
+    doc["status"]["loadBalancer"]["ingress"] = [{"ip": ip}]
+    return doc
+
+
+def grant(*namespaces: str) -> dict[str, Any]:
+    provider = {**CONFIG[1], "spec": {**CONFIG[1]["spec"]}}
+    provider["spec"]["allowedNamespaces"] = [{"domain": "www.example.test", "namespaces": list(namespaces)}]
+    return provider
+
+
+@pytest.mark.parametrize(
+    ("blue_ns", "green_ns", "both_opt_in", "granted", "outcome"),
+    [
+        ("web", "web", True, (), "shared"),
+        ("team-a", "team-b", True, ("team-a", "team-b"), "shared"),
+        ("team-a", "team-b", True, (), "sharing across namespaces needs an allowedNamespaces grant"),
+        ("web", "web", False, (), "earliest"),
+    ],
+)
+def test_one_name_two_objects_blue_green_only_when_both_opt_in_and_the_grants_allow(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    blue_ns: str,
+    green_ns: str,
+    both_opt_in: bool,
+    granted: tuple[str, ...],
+    outcome: str,
+) -> None:
+    blue = shared(ingress("blue", blue_ns, "2026-01-02T00:00:00Z", "www.example.test"), "198.51.100.1")
+    green = shared(ingress("green", green_ns, "2026-01-03T00:00:00Z", "www.example.test"), "198.51.100.2")
+    if not both_opt_in:
+        del green["metadata"]["annotations"]
+    manifest = tmp_path / "all.yaml"
+    config = [CONFIG[0], grant(*granted) if granted else CONFIG[1], CONFIG[2]]
+    manifest.write_text(yaml.safe_dump_all([*config, blue, green]))
+    code = main(["plan", "-f", str(manifest)])
+    out, err = capsys.readouterr()
+    earlier = f"hostname is already claimed by the earlier Ingress {blue_ns}/blue"
+    if outcome == "shared":
+        assert code == 0
+        assert "create www.example.test 300 A 198.51.100.1 198.51.100.2" in out
+        assert f"www.example.test: Ingress/{green_ns}/green: shared with the earlier Ingress {blue_ns}/blue" in err
+    elif outcome == "earliest":
+        assert code == 3
+        assert "create www.example.test 300 A 198.51.100.1\n" in out
+        assert f"  www.example.test: {earlier}\n" in out
+    else:
+        assert code == 3
+        assert f"  www.example.test: {earlier} ({outcome} for the name that lists both)" in out
+
+
+def test_a_service_naming_another_controller_is_skipped_and_plan_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "other", "namespace": "web", "annotations": {
+            "external-dns.alpha.kubernetes.io/hostname": "other.example.test",
+            "external-dns.alpha.kubernetes.io/controller": "someone-else"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+    }  # fmt: skip
+    code, out = plan(tmp_path, capsys, service)
+    assert code == 3
+    assert "create other.example.test" not in out
+    assert (
+        "  other.example.test: metadata.annotations[external-dns.alpha.kubernetes.io/controller]: skipped: controller "
+        "annotation names 'someone-else', not 'dns-controller'"
+    ) in out

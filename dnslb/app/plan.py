@@ -25,11 +25,11 @@ from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.core.config import AddressPool, Config, DNSProvider, is_config, load_config
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import INVALID_OBJECT, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
+from dnslb.core.diagnostics import DNS_SHARED, INVALID_OBJECT, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
 from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
-from dnslb.core.dns.desired import Claim, annotation_ttl, claims, for_provider, granted, held
+from dnslb.core.dns.desired import Claim, annotation_ttl, claims, for_provider, granted, held, shares
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam import CLASSLESS, ClassFilter, PoolUsage, not_handled_because
 from dnslb.core.ipam.decisions import VIPDecisions
@@ -321,8 +321,9 @@ def _plan_dns(
     """What each DNSProvider would get, and every hostname that would not be published, as the DNS loop decides."""
     vips = {p.service: p.ips for p in plans}
     with_vips = [replace(s, ingress_ips=vips.get(s.key, ())) for s in services]
-    found, skipped = claims(with_vips, classes, sourced.records, [p.spec for p in config.providers])
-    total = DNSPlan(unpublished=tuple(_claim_refusals(skipped, services)))
+    found, skipped = claims(with_vips, classes, sourced.records, [p.spec for p in config.providers], sourced.sharing)
+    shared = tuple(f"{d.about}: {d.subject}: {d.message}" for d in skipped if d.reason == DNS_SHARED)
+    total = DNSPlan(unpublished=tuple(_claim_refusals(skipped, services)), notes=shared)
     outside: dict[str, frozenset[Claim]] = {}  # by planned provider: the claims no zone of it holds
     unknown: list[DNSProviderSpec] = []  # providers whose zones are not known: they may serve any of their names
     for resource in config.providers:
@@ -355,7 +356,7 @@ def _claim_refusals(skipped: Sequence[Diagnostic], services: Sequence[ServiceVie
     hostnames = {s.key: service_hostnames(s)[0] for s in services}
     refused = []
     for skip in skipped:
-        if skip in on_rows or skip.subject is None or skip.reason == INVALID_OBJECT:
+        if skip in on_rows or skip.subject is None or skip.reason in (INVALID_OBJECT, DNS_SHARED):
             continue  # a TTL dnslb cannot use: a warning on the Service's row, its names are published
         if skip.subject.kind != "Service":
             if skip.about:
@@ -579,9 +580,10 @@ def _plan_services(
     for service in sorted(services, key=lambda s: s.order):
         hostnames, hostname_problems = service_hostnames(service)
         _, ttl_problem = annotation_ttl(service.annotations)
+        _, share_problem = shares(service.annotations)
         warnings = (
             *(p.describe() for p in hostname_problems),
-            *((": ".join(ttl_problem),) if ttl_problem else ()),
+            *(": ".join(p) for p in (ttl_problem, share_problem) if p),
             *notes.get(service.key, ()),
         )
         ignored = not_handled_because(service, classes)

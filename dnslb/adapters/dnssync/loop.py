@@ -200,11 +200,12 @@ class DNSLoop:
             services = self._hooks.services()
             sourced = self._hooks.sources()
             specs = [p.spec for p in configured]
-            found, skipped = claims(services, self._class, sourced.records, specs)
+            found, skipped = claims(services, self._class, sourced.records, specs, sourced.sharing)
             may_delete = self._hooks.source_complete()
             announced = self._hooks.announced()
             said: list[Diagnostic] = [*sourced.problems, *skipped]
-            kept = held(skipped) | self._in_grace(found, sourced.owners)
+            published = self._published()
+            kept = held(skipped) | self._in_grace(found, sourced.owners, published)
             unserved: dict[tuple[ObjectRef | None, str], list[Diagnostic]] = {}
             ran = 0
             for name, sync in self._syncs.items():
@@ -231,12 +232,18 @@ class DNSLoop:
             gated = any(s.spec.publish_when == "Announced" for s in self._syncs.values())
             self._publish(services, found, said, announced if gated else None)
 
-    def _in_grace(self, found: Sequence[Claim], owners: Collection[ObjectRef]) -> frozenset[ObjectRef]:
+    def _published(self) -> set[tuple[str, ObjectRef]]:
+        """(hostname, owner) of every name some provider's view (after a first full read) says dnslb publishes."""
+        return {pair for sync in self._syncs.values() if sync.read_once for pair in sync.published()}
+
+    def _in_grace(
+        self, found: Sequence[Claim], owners: Collection[ObjectRef], published: Collection[tuple[str, ObjectRef]]
+    ) -> frozenset[ObjectRef]:
         """Source objects that still exist but want no name they own (an Ingress or route that lost its status:
         its controller restarting, a faulty Gateway status): their names are kept for the grace period, said once
         in an Event; after it, they go. An object deleted, or wanting other names, loses its names at once."""
         wanting = {c.owner for c in found}
-        owning = {owner for sync in self._syncs.values() if sync.read_once for _, owner in sync.published()}
+        owning = {owner for _, owner in published}
         now = self._clock()
         emptied = {ref for ref in owning if ref.kind != "Service" and ref in owners and ref not in wanting}
         for ref in emptied - set(self._emptied):

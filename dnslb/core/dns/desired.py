@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, INVALID_OBJECT, PROCESSING_FAILED, Diagnostic, failed
+from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_SHARED, INVALID_OBJECT, PROCESSING_FAILED, Diagnostic, failed
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.grammar import parse_go_duration, parse_ip, parse_uint, show, trim
 from dnslb.core.ipam.request import ClassFilter, not_handled_because
@@ -49,22 +49,31 @@ def claims(
     classes: ClassFilter,
     sourced: Iterable[SourceRecord] = (),
     providers: Sequence[DNSProviderSpec] = (),
+    sharing: Collection[ObjectRef] = (),
 ) -> tuple[list[Claim], list[Diagnostic]]:
     """Every hostname claimed by a Service of ours that has VIPs, or wanted by a source record; the earlier-created
     object wins a hostname claimed twice, whatever the kinds and namespaces (ties by kind, namespace, name). A claim
     a provider's tenant grants refuse (`granted`) takes no part: a namespace cannot hold a name it may not publish
-    against the namespace that may."""
+    against the namespace that may. Two objects that both opt in (`dnslb.io/shared-hostnames: "true"` on a Service;
+    `sharing`, the source objects that carry it) share a name — its addresses are both's (blue/green) — where they
+    are in one namespace or a grant for the name lists both namespaces."""
     found: list[Claim] = []
     skipped: list[Diagnostic] = []
     ours = [s for s in services if not_handled_because(s, classes) is None]
+    opted = set(sharing)
     for service in ours:
         try:  # a bug meeting one Service costs its names this pass (they are held, not deleted), not everyone's
             service_claims, problems = _claims_of(service)
+            share, problem = shares(service.annotations)
         except Exception as exc:
             skipped.append(failed(service_ref(service.key), exc))
             continue
         found += service_claims
         skipped += problems
+        if share:
+            opted.add(service_ref(service.key))
+        if problem is not None:
+            skipped.append(Diagnostic(service_ref(service.key), INVALID_OBJECT, problem[1], field=problem[0]))
     vips = {str(parse_ip(ip)) for s in ours for ip in s.ingress_ips if _is_ip(ip)}
     found += (_sourced_claim(record, any(a in vips for a in record.addresses)) for record in sourced)
     winners: dict[str, Claim] = {}
@@ -74,11 +83,61 @@ def claims(
             skipped.append(_not_published(claim.owner, refusal, about=claim.hostname))
             continue
         holder = winners.setdefault(claim.hostname, claim)
-        if holder is not claim:
-            field = ann.field(ann.HOSTNAME[0]) if claim.owner.kind == "Service" else ""
-            reason = f"hostname is already claimed by the earlier {holder.owner.kind} {holder.owner.key}"
-            skipped.append(_not_published(claim.owner, reason, field=field, about=claim.hostname))
+        if holder is claim:
+            continue
+        earlier = f"the earlier {holder.owner.kind} {holder.owner.key}"
+        why_not = _why_not_shared(holder, claim, opted, providers)
+        if why_not is None:
+            winners[claim.hostname] = _together(holder, claim)
+            message = f"shared with {earlier}: both carry {SHARED}; the name answers with both's addresses"
+            skipped.append(Diagnostic(claim.owner, DNS_SHARED, message, about=claim.hostname, severity="Normal"))
+            continue
+        field = ann.field(ann.HOSTNAME[0]) if claim.owner.kind == "Service" else ""
+        reason = f"hostname is already claimed by {earlier}" + (f" ({why_not})" if why_not else "")
+        skipped.append(_not_published(claim.owner, reason, field=field, about=claim.hostname))
     return list(winners.values()), skipped
+
+
+SHARED = f'{ann.SHARED_HOSTNAMES[0]}: "true"'
+
+
+def shares(annotations: Mapping[str, str]) -> tuple[bool, tuple[str, str] | None]:
+    """Whether the object opts in to sharing its hostnames; and what is wrong with the annotation, as (field,
+    message): a value other than "true" or "false" only costs the sharing."""
+    found = ann.lookup(annotations, ann.SHARED_HOSTNAMES)
+    if found is None or found[1] == "false":
+        return False, None
+    if found[1] == "true":
+        return True, None
+    return False, (ann.field(found[0]), f"{show(found[1])} is not true or false; the hostnames are not shared")
+
+
+def _why_not_shared(
+    holder: Claim, claim: Claim, opted: Collection[ObjectRef], providers: Sequence[DNSProviderSpec]
+) -> str | None:
+    """None when the two may share the name; "" when sharing was not asked for by both; else why not."""
+    if holder.owner not in opted or claim.owner not in opted:
+        return ""
+    if any(r.type not in ("A", "AAAA") for r in (*holder.records, *claim.records)):
+        return "only addresses are shared"
+    namespaces = {holder.owner.key.namespace, claim.owner.key.namespace}
+    if len(namespaces) == 1:
+        return None
+    grants = [g for spec in providers for g in spec.allowed_namespaces if _within(claim.hostname, g.domain)]
+    if any(namespaces <= set(g.namespaces) for g in grants):
+        return None
+    return "sharing across namespaces needs an allowedNamespaces grant for the name that lists both"
+
+
+def _together(holder: Claim, claim: Claim) -> Claim:
+    """The holder's claim with the other's addresses added (the holder's TTL and ownership)."""
+    values: dict[str, set[str]] = {}
+    for record in (*holder.records, *claim.records):
+        values.setdefault(record.type, set()).update(record.values)
+    records = tuple(
+        RecordSet.of(holder.hostname, t, holder.ttl, sorted(v, key=parse_ip)) for t, v in sorted(values.items())
+    )
+    return replace(holder, records=records, gated=holder.gated or claim.gated)
 
 
 def _order(claim: Claim) -> tuple[bool, str, ObjectRef]:
@@ -109,6 +168,11 @@ def held(skipped: Iterable[Diagnostic]) -> frozenset[ObjectRef]:
 
 
 def _claims_of(service: ServiceView) -> tuple[list[Claim], list[Diagnostic]]:
+    controller = ann.lookup(service.annotations, ann.CONTROLLER)
+    if controller is not None and controller[1] != ann.OUR_CONTROLLER:  # another controller's names, as in external-dns
+        message = f"skipped: controller annotation names {show(controller[1])}, not {show(ann.OUR_CONTROLLER)}"
+        field = ann.field(controller[0])
+        return [], [Diagnostic(service_ref(service.key), DNS_NOT_PUBLISHED, message, field=field, severity="Normal")]
     hostnames, problems = service_hostnames(service)
     if not hostnames:
         return [], list(problems)

@@ -7,6 +7,7 @@ never mixes with TXT records the operator keeps at that name (SPF, site verifica
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from dnslb.core.objects import ObjectKey, ObjectRef
@@ -64,6 +65,7 @@ def ownership_record(hostname: str, owner: str, resource: str, ttl: int) -> Reco
     return RecordSet.of(ownership_name(hostname), "TXT", ttl, [ownership_text(owner, resource)])
 
 
+@functools.lru_cache(maxsize=1 << 17)  # every pass reads every ownership record of every zone again
 def parse_ownership(text: str) -> Ownership | None:
     fields = dict(part.partition("=")[::2] for part in text.split(","))
     if f"heritage={fields.get('heritage')}" != HERITAGE or "dnslb/owner" not in fields:

@@ -16,11 +16,6 @@ from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, INVALID_OBJECT, Diagnostic
 from dnslb.core.grammar import is_dns1123_label, is_dns1123_subdomain, show
 from dnslb.core.objects import ObjectKey, ObjectRef
 
-# external-dns's controller annotation: an object that names another controller than external-dns's own value
-# ("dns-controller") belongs to that controller, and every source skips it
-CONTROLLER = ("external-dns.alpha.kubernetes.io/controller", "external-dns.kubernetes.io/controller")
-OUR_CONTROLLER = "dns-controller"
-
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 
@@ -81,10 +76,10 @@ def read_owner(obj: object, kind: str) -> tuple[Owner | None, Report]:
 def other_controller(annotations: Mapping[str, str], report: Report) -> bool:
     """Whether a controller annotation (either prefix) names another controller than `dns-controller` — present and
     empty included, as in external-dns; then the object is skipped, and `report` says so."""
-    for name in CONTROLLER:
+    for name in ann.CONTROLLER:
         value = annotations.get(name)
-        if value is not None and value != OUR_CONTROLLER:
-            message = f"skipped: controller annotation names {show(value)}, not {show(OUR_CONTROLLER)}"
+        if value is not None and value != ann.OUR_CONTROLLER:
+            message = f"skipped: controller annotation names {show(value)}, not {show(ann.OUR_CONTROLLER)}"
             report.skipped(ann.field(name), message)
             return True
     return False

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dnslb.core.diagnostics import Diagnostic
+from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
+from dnslb.core.dns.desired import shares
 from dnslb.core.objects import ObjectKey, ObjectRef
 from dnslb.core.sources.dnsendpoint import dnsendpoint_records
 from dnslb.core.sources.gateway import PROTOCOLS, RouteKind, route_records
@@ -74,6 +75,7 @@ class SourcesRead:
     records: tuple[SourceRecord, ...]
     problems: tuple[Diagnostic, ...]
     owners: frozenset[ObjectRef]  # every object read, with records or without: the ones that exist
+    sharing: frozenset[ObjectRef] = frozenset()  # those that opt in to sharing their hostnames (desired.shares)
 
 
 NO_SOURCES = SourcesRead((), (), frozenset())
@@ -90,13 +92,22 @@ def read_sources(objects: SourceObjects, settings: SourceSettings, memo: Memo | 
     records: list[SourceRecord] = []
     problems: list[Diagnostic] = []
     owners: set[ObjectRef] = set()
+    sharing: set[ObjectRef] = set()
 
     def add(kind: str, obj: Obj, found: tuple[list[SourceRecord], list[Diagnostic]]) -> None:
         records.extend(found[0])
         problems.extend(found[1])
         ref = _ref(kind, obj)
-        if ref is not None:
-            owners.add(ref)
+        if ref is None:
+            return
+        owners.add(ref)
+        annotations = obj["metadata"].get("annotations")
+        if found[0] and isinstance(annotations, Mapping):
+            share, problem = shares({k: v for k, v in annotations.items() if isinstance(v, str)})
+            if share:
+                sharing.add(ref)
+            if problem is not None:
+                problems.append(Diagnostic(ref, INVALID_OBJECT, problem[1], field=problem[0]))
 
     seen: set[tuple[str, str, str]] = set()
 
@@ -129,7 +140,7 @@ def read_sources(objects: SourceObjects, settings: SourceSettings, memo: Memo | 
     if memo is not None:
         for key in set(memo) - seen:
             del memo[key]
-    return SourcesRead(tuple(records), tuple(dict.fromkeys(problems)), frozenset(owners))
+    return SourcesRead(tuple(records), tuple(dict.fromkeys(problems)), frozenset(owners), frozenset(sharing))
 
 
 def _ref(kind: str, obj: Obj) -> ObjectRef | None:
