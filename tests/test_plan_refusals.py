@@ -184,3 +184,19 @@ def test_ttl_takes_seconds_and_go_durations_and_a_bad_one_falls_back_to_the_defa
     else:
         assert code == 3
         assert f"warning: metadata.annotations[external-dns.alpha.kubernetes.io/ttl]: {warning}" in out
+
+
+def test_a_bad_bgp_annotation_costs_only_that_attribute_and_plan_names_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "bgp.yaml"
+    svc = service("web", "web.example.test", "2026-01-01T00:00:00Z",
+                  **{"dnslb.io/bgp-local-pref": "high", "dnslb.io/bgp-communities": "65000:1,junk"})  # fmt: skip
+    manifest.write_text(yaml.safe_dump_all([*CONFIG, svc]))
+    code = main(["plan", "-f", str(manifest)])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "web/web  public  198.51.100.0  web.example.test  allocated" in out
+    assert "create web.example.test 300 A 198.51.100.0" in out
+    assert "warning: metadata.annotations[dnslb.io/bgp-local-pref]: 'high' is not a local preference" in out
+    assert "warning: metadata.annotations[dnslb.io/bgp-communities]: " in out

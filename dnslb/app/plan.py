@@ -23,6 +23,7 @@ from dnslb.adapters.dnssync.plugins import create as create_provider
 from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.adapters.kube.client import api_client
 from dnslb.adapters.kube.dnsstate import read_secret
+from dnslb.core.bgp.policy import service_attributes
 from dnslb.core.config import AddressPool, Config, DNSProvider, is_config, load_config
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.diagnostics import DNS_SHARED, INVALID_OBJECT, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
@@ -581,8 +582,9 @@ def _plan_services(
         hostnames, hostname_problems = service_hostnames(service)
         _, ttl_problem = annotation_ttl(service.annotations)
         _, share_problem = shares(service.annotations)
+        bgp_problems = service_attributes(service)[2]
         warnings = (
-            *(p.describe() for p in hostname_problems),
+            *(p.describe() for p in (*hostname_problems, *bgp_problems)),
             *(": ".join(p) for p in (ttl_problem, share_problem) if p),
             *notes.get(service.key, ()),
         )

@@ -158,7 +158,7 @@ def _service_routes(
     vips = _vips(service)
     if not vips:
         return [], [], []
-    extra_communities, extra_pref, problems = _service_attributes(service)
+    extra_communities, extra_pref, problems = service_attributes(service)
     wanted: list[_Wanted] = []
     withheld: list[Withheld] = []
     for vip in vips:
@@ -211,7 +211,8 @@ def _selects(ad: BGPAdvertisement, pool: AddressPool, node: NodeView) -> bool:
     return pool_ok and any_selector_matches(spec.node_selectors, node.labels)
 
 
-def _service_attributes(service: ServiceView) -> tuple[list[Community], int | None, list[Diagnostic]]:
+def service_attributes(service: ServiceView) -> tuple[list[Community], int | None, list[Diagnostic]]:
+    """The BGP attributes a Service's annotations add to its routes; a bad one is left out, said (not the route)."""
     problems: list[Diagnostic] = []
     communities: list[Community] = []
     found = ann.lookup(service.annotations, ann.BGP_COMMUNITIES)
