@@ -69,8 +69,10 @@ def test_examples_import_with_a_note_for_each_thing_lost(capsys: pytest.CaptureF
     assert "copy Secret metallb-system/tor-a-bgp-password there" in by_subject
     assert "Deployment/external-dns-internal: sources: run the controller with --source=service,ingress" in by_subject
     assert "Deployment/external-dns-public: sources: run the controller with --source=service " in by_subject
+    assert "Deployment/external-dns-internal: an Ingress or route that loses its status addresses keeps" in by_subject
+    assert "Deployment/external-dns-public: publishWhen: Announced (dnslb's default) publishes a name" in by_subject
     # nothing else: every other field carried over
-    assert len(err) == 15, by_subject
+    assert len(err) == 18, by_subject
 
 
 def test_examples_plan_gives_each_service_metallbs_address(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

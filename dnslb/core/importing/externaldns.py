@@ -11,7 +11,7 @@ from dnslb.core.importing.externaldns_providers import PROVIDER_PREFIXES, PROVID
 from dnslb.core.importing.fields import Collector, Source
 from dnslb.core.importing.results import Body
 from dnslb.core.manifests import Document
-from dnslb.core.sources.read import SOURCES
+from dnslb.core.sources.read import ROUTE_SOURCES, SOURCES
 
 MIGRATION = "docs/migration.md"
 DEFAULT_OWNER_ID = "default"  # external-dns's --txt-owner-id when not given (pkg/apis/externaldns/types.go)
@@ -194,6 +194,15 @@ def _source_notes(instance: ExternalDNS) -> list[str]:
             f"sources: run the controller with --source={wanted} (deploy/ runs service,ingress; "
             "deploy/sources/ adds the Gateway API routes and DNSEndpoints with their grants)"
         )
+    if any(name in ("ingress", *ROUTE_SOURCES) for name in kept):
+        notes.append(
+            "an Ingress or route that loses its status addresses keeps its names for the controller's "
+            "--grace-seconds (default 300; external-dns deletes them at once): --grace-seconds=0 for its behaviour"
+        )
+    notes.append(
+        "publishWhen: Announced (dnslb's default) publishes a name once a node announces its VIP; external-dns "
+        "publishes once the address is in status: set publishWhen: Allocated for its timing"
+    )
     if sources and "service" not in sources:
         notes.append(
             "no --source=service: this external-dns published no Services' names, which dnslb will (every "
