@@ -289,7 +289,11 @@ spec: {spec}
     [
         # a keepalive alone means a hold time three times as long
         ("{keepaliveTime: 1m}", {"holdTime": 180, "keepaliveTime": 60}, None),
-        ("{holdTime: 1m30s, keepaliveTime: 10s}", {"holdTime": 90, "keepaliveTime": 10}, None),
+        (
+            "{holdTime: 1m30s, keepaliveTime: 10s}",
+            {"holdTime": 90, "keepaliveTime": 10},
+            "spec.keepaliveTime 10 s: dnslb's speaker (ExaBGP) sends a keepalive every holdTime / 3 (30 s)",
+        ),
         ("{holdTime: 10s}", {"holdTime": 10, "keepaliveTime": 3}, None),  # 3.33 s, cut down as MetalLB hands it FRR
         ("{holdTime: 0s}", {"holdTime": 9, "keepaliveTime": 3}, "spec.holdTime 0 s (no hold timer): dnslb notices"),
         ("{holdTime: 9s, keepaliveTime: 9s}", {"holdTime": 9, "keepaliveTime": 3}, "not below holdTime for dnslb"),

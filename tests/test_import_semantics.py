@@ -144,7 +144,7 @@ def test_unset_bgp_timers_are_written_as_metallbs(capsys: pytest.CaptureFixture[
         ("holdTime: 10s", 10, 3),  # 3.33 s cut down, as MetalLB hands whole seconds to FRR
         ("holdTime: 4500ms", 4, 1),
         ("keepaliveTime: 20s", 60, 20),  # a keepalive alone: hold three times that
-        ("holdTime: 1h, keepaliveTime: 1m", 3600, 60),
+        ("holdTime: 1h, keepaliveTime: 20m", 3600, 1200),
     ],
 )
 def test_bgp_timers_are_go_durations(
@@ -318,3 +318,23 @@ def test_a_zero_duration_flag_asks_for_nothing(capsys: pytest.CaptureFixture[str
         assert "--rfc2136-min-ttl" not in err
     _, _, err = provider_spec(capsys, tmp_path, deployment("dns", [external_dns([*RFC2136, "--rfc2136-min-ttl=1m"])]))
     assert "--rfc2136-min-ttl: dnslb has no minimum TTL; left out" in err
+
+
+def test_ingress_class_and_tls_flags_carry_over_as_the_controllers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["--source=ingress", "--provider=rfc2136", "--rfc2136-host=10.0.0.53", "--ingress-class=nginx",
+            "--ignore-ingress-tls-spec"]  # fmt: skip
+    _, _, err = provider_spec(capsys, tmp_path, deployment("dns", [external_dns(args)]))
+    assert "sources: run the controller with --source=ingress --ingress-class=nginx --ignore-ingress-tls-spec" in err
+    assert "--ingress-class: " not in err and "left out" not in err.split("sources:")[1].split("\n")[0]
+
+
+def test_an_imported_keepalive_other_than_a_third_of_the_hold_time_is_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = metallb("BGPPeer", "r", "  {myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, holdTime: 90s, "
+                   "keepaliveTime: 10s}", "v1beta2")  # fmt: skip
+    code, found, err, _ = imported(capsys, tmp_path, text)
+    assert code == 3 and found[("BGPPeer", "r")]["spec"]["keepaliveTime"] == 10
+    assert "spec.keepaliveTime 10 s: dnslb's speaker (ExaBGP) sends a keepalive every holdTime / 3 (30 s)" in err

@@ -200,3 +200,20 @@ def test_a_bad_bgp_annotation_costs_only_that_attribute_and_plan_names_the_field
     assert "create web.example.test 300 A 198.51.100.0" in out
     assert "warning: metadata.annotations[dnslb.io/bgp-local-pref]: 'high' is not a local preference" in out
     assert "warning: metadata.annotations[dnslb.io/bgp-communities]: " in out
+
+
+def test_external_dns_target_on_a_service_is_not_used_and_plan_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "target.yaml"
+    svc = service("web", "web.example.test", "2026-01-01T00:00:00Z",
+                  **{"external-dns.alpha.kubernetes.io/target": "203.0.113.9"})  # fmt: skip
+    manifest.write_text(yaml.safe_dump_all([*CONFIG, svc]))
+    code = main(["plan", "-f", str(manifest)])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "create web.example.test 300 A 198.51.100.0" in out and "203.0.113.9" in out.split("warning:")[1]
+    assert (
+        "warning: metadata.annotations[external-dns.alpha.kubernetes.io/target]: '203.0.113.9' is not used: dnslb "
+        "publishes the Service's VIPs"
+    ) in out

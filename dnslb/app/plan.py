@@ -26,11 +26,27 @@ from dnslb.adapters.kube.dnsstate import read_secret
 from dnslb.core.bgp.policy import service_attributes
 from dnslb.core.config import AddressPool, Config, DNSProvider, is_config, load_config
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import DNS_SHARED, INVALID_OBJECT, IP_CONFLICT, IP_NOT_IN_POOL, Diagnostic
+from dnslb.core.diagnostics import (
+    ANNOTATION_IGNORED,
+    DNS_SHARED,
+    INVALID_OBJECT,
+    IP_CONFLICT,
+    IP_NOT_IN_POOL,
+    Diagnostic,
+)
 from dnslb.core.dns import gate
 from dnslb.core.dns.batch import Group, pack
 from dnslb.core.dns.changes import zone_changes
-from dnslb.core.dns.desired import Claim, annotation_ttl, claims, for_provider, granted, held, shares
+from dnslb.core.dns.desired import (
+    Claim,
+    annotation_ttl,
+    claims,
+    for_provider,
+    granted,
+    held,
+    ignored_target,
+    shares,
+)
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.ipam import CLASSLESS, ClassFilter, PoolUsage, not_handled_because
 from dnslb.core.ipam.decisions import VIPDecisions
@@ -357,7 +373,7 @@ def _claim_refusals(skipped: Sequence[Diagnostic], services: Sequence[ServiceVie
     hostnames = {s.key: service_hostnames(s)[0] for s in services}
     refused = []
     for skip in skipped:
-        if skip in on_rows or skip.subject is None or skip.reason in (INVALID_OBJECT, DNS_SHARED):
+        if skip in on_rows or skip.subject is None or skip.reason in (INVALID_OBJECT, DNS_SHARED, ANNOTATION_IGNORED):
             continue  # a TTL dnslb cannot use: a warning on the Service's row, its names are published
         if skip.subject.kind != "Service":
             if skip.about:
@@ -585,7 +601,7 @@ def _plan_services(
         bgp_problems = service_attributes(service)[2]
         warnings = (
             *(p.describe() for p in (*hostname_problems, *bgp_problems)),
-            *(": ".join(p) for p in (ttl_problem, share_problem) if p),
+            *(": ".join(p) for p in (ttl_problem, share_problem, ignored_target(service.annotations)) if p),
             *notes.get(service.key, ()),
         )
         ignored = not_handled_because(service, classes)

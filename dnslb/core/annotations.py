@@ -18,6 +18,9 @@ ALLOW_SHARED_IP = ("dnslb.io/allow-shared-ip", "metallb.io/allow-shared-ip", "me
 # external-dns's: an object naming another controller than its own value is that controller's, and skipped
 CONTROLLER = ("external-dns.alpha.kubernetes.io/controller", "external-dns.kubernetes.io/controller")
 OUR_CONTROLLER = "dns-controller"
+# external-dns's record targets: read on Ingresses and Gateways (`dnslb.core.sources`); on a Service, where dnslb
+# publishes the VIPs, it is not used
+TARGET = ("external-dns.alpha.kubernetes.io/target", "external-dns.kubernetes.io/target")
 # "true" on two objects claiming one hostname: both get it, their addresses together (blue/green), where the tenant
 # grants allow both namespaces; otherwise the earlier-created object keeps it
 SHARED_HOSTNAMES = ("dnslb.io/shared-hostnames",)

@@ -54,6 +54,7 @@ DNS_NOT_PUBLISHED = "DNSNotPublished"
 DNS_PENDING = "DNSPending"  # held back by the gate until a node announces the VIP
 VIP_UNANNOUNCED = "VIPUnannounced"  # published, and no node announces the VIP any more
 VIP_ANNOUNCED = "VIPAnnounced"  # announced again
+ANNOTATION_IGNORED = "AnnotationIgnored"  # an annotation dnslb reads elsewhere but does not use here
 DNS_SHARED = "DNSShared"  # a hostname two objects opted in to share: published with both's addresses
 DNS_RECORDS_KEPT = "DNSRecordsKept"  # a source object wants no name it owns: kept for the grace period
 DNS_PROVIDER_FAILED = "DNSProviderFailed"

@@ -119,8 +119,6 @@ def test_requested_ips_from_spec_and_every_annotation(
          "192.168.1.1 is in no AddressPool"),
         ({"dnslb.io/address-pool": "nope"}, {}, "metadata.annotations[dnslb.io/address-pool]",
          "no AddressPool 'nope'"),
-        ({"metallb.universe.tf/address-pool": "  "}, {}, "metadata.annotations[metallb.universe.tf/address-pool]",
-         "is empty"),
         ({"dnslb.io/address-pool": "other", "dnslb.io/load-balancer-ips": "10.0.0.9"}, {},
          "metadata.annotations[dnslb.io/load-balancer-ips]", "10.0.0.9 is in pool p, not in other"),
     ],
@@ -132,6 +130,14 @@ def test_bad_annotations_are_refused_with_the_field_named(
     refusal = refused(allocator.allocate(make_service("s", annotations=annotations, **spec)))
     assert refusal.field == field
     assert reason in refusal.message
+
+
+def test_an_empty_metallb_annotation_is_not_set_and_hides_the_older_spelling() -> None:
+    allocator = Allocator([make_pool("first", "10.0.0.0/24"), make_pool("named", "10.1.0.0/24")])
+    empty = {"metallb.io/address-pool": " ", "metallb.universe.tf/address-pool": "named"}
+    got = allocator.allocate(make_service("s", annotations=empty))
+    assert not isinstance(got, Diagnostic) and got.pool == "first"  # any pool, as MetalLB reads an empty one
+    assert ips(allocator.allocate(make_service("t", annotations={"metallb.io/loadBalancerIPs": ""}))) == ["10.0.0.1"]
 
 
 def test_requested_ip_in_use_names_the_holder() -> None:

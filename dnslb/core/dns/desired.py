@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 
 from dnslb.core import annotations as ann
 from dnslb.core.config.resources import DNSProviderSpec
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_SHARED, INVALID_OBJECT, PROCESSING_FAILED, Diagnostic, failed
+from dnslb.core.diagnostics import (
+    ANNOTATION_IGNORED,
+    DNS_NOT_PUBLISHED,
+    DNS_SHARED,
+    INVALID_OBJECT,
+    PROCESSING_FAILED,
+    Diagnostic,
+    failed,
+)
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.grammar import parse_go_duration, parse_ip, parse_uint, show, trim
 from dnslb.core.ipam.request import ClassFilter, not_handled_because
@@ -179,6 +187,9 @@ def _claims_of(service: ServiceView) -> tuple[list[Claim], list[Diagnostic]]:
     ttl, ttl_problem = _ttl(service)
     if ttl_problem is not None:
         problems = (*problems, ttl_problem)
+    target = ignored_target(service.annotations)
+    if target is not None:
+        problems = (*problems, Diagnostic(service_ref(service.key), ANNOTATION_IGNORED, target[1], field=target[0]))
     records_for = _records_of(service, ttl)
     if records_for is None:
         return [], list(problems)  # no VIP yet: nothing to publish
@@ -235,6 +246,14 @@ def annotation_ttl(annotations: Mapping[str, str]) -> tuple[int | None, tuple[st
     if not MIN_TTL <= ttl <= MAX_TTL:
         return None, (ann.field(name), f"TTL {ttl} is outside {MIN_TTL}..{MAX_TTL} seconds; the default applies")
     return ttl, None
+
+
+def ignored_target(annotations: Mapping[str, str]) -> tuple[str, str] | None:
+    """external-dns's target annotation on a Service, as (field, why it is not used): dnslb publishes the VIPs."""
+    found = ann.lookup(annotations, ann.TARGET)
+    if found is None or not trim(found[1]):
+        return None
+    return ann.field(found[0]), f"{show(found[1])} is not used: dnslb publishes the Service's VIPs"
 
 
 def _ttl(service: ServiceView) -> tuple[int, Diagnostic | None]:

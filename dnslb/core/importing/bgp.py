@@ -151,6 +151,12 @@ def _timers(source: Source, spec: Body, out: Collector) -> Body:
         message = f"spec.keepaliveTime {_seconds(keepalive)} s: {why} for dnslb; holdTime / 3 written"
         out.notes.append(source.note(message))
         keepalive_time = hold_time // 3
+    elif keepalive_time != hold_time // 3:
+        message = (
+            f"spec.keepaliveTime {keepalive_time} s: dnslb's speaker (ExaBGP) sends a keepalive every holdTime / 3 "
+            f"({hold_time // 3} s) whatever keepaliveTime says"
+        )
+        out.notes.append(source.note(message))
     return {"holdTime": hold_time, "keepaliveTime": keepalive_time}
 
 

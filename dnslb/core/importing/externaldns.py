@@ -75,7 +75,10 @@ _OWNERSHIP = frozenset(
         *("dynamodb-table", "crd-registry-namespace"),
     }
 )
-_GENERIC_HANDLED = frozenset({"source", "provider", "domain-filter", "policy", "annotation-prefix"})
+_SOURCE_FLAGS = ("ingress-class", "gateway-class")  # the controller's flags of the same names and meaning
+_GENERIC_HANDLED = frozenset(
+    {"source", "provider", "domain-filter", "policy", "annotation-prefix", *_SOURCE_FLAGS, "ignore-ingress-tls-spec"}
+)
 _POLICIES = ("sync", "upsert-only", "create-only")
 _ANNOTATION_PREFIXES = ("external-dns.alpha.kubernetes.io/", "external-dns.kubernetes.io/")
 
@@ -190,9 +193,11 @@ def _source_notes(instance: ExternalDNS) -> list[str]:
             notes.append(f"--source={source}: dnslb has no such source; left out")
     if kept:
         wanted = ",".join(dict.fromkeys(kept))
+        same = [f"--{flag}={value}" for flag in _SOURCE_FLAGS for value in instance.values(flag)]
+        same += ["--ignore-ingress-tls-spec"] if instance.on("ignore-ingress-tls-spec") else []
         notes.append(
-            f"sources: run the controller with --source={wanted} (deploy/ runs service,ingress; "
-            "deploy/sources/ adds the Gateway API routes and DNSEndpoints with their grants)"
+            f"sources: run the controller with --source={wanted}{''.join(' ' + f for f in same)} (deploy/ runs "
+            "service,ingress; deploy/sources/ adds the Gateway API routes and DNSEndpoints with their grants)"
         )
     if any(name in ("ingress", *ROUTE_SOURCES) for name in kept):
         notes.append(

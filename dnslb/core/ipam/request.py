@@ -63,9 +63,7 @@ def not_handled_because(service: ServiceView, classes: ClassFilter) -> str | Non
 def request_for(service: ServiceView) -> Request:
     problems: list[Diagnostic] = []
     families = _families(service)
-    pool = ann.lookup(service.annotations, ann.ADDRESS_POOL)
-    if pool is not None and not trim(pool[1]):
-        problems.append(_refused(service, ann.field(pool[0]), "is empty; name an AddressPool or drop the annotation"))
+    pool = _set(ann.lookup(service.annotations, ann.ADDRESS_POOL))
     sharing = ann.lookup(service.annotations, ann.ALLOW_SHARED_IP)
     requested, requested_field = _requested(service, families, problems)
     backend = ""
@@ -97,7 +95,7 @@ def _families(service: ServiceView) -> tuple[int, ...]:
 def _requested(
     service: ServiceView, families: tuple[int, ...], problems: list[Diagnostic]
 ) -> tuple[tuple[IPAddress, ...], str | None]:
-    found = ann.lookup(service.annotations, ann.LOAD_BALANCER_IPS)
+    found = _set(ann.lookup(service.annotations, ann.LOAD_BALANCER_IPS))
     spec_ip = service.load_balancer_ip
     if found is None and spec_ip is None:
         return (), None
@@ -129,6 +127,11 @@ def _requested(
     elif service.ip_family_policy == "RequireDualStack" and len(ips) == 1:
         problems.append(_refused(service, field, f"'{text}': RequireDualStack needs one IPv4 and one IPv6 address"))
     return tuple(ips), field
+
+
+def _set(found: tuple[str, str] | None) -> tuple[str, str] | None:
+    """An annotation present but empty is not set, as MetalLB reads it (and it still hides a later spelling)."""
+    return found if found is not None and trim(found[1]) else None
 
 
 def _refused(service: ServiceView, field: str, message: str) -> Diagnostic:
