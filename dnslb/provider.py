@@ -7,9 +7,14 @@ server.
 
 Values are plain and canonical, so that plans compare by equality:
 - names are lowercase FQDNs without the trailing dot (`web.example.test`, `*.apps.example.test`);
-- A/AAAA values are addresses in their compressed text form; CNAME values are names as above;
+- A/AAAA values are addresses in their compressed text form; CNAME, NS and PTR values are names as above;
 - a TXT value is its text, unquoted and unsplit (the provider quotes, escapes and splits into 255-byte strings);
+- MX, SRV and NAPTR values are their zone-file presentation with every name as above and the root as `.`
+  (`10 mail.example.test`, `10 5 443 sip.example.test`, `0 0 0 .`); `canonical_value` makes one from any spelling
+  of presentation form, `absolute_value` gives it back with trailing dots (PowerDNS, external-dns's SRV and NAPTR);
 - `values` are sorted and unique.
+
+A provider declares the record types it can write (`Limits.record_types`); dnslb sends it no other, and says why.
 
 A record set read from a provider also carries `exact`: its values exactly as the provider returned them (the
 provider's own spelling, quoting and order). Providers send `exact` when they have it — in deletes, in the
@@ -23,11 +28,26 @@ what dnslb expects — a `create` where one stands, an `update` or `delete` or `
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+# dnspython's rdata and name parsers only: no I/O (the resolver and query modules are never imported here)
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.tokenizer
+
 ENTRY_POINT_GROUP = "dnslb.providers"
+
+# The record types dnslb publishes: those external-dns's DNSEndpoint knows, but DNAME
+RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "NS", "MX", "SRV", "PTR", "NAPTR"})
+# What a provider that declares nothing can write (`Limits.record_types`)
+BASIC_RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT"})
 
 # `require`: change nothing, but refuse the whole request unless the record set stands exactly as given (a guard on
 # a name's ownership record while its other record sets change)
@@ -102,6 +122,8 @@ class Limits:
     max_bytes: int | None = None
     requests_per_second: float | None = None
     max_name: int = MAX_NAME_LENGTH  # the longest record name, in text form without the trailing dot
+    # not a limit on a request: the record types the provider can write at all (of RECORD_TYPES); never lowered
+    record_types: frozenset[str] = BASIC_RECORD_TYPES
 
     def fits(self, cost: Cost) -> bool:
         return not any(
@@ -127,11 +149,71 @@ class Limits:
             max_bytes=_int(lower(self.max_bytes, overrides.max_bytes)),
             requests_per_second=lower(self.requests_per_second, overrides.requests_per_second),
             max_name=min(self.max_name, overrides.max_name),
+            record_types=self.record_types,
         )
 
 
 def _int(value: float | None) -> int | None:
     return None if value is None else int(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def canonical_value(type_: str, text: str) -> str:
+    """One value of a `type_` record set, given in zone-file presentation form (every name taken as absolute, with
+    its trailing dot or without; TXT as quoted strings), as dnslb keeps it (see above). ValueError, saying why, when
+    `text` is not exactly one such value: a comment or a second line is refused, not dropped."""
+    rdtype = _rdtype(type_)
+    rdata = _parsed(rdtype, text)
+    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
+        try:
+            return b"".join(rdata.strings).decode()
+        except UnicodeDecodeError:
+            raise ValueError("is not UTF-8 text") from None
+    if type_ in ("A", "AAAA"):
+        return rdata.to_text()
+    # names lowercase, as DNSSEC's canonical form writes them, then relative to the root: no trailing dot
+    wire = rdata.to_digestable()
+    lowered = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, wire, 0, len(wire))
+    shown = lowered.to_text(origin=dns.name.root, relativize=True)
+    # the root relative to itself is "@"; in these types a name field stands last
+    return shown[:-1] + "." if shown == "@" or shown.endswith(" @") else shown
+
+
+@functools.lru_cache(maxsize=65_536)
+def absolute_value(type_: str, value: str) -> str:
+    """A canonical value in presentation form with every name absolute (a trailing dot), as zone files and
+    PowerDNS write it; TXT as quoted strings of at most 255 bytes. ValueError when `value` is not canonical."""
+    rdtype = _rdtype(type_)
+    if rdtype == dns.rdatatype.TXT:
+        data = value.encode()
+        strings = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
+        return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, strings).to_text()
+    return _parsed(rdtype, value).to_text()
+
+
+def _rdtype(type_: str) -> dns.rdatatype.RdataType:
+    try:
+        rdtype = dns.rdatatype.from_text(type_)
+    except dns.exception.DNSException:
+        raise ValueError(f"{type_!r} is not a record type") from None
+    if dns.rdatatype.is_metatype(rdtype):
+        raise ValueError(f"{type_} is not a type of record set (a query or message type)")
+    return rdtype
+
+
+def _parsed(rdtype: dns.rdatatype.RdataType, text: str) -> dns.rdata.Rdata:
+    try:
+        tokens = dns.tokenizer.Tokenizer(text)
+        while not (token := tokens.get(want_comment=True)).is_eof():
+            if token.is_comment():
+                raise ValueError("has a comment: ';' starts one outside quotes")
+            if token.is_eol():
+                raise ValueError("is more than one line")
+        return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=dns.name.root, relativize=False)
+    except ValueError:
+        raise
+    except Exception as invalid:  # dnspython raises its own syntax errors, and others for odd input
+        raise ValueError(str(invalid) or type(invalid).__name__) from None
 
 
 def default_cost(change: Change) -> Cost:

@@ -25,6 +25,10 @@ throttling response. `ExactValuesConformance` checks that record sets written by
 spelling, are read canonically and written back byte for byte: set `foreign` to a `ForeignZone` that writes and reads
 the target zone directly on the server, not through the provider. `SyncConformance` runs dnslb's sync engine over
 the provider: a foreign record at an ownership name, an ownership name too long, a write that lost a race.
+`RecordTypesConformance` writes a record set of every type the provider declares (`Limits.record_types`) and reads it
+back, and publishes DNSEndpoints of every such type through dnslb's engine; give `foreign` `RECORD_TYPE_SPELLINGS`
+(those of the declared types) to check with `ExactValuesConformance` that such record sets written elsewhere read
+canonically too.
 """
 
 from __future__ import annotations
@@ -40,11 +44,15 @@ import pytest
 from dnslb.adapters.dnssync.sync import ProviderSync
 from dnslb.core.config.resources import DNSProviderSpec
 from dnslb.core.dns.batch import Group, pack
-from dnslb.core.dns.desired import Claim
+from dnslb.core.dns.changes import zone_changes
+from dnslb.core.dns.desired import Claim, claims
 from dnslb.core.dns.registry import ownership_name
+from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.objects import ObjectKey, service_ref
+from dnslb.core.sources import dnsendpoint_records
 from dnslb.provider import (
     MAX_NAME_LENGTH,
+    RECORD_TYPES,
     Change,
     Conflict,
     Cost,
@@ -74,6 +82,36 @@ ZONE_FILE_SPELLINGS = (
     Spelling("CNAME", ("Target.Example.Test.",), ("target.example.test",)),
     Spelling("TXT", ('"heritage=" "dnslb,\\"odd\\""',), ('heritage=dnslb,"odd"',)),
 )
+
+
+# The other types a DNSEndpoint publishes, in zone-file presentation as another tool writes them: names in capitals
+# and absolute. Targets outside the zone: BIND refuses an in-zone MX, SRV or NS target that has no address record.
+RECORD_TYPE_SPELLINGS = (
+    Spelling("MX", ("10 MX1.Elsewhere.Test.", "20 mx2.elsewhere.test."),
+             ("10 mx1.elsewhere.test", "20 mx2.elsewhere.test")),
+    Spelling("SRV", ("0 5 5060 SIP.Elsewhere.Test.",), ("0 5 5060 sip.elsewhere.test",)),
+    Spelling("NS", ("NS1.Elsewhere.Test.",), ("ns1.elsewhere.test",)),
+    Spelling("PTR", ("Host.Elsewhere.Test.",), ("host.elsewhere.test",)),
+    Spelling("NAPTR", ('100 10 "S" "SIP+D2U" "" _SIP._udp.Elsewhere.Test.',),
+             ('100 10 "S" "SIP+D2U" "" _sip._udp.elsewhere.test',)),
+)  # fmt: skip
+
+
+def record_type_samples(zone: str) -> list[RecordSet]:
+    """A record set of each type dnslb publishes, in dnslb's canonical form, at its own name in `zone`."""
+    values = {
+        "A": ["10.20.0.1", "10.20.0.2"],
+        "AAAA": ["fd00::20"],
+        "CNAME": ["target.elsewhere.test"],
+        "TXT": ["v=spf1 -all", 'say "hi"'],
+        "NS": ["ns1.elsewhere.test", "ns2.elsewhere.test"],
+        "MX": ["10 mx1.elsewhere.test", "20 mx2.elsewhere.test"],
+        "SRV": ["0 5 5060 sip.elsewhere.test", "10 0 0 ."],  # a root target: "no such service here"
+        "PTR": ["host.elsewhere.test"],
+        "NAPTR": ['100 10 "S" "SIP+D2U" "" _sip._udp.elsewhere.test',
+                  '100 20 "U" "E2U+sip" "!^.*$!sip:info@x.test!" .'],
+    }  # fmt: skip
+    return [RecordSet.of(f"{type_.lower()}-sample.{zone}", type_, 60, v) for type_, v in sorted(values.items())]
 
 
 class ForeignZone(Protocol):
@@ -111,8 +149,8 @@ def zone_of(target: ConformanceTarget) -> Zone:
 
 
 def ours(target: ConformanceTarget, zone: Zone) -> dict[tuple[str, str], RecordSet]:
-    """Record sets in the zone other than its apex SOA/NS."""
-    return {r.key: r for r in target.provider.records(zone) if r.type not in ("SOA", "NS")}
+    """Record sets in the zone other than its apex SOA/NS (NS records below the apex included)."""
+    return {r.key: r for r in target.provider.records(zone) if r.name != zone.name or r.type not in ("SOA", "NS")}
 
 
 def a_record(target: ConformanceTarget, label: str, *ips: str, ttl: int = 60) -> RecordSet:
@@ -418,6 +456,65 @@ class SyncConformance:
         assert current[moved.key].values == ("10.12.0.2",)  # still dnslb's: made again against what stands
         assert current[taken.key].values == ("192.0.2.8",)  # the other owner's change survives
         assert current[other.key] == other
+
+
+class RecordTypesConformance:
+    """Every record type the provider declares (`Limits.record_types`) is written and read back in dnslb's canonical
+    form, and DNSEndpoints of every such type, planned by dnslb's engine, land as planned: a second plan is empty."""
+
+    def test_declares_only_types_dnslb_publishes_and_txt(self, target: ConformanceTarget) -> None:
+        types = target.provider.limits.record_types
+        assert "TXT" in types and types <= RECORD_TYPES, types  # TXT: ownership records
+
+    def test_a_record_set_of_every_declared_type_round_trips(self, target: ConformanceTarget) -> None:
+        zone, types = zone_of(target), target.provider.limits.record_types
+        samples = [r for r in record_type_samples(target.zone) if r.type in types]
+        apply_all(target.provider, zone, [Change("create", r) for r in samples])
+        current = ours(target, zone)
+        assert [current.get(r.key) for r in samples] == samples
+        assert all(current[r.key].exact for r in samples)
+        moved = [RecordSet.of(r.name, r.type, 120, r.values[:1]) for r in samples]
+        apply_all(target.provider, zone, [Change("update", m, current[m.key]) for m in moved])
+        current = ours(target, zone)
+        assert [current.get(m.key) for m in moved] == moved
+        apply_all(target.provider, zone, [Change("delete", current[m.key]) for m in moved])
+        assert not any(m.key in ours(target, zone) for m in moved)
+
+    def test_dnsendpoints_of_every_declared_type_are_published_as_planned_and_deleted_whole(
+        self, target: ConformanceTarget
+    ) -> None:
+        zone, types = zone_of(target), target.provider.limits.record_types
+        samples = [r for r in record_type_samples(target.zone) if r.type in types]
+        endpoints = [{"dnsName": r.name, "recordType": r.type, "targets": list(r.values), "recordTTL": 60}
+                     for r in samples]  # fmt: skip
+        # addresses, a TXT and an MX at one name: one claim, one ownership record listing the other types
+        mixed = f"mixed.{target.zone}"
+        more = [(mixed, "A", ["10.21.0.1"]), (mixed, "TXT", ["hello"]), (mixed, "MX", ["5 mx.elsewhere.test"])]
+        endpoints += [{"dnsName": n, "recordType": t, "targets": v, "recordTTL": 60} for n, t, v in more if t in types]
+        document = {"metadata": {"name": "every-type", "namespace": "default"}, "spec": {"endpoints": endpoints}}
+        records, problems = dnsendpoint_records(document)
+        assert problems == []
+        wanted, skipped = claims([], ClassFilter(), sourced=records)
+        assert skipped == []
+        plan = zone_changes(wanted, target.provider.records(zone), "conformance", types=types)
+        assert plan.refused == ()
+        _apply_groups(target, zone, plan.groups)
+        current = ours(target, zone)
+        for claim in wanted:
+            assert [current.get(r.key) for r in claim.records] == list(claim.records)
+        again = zone_changes(wanted, target.provider.records(zone), "conformance", types=types)
+        assert (again.groups, again.refused) == ((), ())  # read back as planned: nothing to change
+        gone = zone_changes([], target.provider.records(zone), "conformance", types=types)
+        _apply_groups(target, zone, gone.groups)
+        names = {c.hostname for c in wanted} | {ownership_name(c.hostname) for c in wanted}
+        assert [key for key in ours(target, zone) if key[0] in names] == []
+
+
+def _apply_groups(target: ConformanceTarget, zone: Zone, groups: Sequence[Group]) -> None:
+    batches, oversized = pack(list(groups), target.provider.limits, target.provider.cost)
+    assert not oversized, oversized
+    for batch in batches:
+        target.provider.apply(zone, batch.changes)
 
 
 def _syncer(target: ConformanceTarget) -> ProviderSync:

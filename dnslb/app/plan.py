@@ -64,7 +64,7 @@ from dnslb.core.sources.read import (
     SourcesRead,
     read_sources,
 )
-from dnslb.provider import MAX_NAME_LENGTH, Change, Cost, Limits, Provider, RecordSet, Zone, default_cost
+from dnslb.provider import MAX_NAME_LENGTH, RECORD_TYPES, Change, Cost, Limits, Provider, RecordSet, Zone, default_cost
 
 Status = Literal["allocated", "kept", "refused", "conflict", "ignored"]
 
@@ -277,7 +277,8 @@ class _SourceDocuments:
 def _source_plans(sourced: SourcesRead) -> tuple[SourcePlan, ...]:
     records: dict[ObjectRef, list[str]] = {ref: [] for ref in sourced.owners}
     for record in sourced.records:
-        records.setdefault(record.owner, []).append(f"{record.hostname} -> {','.join(record.addresses)}")
+        values = (*record.addresses, *(f"{r.type} {v}" for r in record.records for v in r.values))
+        records.setdefault(record.owner, []).append(f"{record.hostname} -> {','.join(values)}")
     warnings: dict[ObjectRef, list[str]] = {}
     for problem in sourced.problems:
         if problem.subject is not None:
@@ -409,6 +410,7 @@ def _plan_provider(
             takeover=spec.takeover,
             held=kept,
             max_name=zones.limits.max_name if zones.limits else MAX_NAME_LENGTH,
+            types=zones.limits.record_types if zones.limits else RECORD_TYPES,
         )
         claimed = {c.hostname: c.owner for c in wanted}
         waits = {c.hostname: f"a node announces {', '.join(sorted(gate.vips(c)))}" for c in wanted if c.gated}

@@ -1,7 +1,8 @@
 """The in-memory DNS provider: dnslb's default, used by `dnslb plan` and dry runs; optionally kept in a zone file.
 
 Settings: `zones` (comma-separated zone names, required), `zoneFile` (a JSON file that holds the records across
-restarts; written atomically after every apply). It enforces no request limits.
+restarts; written atomically after every apply). It enforces no request limits and writes every type dnslb
+publishes (`RECORD_TYPES`).
 
 It keeps values as it is given them: a record set's `exact` values are its values, unless it was created from a
 record set that carried `exact` (a restored one), whose exact values are kept and read back as they came. Every write
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dnslb.provider import (
+    RECORD_TYPES,
     Change,
     Conflict,
     Cost,
@@ -43,7 +45,7 @@ class InMemoryProvider:
 
     @property
     def limits(self) -> Limits:
-        return Limits()
+        return Limits(record_types=RECORD_TYPES)
 
     def cost(self, change: Change) -> Cost:
         return default_cost(change)

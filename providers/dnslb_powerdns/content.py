@@ -1,7 +1,8 @@
 """dnslb's canonical record values and names ↔ PowerDNS's record content and FQDNs.
 
 PowerDNS's API speaks zone-file presentation: names with the trailing dot, TXT as quoted strings with `\\"`, `\\\\` and
-`\\DDD` escapes. dnslb keeps names without the dot and a TXT value as one unquoted text.
+`\\DDD` escapes. dnslb keeps names without the dot and a TXT value as one unquoted text; MX, SRV and NAPTR content
+is the plugin API's `absolute_value` of the canonical value, and read back with `canonical_value`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from dnslb.provider import RecordSet
+from dnslb.provider import RecordSet, absolute_value, canonical_value
 
 TXT_STRING_BYTES = 255  # one <character-string> on the wire
+NAME_TYPES = frozenset({"CNAME", "NS", "PTR"})  # a value that is one name
+PRESENTATION_TYPES = frozenset({"MX", "SRV", "NAPTR"})  # a value of several fields, names among them
 
 
 def fqdn(name: str) -> str:
@@ -26,8 +29,13 @@ def to_content(type_: str, value: str) -> str:
     """A canonical value as PowerDNS record content."""
     if type_ == "TXT":
         return quote_txt(value)
-    if type_ == "CNAME":
+    if type_ in NAME_TYPES:
         return fqdn(value)
+    if type_ in PRESENTATION_TYPES:
+        try:
+            return absolute_value(type_, value)
+        except ValueError:
+            return value  # PowerDNS says what is wrong with it
     return value
 
 
@@ -48,8 +56,13 @@ def from_content(type_: str, content: str) -> str:
     """PowerDNS record content as a canonical value; types dnslb does not manage are kept as PowerDNS shows them."""
     if type_ == "TXT":
         return unquote_txt(content)
-    if type_ == "CNAME":
+    if type_ in NAME_TYPES:
         return canonical_name(content)
+    if type_ in PRESENTATION_TYPES:
+        try:
+            return canonical_value(type_, content)
+        except ValueError:
+            return content
     if type_ in ("A", "AAAA"):
         try:
             return ipaddress.ip_address(content).compressed

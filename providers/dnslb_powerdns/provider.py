@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dnslb.provider import Change, Conflict, Cost, Limits, RecordSet, Rejected, Zone
+from dnslb.provider import RECORD_TYPES, Change, Conflict, Cost, Limits, RecordSet, Rejected, Zone
 
 from . import preconditions
 from .api import PowerDNSAPI
@@ -16,7 +16,7 @@ from .preconditions import Standing
 # PowerDNS refuses a body over webserver-max-bodysize with HTTP 400. That setting counts whole MiB (default 2), so a
 # million bytes fits under any server's setting, the lowest (1) included, and still carries ~24,000 A values.
 MAX_PATCH_BYTES = 1_000_000
-LIMITS = Limits(max_bytes=MAX_PATCH_BYTES - ENVELOPE_BYTES)
+LIMITS = Limits(max_bytes=MAX_PATCH_BYTES - ENVELOPE_BYTES, record_types=RECORD_TYPES)
 
 # zones PowerDNS fills from elsewhere; the API refuses changes to them
 READ_ONLY_ZONE_KINDS = frozenset({"slave", "secondary", "consumer"})

@@ -17,7 +17,7 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from dnslb.provider import Change, Cost, Limits, RecordSet, Rejected, Zone
+from dnslb.provider import RECORD_TYPES, Change, Cost, Limits, RecordSet, Rejected, Zone
 from dnslb_rfc2136.errors import raise_for_rcode, translated
 from dnslb_rfc2136.records import InvalidRecord, owner_name, rdata_type, rdatas, record_set, record_sets
 from dnslb_rfc2136.settings import Rfc2136Settings
@@ -33,7 +33,7 @@ class Rfc2136Provider:
     def __init__(self, settings: Rfc2136Settings) -> None:
         self.settings = settings
         overhead = max(message_overhead(zone, settings.key) for zone in settings.zones)
-        self._limits = Limits(max_bytes=TCP_MESSAGE_BYTES - overhead)
+        self._limits = Limits(max_bytes=TCP_MESSAGE_BYTES - overhead, record_types=RECORD_TYPES)
 
     @property
     def limits(self) -> Limits:
@@ -163,6 +163,10 @@ def _add_change(message: dns.update.UpdateMessage, origin: dns.name.Name, change
     if not record.values:
         raise InvalidRecord(f"{record.name} {record.type}: a record set needs at least one value")
     rdtype = rdata_type(record)
+    if name == origin and rdtype in (dns.rdatatype.CNAME, dns.rdatatype.NS) and change.action != "require":
+        # a CNAME cannot stand beside the apex SOA (the server would ignore it, silently); the apex NS records are
+        # the server's, and not read here
+        raise InvalidRecord(f"{record.name} {record.type}: the zone apex's {record.type} records are not dnslb's")
     if change.action == "create":
         message.absent(name, rdtype)
         message.add(name, record.ttl, *rdatas(record))

@@ -21,9 +21,11 @@ import dns.rdtypes.ANY.TXT
 import dns.rdtypes.nsbase
 import dns.zone
 
-from dnslb.provider import RecordSet
+from dnslb.provider import RecordSet, canonical_value
 
 TXT_STRING_BYTES = 255
+# the types dnslb publishes whose values have several fields (their names compared in the plugin API's form)
+_PRESENTATION_TYPES = frozenset({dns.rdatatype.MX, dns.rdatatype.SRV, dns.rdatatype.NAPTR})
 
 # kept by the server, not by anyone who writes records: the apex SOA/NS and what a DNSSEC signer adds
 _APEX_SERVER_TYPES = frozenset({dns.rdatatype.SOA, dns.rdatatype.NS})
@@ -79,6 +81,8 @@ def value_text(rdata: dns.rdata.Rdata) -> str:
         return b"".join(rdata.strings).decode("utf-8", "surrogateescape")
     if isinstance(rdata, dns.rdtypes.nsbase.NSBase):  # CNAME, NS, PTR, DNAME: the value is one name
         return rdata.target.to_text(omit_final_dot=True).lower()
+    if rdata.rdtype in _PRESENTATION_TYPES:  # the plugin API's canonical form: names lowercase, the root as "."
+        return canonical_value(dns.rdatatype.to_text(rdata.rdtype), rdata.to_text())
     # anything else in its presentation form, with names written relative to the root (no trailing dot)
     return rdata.to_text(origin=dns.name.root, relativize=True)
 

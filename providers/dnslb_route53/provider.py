@@ -11,14 +11,15 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from dnslb.provider import Change, Cost, Limits, Page, RecordSet, Rejected, Zone
+from dnslb.provider import RECORD_TYPES, Change, Cost, Limits, Page, RecordSet, Rejected, Zone
 from dnslb_route53.errors import route53_errors
 from dnslb_route53.records import changes_to_route53, record_from_route53, route53_cost
 from dnslb_route53.wire import name_from_route53, name_to_route53
 
 # Route53's quotas on one ChangeResourceRecordSets request (UPSERT counted twice, see records.route53_cost) and on
 # the request rate of an account
-LIMITS = Limits(max_values=1000, max_bytes=32000, requests_per_second=5)
+# Route53 holds every type dnslb publishes (and CAA, DS, HTTPS, SPF, SSHFP, SVCB, TLSA besides)
+LIMITS = Limits(max_values=1000, max_bytes=32000, requests_per_second=5, record_types=RECORD_TYPES)
 
 PAGE_SIZE = 300  # the most ListResourceRecordSets returns in one page
 _AT_A_NAME = 20  # record sets asked for when reading one name (more come in further pages)

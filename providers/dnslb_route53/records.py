@@ -6,13 +6,15 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from dnslb.provider import Action, Change, Cost, RecordSet
+from dnslb.provider import Action, Change, Cost, RecordSet, absolute_value, canonical_value
 from dnslb_route53.wire import name_from_route53, name_to_route53, txt_from_route53, txt_to_route53
 
 ACTIONS: dict[Action, str] = {"create": "CREATE", "update": "UPSERT", "delete": "DELETE"}
 
 # Route53 counts each ResourceRecord and each character of an UPSERT twice against a request's limits
 _UPSERT_WEIGHT = 2
+_NAME_TYPES = frozenset({"CNAME", "NS", "PTR"})  # a value that is one name
+_PRESENTATION_TYPES = frozenset({"MX", "SRV", "NAPTR"})  # several fields, names among them: sent absolute
 
 
 def record_from_route53(rrset: Mapping[str, Any]) -> RecordSet | None:
@@ -41,13 +43,25 @@ def value_from_route53(type_: str, value: str) -> str:
             return ipaddress.ip_address(value).compressed
         except ValueError:
             return value
-    if type_ == "CNAME":
+    if type_ in _NAME_TYPES:
         return name_from_route53(value)
+    if type_ in _PRESENTATION_TYPES:
+        try:
+            return canonical_value(type_, value)
+        except ValueError:
+            return value
     return value
 
 
 def value_to_route53(type_: str, value: str) -> str:
-    return txt_to_route53(value) if type_ == "TXT" else value
+    if type_ == "TXT":
+        return txt_to_route53(value)
+    if type_ in _PRESENTATION_TYPES:
+        try:
+            return absolute_value(type_, value)
+        except ValueError:
+            return value  # Route53 says what is wrong with it
+    return value
 
 
 def changes_to_route53(change: Change) -> list[dict[str, Any]]:

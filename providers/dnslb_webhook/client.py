@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import httpx
 
-from dnslb.provider import Change, Conflict, Cost, Limits, ProviderError, RecordSet, Rejected, Zone
+from dnslb.provider import RECORD_TYPES, Change, Conflict, Cost, Limits, ProviderError, RecordSet, Rejected, Zone
 from dnslb_webhook import wire
 from dnslb_webhook.errors import error_for_exchange, error_for_status
 
@@ -24,7 +24,9 @@ Key = tuple[str, str]
 # frameworks cap request bodies (aiohttp at 1 MiB by default). Half of that keeps every request well clear of such
 # caps while a thousand Services' records (about 300 bytes each with their ownership TXT) still fit in one.
 MAX_BODY_BYTES = 512 * 1024
-LIMITS = Limits(max_bytes=MAX_BODY_BYTES - wire.envelope_bytes())
+# The protocol carries every type external-dns knows and does not say which the server's DNS holds: a server
+# refuses a type it cannot write, and that refusal is reported for the name like any other
+LIMITS = Limits(max_bytes=MAX_BODY_BYTES - wire.envelope_bytes(), record_types=RECORD_TYPES)
 
 
 class WebhookProvider:

@@ -12,7 +12,9 @@ As kubernetes-sigs/external-dns speaks it (`provider/webhook`, `endpoint`, `plan
 - external-dns's TXT registry sends TXT targets wrapped in double quotes (`"heritage=external-dns,…"`) and reads them
   back with the quotes trimmed, so TXT targets are written quoted and read quoted or bare;
 - targets read are kept as the server spelled them (`RecordSet.exact`) and sent so when the record set is named
-  again (a delete, an update's old side, a restore), for servers that match targets as strings.
+  again (a delete, an update's old side, a restore), for servers that match targets as strings;
+- external-dns trims the trailing dot of every target but TXT, SRV and NAPTR ones, and wants it on SRV and NAPTR
+  targets (`10 5 443 sip.example.test.`): those are sent with it (`absolute_value`), the others without.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from dnslb.provider import Change, RecordSet
+from dnslb.provider import Change, RecordSet, absolute_value
+from dnslb.provider import canonical_value as canonical_presentation
 
 MEDIA_TYPE = "application/external.dns.webhook+json;version=1"
 CHANGE_KEYS = ("create", "updateOld", "updateNew", "delete")
@@ -93,7 +96,22 @@ def endpoint_of(record: RecordSet) -> Endpoint:
 def targets_of(record: RecordSet) -> tuple[str, ...]:
     if record.exact and exact_matches(record.type, record.values, record.exact):
         return record.exact
-    return tuple(quote_txt(v) for v in record.values) if record.type == "TXT" else record.values
+    if record.type == "TXT":
+        return tuple(quote_txt(v) for v in record.values)
+    if record.type in ABSOLUTE_TYPES:
+        return tuple(_absolute(record.type, v) for v in record.values)
+    return record.values
+
+
+ABSOLUTE_TYPES = frozenset({"SRV", "NAPTR"})
+_NAME_TYPES = frozenset({"CNAME", "NS", "PTR"})
+
+
+def _absolute(type_: str, value: str) -> str:
+    try:
+        return absolute_value(type_, value)
+    except ValueError:
+        return value
 
 
 @lru_cache(maxsize=4096)
@@ -145,8 +163,13 @@ def canonical_value(type_: str, target: str) -> str:
             return str(ipaddress.ip_address(target.strip()))
         except ValueError:
             return target
-    if type_ == "CNAME":
+    if type_ in _NAME_TYPES:
         return target.strip().lower().rstrip(".")
+    if type_ in ("MX", *ABSOLUTE_TYPES):
+        try:
+            return canonical_presentation(type_, target)
+        except ValueError:
+            return target
     return target
 
 

@@ -22,6 +22,7 @@ from dnslb.core.sources import (
     intersection,
     route_records,
 )
+from dnslb.core.sources.dnsendpoint import name_problem
 from dnslb.core.sources.gateway import RouteKind
 
 CREATED = "2026-01-01T00:00:00Z"
@@ -732,8 +733,8 @@ def test_a_dnsendpoint_publishes_its_a_and_aaaa_endpoints_one_record_per_name() 
 @pytest.mark.parametrize(
     ("broken", "field", "reason"),
     [
-        (endpoint("x.example.com", "CNAME", "web.example.com"), "spec.endpoints[1].recordType", DNS_NOT_PUBLISHED),
-        (endpoint("x.example.com", "TXT", "hello"), "spec.endpoints[1].recordType", DNS_NOT_PUBLISHED),
+        (endpoint("x.example.com", "DNAME", "web.example.com"), "spec.endpoints[1].recordType", DNS_NOT_PUBLISHED),
+        (endpoint("x.example.com", "HINFO", "a b"), "spec.endpoints[1].recordType", DNS_NOT_PUBLISHED),
         (endpoint("x.example.com", "a", "10.0.0.1"), "spec.endpoints[1].recordType", DNS_NOT_PUBLISHED),
         (endpoint("x.example.com", "", "10.0.0.1"), "spec.endpoints[1].recordType", INVALID_OBJECT),
         (endpoint("x.example.com", "A", "10.0.0.1", setIdentifier="eu"), "spec.endpoints[1].setIdentifier",
@@ -743,7 +744,10 @@ def test_a_dnsendpoint_publishes_its_a_and_aaaa_endpoints_one_record_per_name() 
         (endpoint("x.example.com", "A", "2001:db8::1"), "spec.endpoints[1].targets[0]", INVALID_OBJECT),
         (endpoint("x.example.com", "AAAA", "10.0.0.1"), "spec.endpoints[1].targets[0]", INVALID_OBJECT),
         (endpoint("", "A", "10.0.0.1"), "spec.endpoints[1].dnsName", INVALID_OBJECT),
-        (endpoint("x_y.example.com", "A", "10.0.0.1"), "spec.endpoints[1].dnsName", DNS_NOT_PUBLISHED),
+        (endpoint("x..example.com", "A", "10.0.0.1"), "spec.endpoints[1].dnsName", DNS_NOT_PUBLISHED),
+        (endpoint("_dnslb.x.example.com", "TXT", "x"), "spec.endpoints[1].dnsName", DNS_NOT_PUBLISHED),
+        (endpoint("x.example.com", "A", "10.0.0.1", providerSpecific=[{"name": "alias", "value": "true"}]),
+         "spec.endpoints[1].providerSpecific[0]", DNS_NOT_PUBLISHED),
         ("x.example.com", "spec.endpoints[1]", INVALID_OBJECT),
     ],
 )  # fmt: skip
@@ -884,8 +888,16 @@ def _well_formed(result: Records, kinds: tuple[str, ...]) -> None:
     assert all(isinstance(d, Diagnostic) for d in diagnostics)
     for record in records:
         assert record.owner.kind in kinds
-        assert hostname_problem(record.hostname) is None and record.hostname == record.hostname.lower()
-        assert record.addresses, record
+        name_rules = name_problem if record.owner.kind == "DNSEndpoint" else hostname_problem
+        assert name_rules(record.hostname) is None and record.hostname == record.hostname.lower()
+        assert record.addresses or record.records, record
+        if record.owner.kind != "DNSEndpoint":
+            assert record.records == ()
+        types = [r.type for r in record.records]
+        assert types == sorted(set(types)) and not {"A", "AAAA"} & set(types)
+        assert all(r.values and list(r.values) == sorted(set(r.values)) for r in record.records)
+        cnames = [r for r in record.records if r.type == "CNAME"]
+        assert not cnames or (len(record.records) == 1 and not record.addresses and len(cnames[0].values) == 1)
         ips = [ipaddress.ip_address(a) for a in record.addresses]
         assert [str(ip) for ip in ips] == list(record.addresses)
         assert ips == sorted(set(ips), key=lambda ip: (ip.version, ip))

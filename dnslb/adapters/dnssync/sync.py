@@ -290,6 +290,7 @@ class ProviderSync:
                     held=held,
                     waiting=waiting,
                     max_name=self.limits.max_name,
+                    types=self.limits.record_types,
                 )
                 if plan.replaced:
                     self._save_replaced(zone, plan.replaced)

@@ -1,5 +1,5 @@
-"""What DNS should say: one A/AAAA record set per hostname, for each Service with VIPs and hostnames and for each
-record a source (Ingress, Gateway API route, DNSEndpoint: `dnslb.core.sources`) wants. Pure.
+"""What DNS should say: the record sets of each hostname — A/AAAA of each Service with VIPs and hostnames, and what
+each source (Ingress, Gateway API route: addresses; DNSEndpoint: any type, `dnslb.core.sources`) wants. Pure.
 
 Only the VIPs in a Service's status are published, never node addresses. Two objects claiming one hostname, of any
 kinds, in any namespaces: the earlier-created keeps it, the other is told why. Bad annotations skip that hostname
@@ -48,7 +48,7 @@ class Claim:
     owner: ObjectRef  # a Service, or the source object (Ingress, HTTPRoute, ..., DNSEndpoint) that wants the name
     created: str
     ttl: int
-    records: tuple[RecordSet, ...]  # A and/or AAAA
+    records: tuple[RecordSet, ...]  # A and/or AAAA; a DNSEndpoint's also other types (never a CNAME beside them)
     gated: bool = True  # points at a dnslb VIP: the DNS gate applies (a source's other addresses pass it)
 
 
@@ -159,7 +159,8 @@ def _sourced_claim(record: SourceRecord, gated: bool) -> Claim:
     v4 = tuple(a for a in record.addresses if ":" not in a)
     v6 = tuple(a for a in record.addresses if ":" in a)
     records = _RecordsFor(ttl, v4, v6)(record.hostname)
-    return Claim(record.hostname, record.owner, record.created, ttl, records, gated)
+    others = tuple(RecordSet.of(record.hostname, r.type, ttl, r.values) for r in sorted(record.records))
+    return Claim(record.hostname, record.owner, record.created, ttl, records + others, gated)
 
 
 def _is_ip(text: str) -> bool:

@@ -35,7 +35,7 @@ UNSERVED = "no managed zone holds this name"
 
 
 def vips(claim: Claim) -> frozenset[str]:
-    return frozenset(v for record in claim.records for v in record.values)
+    return frozenset(v for record in claim.records if record.type in ("A", "AAAA") for v in record.values)
 
 
 def is_announced(claim: Claim, announced: Collection[str] | None) -> bool:

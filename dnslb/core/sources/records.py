@@ -1,8 +1,10 @@
-"""What every source produces — one hostname an object wants and the addresses it should point at — and what every
-source reads alike: hostnames, targets and TTLs, from annotations as `core/annotations.py` names them for Services.
+"""What every source produces — one hostname an object wants, the addresses it should point at and (a DNSEndpoint's
+only) record sets of other types — and what every source reads alike: hostnames, targets and TTLs, from annotations
+as `core/annotations.py` names them for Services.
 
-dnslb publishes A and AAAA only: a hostname target (a CNAME to external-dns: an Ingress behind a cloud load
-balancer, a Gateway with a Hostname address) is reported, never published.
+An Ingress or a route publishes addresses (A and AAAA) only: a hostname target (a CNAME to external-dns: an Ingress
+behind a cloud load balancer, a Gateway with a Hostname address) is reported, never published. A DNSEndpoint says
+which types it wants (`dnsendpoint.py`).
 """
 
 from __future__ import annotations
@@ -17,19 +19,30 @@ from dnslb.core.grammar import parse_ip, show, trim
 from dnslb.core.objects import ObjectRef
 from dnslb.core.sources.fields import Owner, Report
 
-TARGET = ("external-dns.alpha.kubernetes.io/target", "external-dns.kubernetes.io/target")
-ONLY_ADDRESSES = "not published: dnslb publishes A and AAAA records, not CNAMEs"
+ONLY_ADDRESSES = "not published: dnslb publishes this object's addresses (A and AAAA records), not CNAMEs"
+
+
+@dataclass(frozen=True, order=True)
+class RecordValues:
+    """A record set of another type than A and AAAA that a source record wants at its hostname."""
+
+    type: str  # CNAME, TXT, NS, MX, SRV, PTR or NAPTR (`dnslb.provider.RECORD_TYPES`)
+    values: tuple[str, ...]  # canonical as `dnslb.provider` says, sorted, unique, never empty; a CNAME has one
 
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One hostname an object wants, and the addresses it should point at (never empty)."""
+    """One hostname an object wants: the addresses it should point at, and the record sets of other types it wants
+    there (a DNSEndpoint's only); never neither, and never a CNAME beside anything else."""
 
     owner: ObjectRef  # kind: Ingress, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute or DNSEndpoint
     created: str  # the owner's creationTimestamp: the earlier-created wins a hostname, across kinds
-    hostname: str  # lowercase, no trailing dot, valid as a Service's (`*.` only as the whole leftmost label)
+    # lowercase, no trailing dot, valid as a Service's (`*.` only as the whole leftmost label); a DNSEndpoint's may
+    # also have `_` in its labels (`_sip._tcp.example.com`, `_dmarc.example.com`)
+    hostname: str
     addresses: tuple[str, ...]  # canonical IPv4 then IPv6 addresses, each family in numeric order
     ttl: int | None  # None: the provider's default
+    records: tuple[RecordValues, ...] = ()  # by type; none of A or AAAA (those are `addresses`)
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ def annotation_ttl(owner: Owner, report: Report) -> int | None:
 def target_override(annotations: Mapping[str, str], report: Report) -> list[str] | None:
     """The IPs of external-dns's target annotation, which replace the object's own addresses; None without one.
     Present but naming only hostnames, it still replaces them: with nothing dnslb publishes."""
-    found = ann.lookup(annotations, TARGET)
+    found = ann.lookup(annotations, ann.TARGET)
     if found is None or not trim(found[1]):
         return None  # external-dns ignores an empty one too
     where = ann.field(found[0])
