@@ -22,7 +22,7 @@ from tests.deploy.kustomize import ROOT
 DOC = ROOT / "docs/compatibility.md"
 TESTS = ROOT / "tests"
 COLUMNS = ("behaviour", "upstream", "dnslb", "verdict", "shown by")
-VERDICTS = ("same", "differs because ", "TODO")
+VERDICTS = ("same", "differs because ")
 CITED = re.compile(r"`(test_\w+)`")
 
 
@@ -87,7 +87,7 @@ def test_every_row_is_one_behaviour_with_a_verdict() -> None:
     for row in rows():
         assert len(row.cells) == len(COLUMNS), f"{row}: {len(row.cells)} cells, not {len(COLUMNS)}"
         assert all(row.cells), f"{row}: an empty cell"
-        assert row.verdict.startswith(VERDICTS), f"{row}: verdict {row.verdict!r} is not same, differs because or TODO"
+        assert row.verdict.startswith(VERDICTS), f"{row}: verdict {row.verdict!r} is not same or differs because"
 
 
 def test_every_cited_test_exists() -> None:
@@ -108,10 +108,3 @@ def test_every_difference_says_where_it_shows() -> None:
     """A "differs" row names what shows the difference: a plan line, an import note, an Event, a test, a doc."""
     silent = [str(row) for row in rows() if row.verdict.startswith("differs") and "`" not in row.shown_by]
     assert silent == []
-
-
-def test_todo_rows_are_only_the_marked_placeholders() -> None:
-    """Rows other changes fill in (DNSEndpoint record types, blue/green sharing) may say TODO; no other row may, and
-    filling them in (removing the TODO) keeps this passing."""
-    todo = {row.section for row in rows() if row.verdict.startswith("TODO")}
-    assert todo <= {"external-dns: DNSEndpoint", "Ownership and conflicts"}, todo
