@@ -237,3 +237,44 @@ def test_dnsendpoint_published_and_its_generation_observed(
     wait_for(lambda: answer(bind, name)[1] == ["192.0.2.21"], 15, "the changed target")
     wait_for(lambda: custom.get_namespaced_custom_object(*api, "db").get("status", {}).get("observedGeneration") == 2,
              10, "status.observedGeneration 2")  # fmt: skip
+
+
+def test_routes_attachment_is_checked_by_dnslb_inheritance_allowed_routes_and_tcp_by_annotation(
+    ns: str, bind: BindServer, core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, controller: Start
+) -> None:
+    controller("--source", "service,gateway-httproute,gateway-tcproute").wait_ready()
+    core.create_namespaced_service(ns, service_body("envoy"))
+    vip = vip_of(core, ns, "envoy")
+    inherit, stranger, db = f"inherit.{ZONE}", f"stranger.{ZONE}", f"pg.{ZONE}"
+    listeners = (
+        {"name": "web", "port": 80, "protocol": "HTTP", "hostname": inherit},  # allowedRoutes: Same by default
+        {"name": "pg", "port": 5432, "protocol": "TCP", "allowedRoutes": {"namespaces": {"from": "All"}}},
+    )
+    body, status = gateway("gw", *listeners, address=vip)
+    custom.create_namespaced_custom_object(*GATEWAY_API, ns, "gateways", body)
+    custom.patch_namespaced_custom_object_status(*GATEWAY_API, ns, "gateways", "gw", status)
+
+    # a route without hostnames in the Gateway's namespace takes the listener's
+    custom.create_namespaced_custom_object(*GATEWAY_API, ns, "httproutes", route("inherits", ns))
+    custom.patch_namespaced_custom_object_status(*GATEWAY_API, ns, "httproutes", "inherits", accepted(ns))
+    # from another namespace, the Same listener does not take it, though its status says Accepted
+    custom.create_namespaced_custom_object(*GATEWAY_API, "team-a", "httproutes", route("stranger", ns, stranger))
+    custom.patch_namespaced_custom_object_status(*GATEWAY_API, "team-a", "httproutes", "stranger", accepted(ns))
+    # a TCPRoute has no hostnames: its annotation names it
+    tcp = {
+        "apiVersion": "gateway.networking.k8s.io/v1alpha2",
+        "kind": "TCPRoute",
+        "metadata": {"name": "pg", "annotations": {"external-dns.alpha.kubernetes.io/hostname": db}},
+        "spec": {"parentRefs": [{"name": "gw", "namespace": ns, "sectionName": "pg"}],
+                 "rules": [{"backendRefs": [{"name": "pg", "port": 5432}]}]},
+    }  # fmt: skip
+    tcp_api = ("gateway.networking.k8s.io", "v1alpha2", "team-a", "tcproutes")
+    custom.create_namespaced_custom_object(*tcp_api, tcp)
+    parent_status = accepted(ns)
+    parent_status["status"]["parents"][0]["parentRef"]["sectionName"] = "pg"
+    custom.patch_namespaced_custom_object_status(*tcp_api, "pg", parent_status)
+
+    wait_for(lambda: answer(bind, inherit)[1] == [vip], 15, "the inherited listener hostname")
+    wait_for(lambda: answer(bind, db)[1] == [vip], 15, "the TCPRoute's annotated hostname")
+    assert answer(bind, stranger)[0] == dns.rcode.NXDOMAIN
+    assert ownership(bind, db) == ['"heritage=dnslb,dnslb/owner=dnslb,dnslb/resource=tcproute/team-a/pg"']
