@@ -139,6 +139,8 @@ class ProviderSync:
         self._pacer = pacer or Pacer(self.limits.requests_per_second, sleep=sleep)
         self._zones: list[Zone] = []
         self._views: dict[str, View] = {}
+        self._generation = 0  # counts changes to the views: what `published` read them at
+        self._published: tuple[int, frozenset[tuple[str, ObjectRef]]] = (-1, frozenset())
         self._read_once = False
         self._read: _FullRead | None = None
         self._refused: dict[Group, str] = {}  # not sent again until the next full read
@@ -203,6 +205,7 @@ class ProviderSync:
             raise
         self._zones = read.zones
         self._views = {z.name: read.done[z.name] for z in read.zones}
+        self._generation += 1
         self._read, self._read_once = None, True
         self._refused.clear()
         self.stats.full_reads += 1
@@ -231,6 +234,7 @@ class ProviderSync:
 
     def _learned(self, zone: Zone, edit: _Edit) -> None:
         edit.apply(self._views.setdefault(zone.name, {}))
+        self._generation += 1
         if self._read is not None and zone.name not in self._read.done:
             self._read.edits.setdefault(zone.name, []).append(edit)
 
@@ -311,8 +315,11 @@ class ProviderSync:
             self.stats.last_success = time.time()
         return [*diagnostics, *unserved]
 
-    def published(self) -> set[tuple[str, ObjectRef]]:
-        """(hostname, owner) for every name this provider's view says we publish for that object."""
+    def published(self) -> frozenset[tuple[str, ObjectRef]]:
+        """(hostname, owner) for every name this provider's view says we publish for that object; read again only
+        when the views changed (a pass asks twice, and most passes change nothing)."""
+        if self._published[0] == self._generation:
+            return self._published[1]
         found = set()
         for view in self._views.values():
             for record in view.values():
@@ -324,7 +331,8 @@ class ProviderSync:
                     owner = owner_of(ownership.resource)
                     if owner is not None:
                         found.add((hostname, owner))
-        return found
+        self._published = (self._generation, frozenset(found))
+        return self._published[1]
 
     def _apply(self, zone: Zone, groups: list[Group], owners: dict[str, ObjectRef]) -> tuple[list[Diagnostic], bool]:
         """Send the groups; (why some were not applied, whether names were read again)."""
