@@ -198,7 +198,11 @@ class BGPPeerSpec(Spec):
         default=9, ge=3, le=65535, alias="holdTime", description="Seconds; ExaBGP has no BFD, so keep it short."
     )
     keepalive_time: StrictInt | None = Field(
-        default=None, ge=1, le=21845, alias="keepaliveTime", description="Seconds; defaults to holdTime / 3."
+        default=None,
+        ge=1,
+        le=21845,
+        alias="keepaliveTime",
+        description="Seconds, read for MetalLB's objects; ExaBGP keeps alive every holdTime / 3 whatever it says.",
     )
     password_secret: SecretKeyRef | None = Field(default=None, alias="passwordSecret")
     ebgp_multi_hop: StrictBool = Field(default=False, alias="ebgpMultiHop")
