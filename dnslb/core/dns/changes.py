@@ -58,7 +58,6 @@ ADDRESS_TYPES = ("A", "AAAA")
 # ours at every name we own, whatever its ownership record lists (what dnslb wrote before it wrote other types)
 MANAGED_TYPES = ("A", "AAAA", "CNAME")
 ZONE_TYPES = ("SOA", "NS")  # at a zone apex: the zone's own
-TYPES_FIELD = "dnslb/types"  # in an ownership record: the types other than MANAGED_TYPES dnslb wrote at the name
 
 
 @dataclass(frozen=True)
@@ -224,18 +223,13 @@ def _reserved(hostname: str) -> bool:
 
 def _owned_types(txt: RecordSet) -> frozenset[str]:
     """The types that are ours at a name whose ownership record (ours) is `txt`."""
-    fields = dict(part.partition("=")[::2] for part in txt.values[0].split(",")) if txt.values else {}
-    listed = {t for t in fields.get(TYPES_FIELD, "").split("+") if t in RECORD_TYPES}
-    return frozenset(MANAGED_TYPES) | listed
+    found = _ownership(txt)
+    return frozenset(MANAGED_TYPES) | frozenset(found.types if found is not None else ())
 
 
 def _ownership_record(claim: Claim, owner: str, types: frozenset[str]) -> RecordSet:
     """The claim's ownership record, listing the types beyond MANAGED_TYPES dnslb writes at the name (if any)."""
-    record = ownership_record(claim.hostname, owner, resource_of(claim.owner), claim.ttl)
-    listed = sorted(types - set(MANAGED_TYPES))
-    if not listed:
-        return record
-    return RecordSet.of(record.name, record.type, record.ttl, [f"{record.values[0]},{TYPES_FIELD}={'+'.join(listed)}"])
+    return ownership_record(claim.hostname, owner, resource_of(claim.owner), claim.ttl, types - set(MANAGED_TYPES))
 
 
 def _ownership(record: RecordSet) -> Ownership | None:

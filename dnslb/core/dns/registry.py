@@ -8,19 +8,24 @@ never mixes with TXT records the operator keeps at that name (SPF, site verifica
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dnslb.core.objects import ObjectKey, ObjectRef
-from dnslb.provider import RecordSet
+from dnslb.provider import RECORD_TYPES, RecordSet
 
 PREFIX = "_dnslb."
 HERITAGE = "heritage=dnslb"
+TYPES = "dnslb/types"
 
 
 @dataclass(frozen=True)
 class Ownership:
     owner: str
     resource: str  # "<kind>/<namespace>/<name>", the kind in lowercase: "service/web/shop", "ingress/team-a/www"
+    # the record types beyond A, AAAA and CNAME dnslb wrote at the name ("dnslb/types=MX+TXT"; a DNSEndpoint's), so
+    # that those it did not write there (an operator's SPF TXT) stay theirs
+    types: tuple[str, ...] = ()
 
 
 def ownership_name(hostname: str) -> str:
@@ -57,12 +62,13 @@ def owner_of(resource: str) -> ObjectRef | None:
     return ObjectRef(KINDS[kind], ObjectKey(namespace, name))
 
 
-def ownership_text(owner: str, resource: str) -> str:
-    return f"{HERITAGE},dnslb/owner={owner},dnslb/resource={resource}"
+def ownership_text(owner: str, resource: str, types: Iterable[str] = ()) -> str:
+    listed = "+".join(sorted(types))
+    return f"{HERITAGE},dnslb/owner={owner},dnslb/resource={resource}" + (f",{TYPES}={listed}" if listed else "")
 
 
-def ownership_record(hostname: str, owner: str, resource: str, ttl: int) -> RecordSet:
-    return RecordSet.of(ownership_name(hostname), "TXT", ttl, [ownership_text(owner, resource)])
+def ownership_record(hostname: str, owner: str, resource: str, ttl: int, types: Iterable[str] = ()) -> RecordSet:
+    return RecordSet.of(ownership_name(hostname), "TXT", ttl, [ownership_text(owner, resource, types)])
 
 
 @functools.lru_cache(maxsize=1 << 17)  # every pass reads every ownership record of every zone again
@@ -70,7 +76,8 @@ def parse_ownership(text: str) -> Ownership | None:
     fields = dict(part.partition("=")[::2] for part in text.split(","))
     if f"heritage={fields.get('heritage')}" != HERITAGE or "dnslb/owner" not in fields:
         return None
-    return Ownership(fields["dnslb/owner"], fields.get("dnslb/resource", ""))
+    types = tuple(t for t in fields.get(TYPES, "").split("+") if t in RECORD_TYPES)
+    return Ownership(fields["dnslb/owner"], fields.get("dnslb/resource", ""), types)
 
 
 def ownership_of(record: RecordSet) -> Ownership | None:
