@@ -7,6 +7,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -63,9 +64,14 @@ class ClusterSources:
         self._memo: Memo = {}  # what each Ingress and DNSEndpoint was read into, by resourceVersion
         self._lock = threading.Lock()
 
-    def complete(self) -> bool:
-        """Every source's cache has synced: until then a missing object may only not have been listed yet."""
-        return all(informer.synced.is_set() for informer in self.informers.values())
+    def incomplete(self) -> frozenset[str]:
+        """The kinds whose objects are not all known: their cache (or, for routes, the Gateways') has not synced.
+        A kind whose list keeps failing (its CRD not installed) stays here, and only its names wait: the other
+        sources, and VIPs, go on."""
+        waiting = {kind for kind, informer in self.informers.items() if not informer.synced.is_set()}
+        if "Gateway" in waiting:
+            waiting |= set(ROUTE_SOURCES.values()) & set(self.informers)
+        return frozenset(waiting - {"Gateway"})
 
     def subscribe(self, call: Callable[[], None]) -> None:
         for informer in self.informers.values():
@@ -84,7 +90,7 @@ class ClusterSources:
             dnsendpoints=items("DNSEndpoint"),
             namespace_labels=namespace_labels(self._namespaces),
         )
-        return read_sources(objects, self._settings, self._memo)
+        return replace(read_sources(objects, self._settings, self._memo), incomplete=self.incomplete())
 
     def observe(self, writer: StatusWriter) -> None:
         """Write each DNSEndpoint's status.observedGeneration where it lags its generation, as external-dns does."""

@@ -229,9 +229,7 @@ def assemble(
     dns = DNSLoop(
         Hooks(
             services=services.values,
-            source_complete=lambda: (
-                services.cache.synced.is_set() and bool(services.cache.items()) and sources.complete()
-            ),
+            source_complete=lambda: services.cache.synced.is_set() and bool(services.cache.items()),
             sources=sources_read,
             make_provider=make_provider,
             save_replaced=save_replaced,
@@ -259,7 +257,7 @@ def assemble(
         recorder=recorder,
         dns=dns,
         metrics=metrics,
-        gate=(node_informer, announcement_informer, *sources.informers.values()),
+        gate=(node_informer, announcement_informer),
         announcements=cluster,
     )
     informers = [

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from dnslb_testkit.kubeapi import kinds
 from dnslb_testkit.kubeapi.api import KubeAPI
 
 
@@ -39,6 +40,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--single-stack", action="store_true", help="a single-stack (IPv4) cluster instead of dual-stack"
     )
+    parser.add_argument(
+        "--without", action="append", default=[], metavar="KIND",
+        help="do not serve this custom kind, as a cluster without its CRD (repeatable; default: serve every kind)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -51,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    kinds.unserve(arguments.without)
     api = KubeAPI(
         history_limit=arguments.history_limit,
         bookmark_interval=arguments.bookmark_interval,

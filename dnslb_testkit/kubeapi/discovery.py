@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnslb_testkit.kubeapi.kinds import ALL_KINDS, group_versions
+from dnslb_testkit.kubeapi.kinds import group_versions, served
 
 SERVED_VERSION = {
     "major": "1",
@@ -54,11 +54,11 @@ def group(name: str) -> dict[str, Any] | None:
 
 
 def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
-    served = [k for k in ALL_KINDS if k.group == group_name and k.version == version]
-    if not served:
+    kinds = [k for k in served() if k.group == group_name and k.version == version]
+    if not kinds:
         return None
     resources: list[dict[str, Any]] = []
-    for kind in served:
+    for kind in kinds:
         entry: dict[str, Any] = {
             "name": kind.plural,
             "singularName": kind.singular,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -191,6 +191,27 @@ def kind_of(api_version: str, kind: str) -> ResourceKind | None:
 def group_versions() -> list[tuple[str, str]]:
     """Every served (group, version), core first, in a stable order."""
     seen: dict[tuple[str, str], None] = {}
-    for kind in ALL_KINDS:
+    for kind in served():
         seen.setdefault(kind.group_version, None)
     return list(seen)
+
+
+_UNSERVED: set[str] = set()
+
+
+def served() -> tuple[ResourceKind, ...]:
+    """The kinds this process serves: all but those `unserve` took away."""
+    return tuple(k for k in ALL_KINDS if k.kind not in _UNSERVED)
+
+
+def unserve(names: Iterable[str]) -> None:
+    """Serve these custom kinds no more in this process, as a cluster without their CRDs: their paths answer 404 and
+    discovery leaves them out. For a test of what runs against such a cluster."""
+    for name in names:
+        found = [k for k in ALL_KINDS if k.kind == name]
+        if not found or not found[0].custom:
+            raise ValueError(f"{name!r} is not a custom kind the double serves")
+        kind = found[0]
+        _UNSERVED.add(name)
+        _BY_PATH.pop((kind.group, kind.version, kind.plural), None)
+        _BY_TYPE.pop((kind.api_version, kind.kind), None)

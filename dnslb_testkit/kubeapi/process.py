@@ -10,7 +10,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,11 +30,19 @@ class KubeAPIProcess:
     """Same fault hooks and counters as `KubeAPI`, for a double running in a child process."""
 
     def __init__(
-        self, *, history_limit: int = 10000, bookmark_interval: float = 60.0, single_stack: bool = False
+        self,
+        *,
+        history_limit: int = 10000,
+        bookmark_interval: float = 60.0,
+        single_stack: bool = False,
+        without: Sequence[str] = (),
     ) -> None:
+        """`without`: custom kinds not served, as a cluster without their CRDs."""
         self._arguments = ["--history-limit", str(history_limit), "--bookmark-interval", str(bookmark_interval)]
         if single_stack:
             self._arguments.append("--single-stack")
+        for kind in without:
+            self._arguments += ["--without", kind]
         self._child: Child | None = None
         self._directory: Path | None = None
         self._url = ""

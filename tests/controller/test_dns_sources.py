@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import dns.message
@@ -15,6 +16,7 @@ import dns.rdatatype
 import kubernetes.client as k8s
 import pytest
 
+from dnslb_testkit.kubeapi import KubeAPIProcess
 from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
 from tests.controller.harness import (
     NAMESPACE,
@@ -278,3 +280,31 @@ def test_routes_attachment_is_checked_by_dnslb_inheritance_allowed_routes_and_tc
     wait_for(lambda: answer(bind, db)[1] == [vip], 15, "the TCPRoute's annotated hostname")
     assert answer(bind, stranger)[0] == dns.rcode.NXDOMAIN
     assert ownership(bind, db) == ['"heritage=dnslb,dnslb/owner=dnslb,dnslb/resource=tcproute/team-a/pg"']
+
+
+def test_a_source_whose_crd_is_missing_holds_nothing_but_its_own_names(tmp_path: Path) -> None:
+    """A cluster without the TLSRoute CRD, the controller told to read TLSRoutes: VIPs and the Services' names go on,
+    and the log says which list fails."""
+    key = TsigKey.generate("dnslb-test")
+    with KubeAPIProcess(without=("TLSRoute",)) as api, BindServer([ZoneSpec(ZONE)], key) as bind:
+        client = api.api_client()
+        core, custom = k8s.CoreV1Api(client), k8s.CustomObjectsApi(client)
+        ensure_namespace(core, NAMESPACE)
+        encoded = base64.b64encode(key.secret.encode()).decode()
+        core.create_namespaced_secret(NAMESPACE, {"metadata": {"name": "tsig"}, "data": {"tsigSecret": encoded}})
+        apply_pool(custom, "p", "10.96.0.0/28")
+        settings = {"server": bind.address, "port": str(bind.port), "zones": ZONE,
+                    "tsigKeyName": key.name, "tsigAlgorithm": key.algorithm}  # fmt: skip
+        apply_provider(custom, "bind", {"type": "rfc2136", "settings": settings, "secretRef": {"name": "tsig"}})
+        controller = ControllerProcess(("--api-server", api.url), tmp_path, "--source", "service,gateway-tlsroute")
+        try:
+            controller.wait_ready()
+            name = f"web.{ZONE}"
+            core.create_namespaced_service("default", service_body("web", annotations={"dnslb.io/hostname": name}))
+            vip = vip_of(core, "default", "web")
+            wait_for(lambda: answer(bind, name)[1] == [vip], 15, "the Service's name, TLSRoutes unlisted")
+            log = controller.process.read_log()
+            assert "tlsroutes: list/watch failed" in log and "404" in log
+        finally:
+            controller.stop()
+            client.close()

@@ -17,6 +17,9 @@ from dnslb.core.config.resources import DNSProvider
 from dnslb.core.diagnostics import Diagnostic
 from dnslb.core.ipam.request import CLASSLESS
 from dnslb.core.model import ServiceView
+from dnslb.core.objects import ObjectKey, ObjectRef
+from dnslb.core.sources import SourceRecord
+from dnslb.core.sources.read import NO_SOURCES, SourcesRead
 from dnslb.provider import Change, Page, Provider, Zone
 from dnslb_inmemory import InMemoryProvider
 from dnslb_testkit.waiting import wait_for
@@ -73,6 +76,7 @@ class Running:
         self.zones = InMemoryProvider([ZONE])
         self.made: list[Recording] = []
         self.reports: list[Diagnostic] = []
+        self.sourced = NO_SOURCES
         self.loop = DNSLoop(
             Hooks(
                 services=lambda: self.services,
@@ -82,6 +86,7 @@ class Running:
                 report=self.reports.append,
                 may_write=lambda: self.leader,
                 credentials=self.credentials,
+                sources=lambda: self.sourced,
             ),
             owner="test",
             classes=CLASSLESS,
@@ -101,6 +106,12 @@ class Running:
 
     def names(self) -> set[str]:
         return {r.name for r in self.zones.records(Zone(ZONE, ZONE)) if r.type == "A"}
+
+    def at(self, name: str) -> tuple[tuple[str, ...], str]:
+        """The A values at `name`, and the resource its ownership record names."""
+        records = {(r.name, r.type): r for r in self.zones.records(Zone(ZONE, ZONE))}
+        a, txt = records.get((name, "A")), records.get((f"_dnslb.{name}", "TXT"))
+        return (a.values if a else ()), (txt.values[0].rpartition("dnslb/resource=")[2] if txt else "")
 
 
 @pytest.fixture
@@ -210,3 +221,26 @@ def test_a_deleted_provider_takes_its_series_with_it(running: Running) -> None:
 
 def _providers(*metrics: Gauge) -> set[str]:
     return {s.labels["provider"] for metric in metrics for family in metric.collect() for s in family.samples}
+
+
+def test_names_of_a_kind_not_listed_yet_are_neither_deleted_nor_taken_and_the_rest_goes_on(running: Running) -> None:
+    """A source whose cache has not synced (its CRD missing, the API slow) holds its names; Services go on."""
+    shop = ObjectRef("Ingress", ObjectKey("team-a", "shop"))
+    www = f"www.{ZONE}"
+    running.sourced = SourcesRead(
+        (SourceRecord(shop, "2026-01-01T00:00:00Z", www, ("10.0.1.1",), None),), (), frozenset({shop})
+    )
+    running.loop.trigger()
+    eventually("the Ingress's name", lambda: running.at(www) == (("10.0.1.1",), "ingress/team-a/shop"))
+
+    # a restart, say: Ingresses not listed yet, and a later Service wants the name too
+    running.sourced = SourcesRead((), (), frozenset(), incomplete=frozenset({"Ingress"}))
+    running.services = [*web(2), make_service("late", annotations={"dnslb.io/hostname": www}, ingress=("10.0.0.9",))]
+    running.loop.trigger()
+    eventually("the other Services' names", lambda: f"s1.{ZONE}" in running.names())
+    assert running.at(www) == (("10.0.1.1",), "ingress/team-a/shop")  # neither deleted nor taken
+
+    # listed, and the Ingress is gone: the name is the Service's now
+    running.sourced = NO_SOURCES
+    running.loop.trigger()
+    eventually("the Service's claim", lambda: running.at(www) == (("10.0.0.9",), "service/default/late"))

@@ -81,7 +81,7 @@ class Hooks:
     """What the loop needs from its surroundings."""
 
     services: Callable[[], list[ServiceView]]
-    source_complete: Callable[[], bool]  # every enabled source's cache has synced and reads whole
+    source_complete: Callable[[], bool]  # the Services' cache has synced and reads whole (other sources: `sources`)
     make_provider: Callable[[DNSProvider], Provider]
     save_replaced: Callable[[str, Zone, Sequence[RecordSet]], None]
     report: Callable[[Diagnostic], None]  # an Event on its subject
@@ -205,7 +205,10 @@ class DNSLoop:
             announced = self._hooks.announced()
             said: list[Diagnostic] = [*sourced.problems, *skipped]
             published = self._published()
-            kept = held(skipped) | self._in_grace(found, sourced.owners, published)
+            # names owned by objects of a kind not listed yet (its cache has not synced): neither deleted nor taken
+            unlisted = {hostname: owner for hostname, owner in published if owner.kind in sourced.incomplete}
+            found = [c for c in found if c.hostname not in unlisted]
+            kept = held(skipped) | self._in_grace(found, sourced.owners, published) | set(unlisted.values())
             unserved: dict[tuple[ObjectRef | None, str], list[Diagnostic]] = {}
             ran = 0
             for name, sync in self._syncs.items():

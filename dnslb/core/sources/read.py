@@ -76,6 +76,8 @@ class SourcesRead:
     problems: tuple[Diagnostic, ...]
     owners: frozenset[ObjectRef]  # every object read, with records or without: the ones that exist
     sharing: frozenset[ObjectRef] = frozenset()  # those that opt in to sharing their hostnames (desired.shares)
+    # kinds whose objects are not all known yet (their cache has not synced): the names they own must not be deleted
+    incomplete: frozenset[str] = frozenset()
 
 
 NO_SOURCES = SourcesRead((), (), frozenset())
