@@ -5,7 +5,10 @@ from __future__ import annotations
 from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, VIP_ANNOUNCED, VIP_UNANNOUNCED, Diagnostic
 from dnslb.core.dns import gate
 from dnslb.core.dns.changes import zone_changes
+from dnslb.core.dns.desired import claims
+from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.objects import ObjectKey, service_ref
+from tests.builders import make_service
 from tests.unit.test_dns_engine import WEB, claim, converge, zone_with
 
 API = ObjectKey("default", "api")
@@ -91,3 +94,21 @@ def test_transitions_say_a_loss_and_a_return_once_each() -> None:
     (back,) = gate.transitions(WEB, lost.hostnames, published)
     assert (back.reason, back.severity) == (VIP_ANNOUNCED, "Normal")
     assert gate.transitions(WEB, (), published) == []
+
+
+def test_the_later_service_of_a_blue_green_pair_says_the_shared_name_as_the_holders() -> None:
+    green = ObjectKey("default", "green")
+    services = [
+        make_service("web", created="2026-01-01T00:00:00Z", ingress=("10.0.0.1",),
+                     annotations={"dnslb.io/hostname": "www.example.test", "dnslb.io/shared-hostnames": "true"}),
+        make_service("green", created="2026-01-02T00:00:00Z", ingress=("10.0.0.2",),
+                     annotations={"dnslb.io/hostname": "www.example.test", "dnslb.io/shared-hostnames": "true"}),
+    ]  # fmt: skip
+    found, said = claims(services, ClassFilter())
+    assert [c.records[0].values for c in found] == [("10.0.0.1", "10.0.0.2")]
+    pending = gate.publications(found, said, set(), None)
+    shared = "shared with the earlier Service default/web"
+    assert pending[green].message == f"www.example.test: pending: {shared}; not written yet"
+    published = gate.publications(found, said, {("www.example.test", service_ref(WEB))}, None)
+    assert published[WEB].ok and published[green].ok
+    assert published[green].message == f"www.example.test: published: {shared}"

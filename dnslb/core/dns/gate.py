@@ -16,7 +16,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dnslb.core.diagnostics import DNS_NOT_PUBLISHED, DNS_PENDING, VIP_ANNOUNCED, VIP_UNANNOUNCED, Diagnostic
+from dnslb.core.diagnostics import (
+    DNS_NOT_PUBLISHED,
+    DNS_PENDING,
+    DNS_SHARED,
+    VIP_ANNOUNCED,
+    VIP_UNANNOUNCED,
+    Diagnostic,
+)
 from dnslb.core.dns.desired import Claim
 from dnslb.core.dns.hostnames import hostname_problem
 from dnslb.core.model import DNS_PUBLISHED_CONDITION
@@ -117,22 +124,24 @@ def publications(
     at one is published (the name answers); else refused (the first reason other than `UNSERVED` that some
     provider gave, else `UNSERVED`), else pending.
     `published`: (hostname, owner) pairs whose ownership record names that owner in some provider's view;
-    `diagnostics`: what every provider said (only DNSNotPublished and DNSPending about a hostname are read)."""
-    refusals: dict[tuple[ObjectKey, str], str] = {}
-    waits: dict[tuple[ObjectKey, str], str] = {}
+    `diagnostics`: what every provider said (DNSNotPublished, DNSPending and DNSShared about a hostname are read)."""
+    refusals: dict[tuple[ObjectRef, str], str] = {}
+    waits: dict[tuple[ObjectRef, str], str] = {}
+    shared: dict[tuple[ObjectKey, str], str] = {}  # a Service's hostname that an earlier object's claim holds too
     for d in diagnostics:
-        if d.subject is None or d.subject.kind != "Service" or not d.about:
+        if d.subject is None or not d.about:
             continue
-        slot = (d.subject.key, d.about)
+        slot = (d.subject, d.about)
         if d.reason == DNS_NOT_PUBLISHED and (refusals.get(slot) in (None, UNSERVED)):
             refusals[slot] = d.message
         elif d.reason == DNS_PENDING:
             waits.setdefault(slot, d.message)
+        elif d.reason == DNS_SHARED and d.subject.kind == "Service":
+            shared[(d.subject.key, d.about)] = d.message.partition(":")[0]
     states: dict[ObjectKey, dict[str, HostnameState]] = {}
+    by_hostname: dict[str, HostnameState] = {}
     for claim in claims:
-        if claim.owner.kind != "Service":
-            continue
-        slot = (claim.owner.key, claim.hostname)
+        slot = (claim.owner, claim.hostname)
         if (claim.hostname, claim.owner) in published:
             state = (
                 HostnameState(claim.hostname, PUBLISHED)
@@ -145,9 +154,17 @@ def publications(
             gated = not is_announced(claim, announced)
             why = waits.get(slot) or (pending(claim).message if gated else "not written yet")
             state = HostnameState(claim.hostname, PENDING, why)
-        states.setdefault(claim.owner.key, {})[claim.hostname] = state
-    for (service, hostname), why in refusals.items():  # hostnames that never became claims (conflicts, bad TTLs)
-        states.setdefault(service, {}).setdefault(hostname, HostnameState(hostname, REFUSED, why))
+        by_hostname[claim.hostname] = state
+        if claim.owner.kind == "Service":
+            states.setdefault(claim.owner.key, {})[claim.hostname] = state
+    for (service, hostname), how in shared.items():  # the name is the earlier object's claim, and answers for both
+        held = by_hostname.get(hostname)
+        if held is not None:
+            why = f"{how}; {held.why}" if held.why else how
+            states.setdefault(service, {})[hostname] = HostnameState(hostname, held.state, why)
+    for (owner, hostname), why in refusals.items():  # hostnames that never became claims (conflicts, bad TTLs)
+        if owner.kind == "Service":
+            states.setdefault(owner.key, {}).setdefault(hostname, HostnameState(hostname, REFUSED, why))
     return {service: Publication(tuple(v for _, v in sorted(by.items()))) for service, by in states.items()}
 
 
