@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -36,12 +37,19 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 ROUTE_VERSIONS = {"HTTPRoute": "v1", "GRPCRoute": "v1", "TLSRoute": "v1alpha2", "TCPRoute": "v1alpha2",
                   "UDPRoute": "v1alpha2"}  # fmt: skip
 DNSENDPOINT_API = ("externaldns.k8s.io", "v1alpha1", "dnsendpoints")
+RETRY_SECONDS = 60.0  # a refused status write is tried again after this long, not at every DNS pass
 
 
 class ClusterSources:
     """The informers of the enabled sources, and what they want now."""
 
-    def __init__(self, api: ApiClient, settings: SourceSettings, namespaces: Informer) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        settings: SourceSettings,
+        namespaces: Informer,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         custom = CustomObjectsApi(api)
         self._settings = settings
         self._namespaces = namespaces
@@ -62,6 +70,8 @@ class ClusterSources:
             self.informers["DNSEndpoint"] = Informer("dnsendpoints", lister, transform=without_unread_metadata)
         self._observed: dict[ObjectKey, int] = {}  # DNSEndpoint generations said in their status
         self._memo: Memo = {}  # what each Ingress and DNSEndpoint was read into, by resourceVersion
+        self._failed: dict[tuple[ObjectKey, int], float] = {}  # status writes refused, and when
+        self._clock = clock
         self._lock = threading.Lock()
 
     def incomplete(self) -> frozenset[str]:
@@ -105,12 +115,17 @@ class ClusterSources:
                 key = _key(obj)
                 if type(generation) is not int or observed == generation or self._observed.get(key) == generation:
                     continue
+                if self._failed.get((key, generation), -RETRY_SECONDS) > self._clock() - RETRY_SECONDS:
+                    continue  # refused a moment ago (RBAC, a webhook): not again at every pass
                 with contextlib.suppress(NotLeader):
                     if writer.observed_generation(*DNSENDPOINT_API[:2], DNSENDPOINT_API[2], key, generation):
                         self._observed[key] = generation
+                    else:
+                        self._failed[(key, generation)] = self._clock()
             present = {_key(o) for o in informer.items()}
             for key in set(self._observed) - present:
                 del self._observed[key]
+            self._failed = {k: t for k, t in self._failed.items() if k[0] in present}
 
 
 def _key(obj: Mapping[str, Any]) -> ObjectKey:
