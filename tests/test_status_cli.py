@@ -299,3 +299,19 @@ def test_the_condition_is_read_strictly() -> None:
         Hostname("", "unknown", "b.example.test: gone"),
         Hostname("", "unknown", "not a hostname: published"),
     )
+
+
+@pytest.mark.usefixtures("cluster")
+def test_names_other_objects_point_at_a_vip_are_shown_with_their_object(
+    target: KubeTarget, core: k8s.CoreV1Api, client: k8s.ApiClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = k8s.NetworkingV1Api(client)
+    create_namespace(core, "team-a")
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    rule = {"host": "shop.example.test", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+    net.create_namespaced_ingress("team-a", {"metadata": {"name": "shop"}, "spec": {"rules": [rule]}})
+    net.patch_namespaced_ingress_status("shop", "team-a", {"status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}})
+    assert main(status(target, "default/web")) == 0
+    assert "  Through:    shop.example.test (Ingress/team-a/shop)" in capsys.readouterr().out.splitlines()
+    assert main(status(target, "default/web", "-o", "json")) == 0
+    assert json.loads(capsys.readouterr().out)["services"][0]["through"] == ["shop.example.test (Ingress/team-a/shop)"]

@@ -19,6 +19,7 @@ from dnslb.adapters.kube.writer import NotLeader, StatusWriter
 from dnslb.app.sources import namespace_labels
 from dnslb.core.model import without_unread_metadata
 from dnslb.core.objects import ObjectKey
+from dnslb.core.sources.gateway import RouteKind
 from dnslb.core.sources.read import (
     DNSENDPOINT,
     INGRESS,
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 # the Gateway API version each route kind is served at (the experimental kinds are still v1alpha2)
-ROUTE_VERSIONS = {"HTTPRoute": "v1", "GRPCRoute": "v1", "TLSRoute": "v1alpha2", "TCPRoute": "v1alpha2",
-                  "UDPRoute": "v1alpha2"}  # fmt: skip
+ROUTE_VERSIONS: dict[RouteKind, str] = {
+    "HTTPRoute": "v1", "GRPCRoute": "v1", "TLSRoute": "v1alpha2", "TCPRoute": "v1alpha2", "UDPRoute": "v1alpha2",
+}  # fmt: skip
 DNSENDPOINT_API = ("externaldns.k8s.io", "v1alpha1", "dnsendpoints")
 RETRY_SECONDS = 60.0  # a refused status write is tried again after this long, not at every DNS pass
 

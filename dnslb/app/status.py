@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import urllib3
-from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, NetworkingV1Api
 from kubernetes.client.rest import ApiException
 
 from dnslb.adapters.kube.client import ClusterConfigError, api_client
+from dnslb.app.cluster_sources import DNSENDPOINT_API, GATEWAY_GROUP, ROUTE_VERSIONS
 from dnslb.core.annotations import ALLOCATED_FROM_POOL
 from dnslb.core.bgp.announcements import from_status
 from dnslb.core.bgp.status import DAMPED, NodeAnnouncements
@@ -29,6 +30,8 @@ from dnslb.core.config.resources import GROUP, VERSION, AddressPool, BGPPeer, DN
 from dnslb.core.dns import gate
 from dnslb.core.dns.hostnames import service_hostnames
 from dnslb.core.model import ShapeError, service_view
+from dnslb.core.objects import ObjectKey
+from dnslb.core.sources.read import SERVICE, SOURCES, SourceObjects, SourceSettings, read_sources
 
 EXIT_OK = 0
 EXIT_API = 1  # the API could not be reached or read
@@ -46,6 +49,9 @@ NOT_KNOWN, NOT_KNOWN_MESSAGE = "NotKnown", "knows nothing of this VIP"
 # ---- what was read ----------------------------------------------------------------------------------------------
 
 
+NO_OBJECTS = SourceObjects()
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The objects read, as the API returned them. The cluster-wide kinds are None when one Service was named."""
@@ -56,6 +62,7 @@ class Snapshot:
     pools: tuple[Mapping[str, Any], ...] | None = None
     peers: tuple[Mapping[str, Any], ...] | None = None
     providers: tuple[Mapping[str, Any], ...] | None = None
+    sources: SourceObjects = NO_OBJECTS  # Ingresses, routes with their Gateways, DNSEndpoints: those readable
 
 
 # ---- the report -------------------------------------------------------------------------------------------------
@@ -97,6 +104,8 @@ class ServiceReport:
     hostnames: tuple[Hostname, ...]
     nodes: tuple[VIPNodes, ...]
     notes: tuple[str, ...] = ()  # what could not be read, or is not as expected
+    # names other objects point at its VIPs: "www.example.test (Ingress team-a/shop)"
+    through: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,8 @@ class Report:
 def build_report(snapshot: Snapshot) -> Report:
     parsed = announcements_by_node(snapshot.announcements)
     nodes = tuple(sorted(set(snapshot.nodes) | set(parsed)))
-    services = tuple(sorted((service_report(s, nodes, parsed) for s in snapshot.services), key=_service_order))
+    through = names_through(snapshot.sources)
+    services = tuple(sorted((service_report(s, nodes, parsed, through) for s in snapshot.services), key=_service_order))
     return Report(
         services,
         None if snapshot.pools is None else tuple(pool_report(p) for p in _by_name(snapshot.pools)),
@@ -169,8 +179,22 @@ def announcements_by_node(objects: Iterable[Mapping[str, Any]]) -> dict[str, Nod
     return found
 
 
+def names_through(objects: SourceObjects) -> dict[str, list[str]]:
+    """By address: the hostnames the source objects want there, each with its object, as the controller reads them
+    with every source on."""
+    read = read_sources(objects, SourceSettings(enabled=frozenset(SOURCES) - {SERVICE}))
+    found: dict[str, list[str]] = {}
+    for record in read.records:
+        for address in record.addresses:
+            found.setdefault(address, []).append(f"{record.hostname} ({record.owner})")
+    return found
+
+
 def service_report(
-    obj: Mapping[str, Any], nodes: Sequence[str], announcements: Mapping[str, NodeAnnouncements]
+    obj: Mapping[str, Any],
+    nodes: Sequence[str],
+    announcements: Mapping[str, NodeAnnouncements],
+    through: Mapping[str, Sequence[str]] | None = None,
 ) -> ServiceReport:
     metadata = _dict(obj.get("metadata"))
     namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
@@ -187,7 +211,8 @@ def service_report(
         notes.insert(0, f"type {view.type}, not LoadBalancer: dnslb gives it nothing")
     hostnames = hostname_states(valid, _condition(_dict(obj.get("status")).get("conditions"), gate.CONDITION))
     vips = tuple(vip_nodes(vip, nodes, announcements) for vip in view.ingress_ips)
-    return ServiceReport(namespace, name, view.ingress_ips, pool, hostnames, vips, tuple(notes))
+    names = tuple(sorted({n for vip in view.ingress_ips for n in (through or {}).get(vip, ())}))
+    return ServiceReport(namespace, name, view.ingress_ips, pool, hostnames, vips, tuple(notes), names)
 
 
 def hostname_states(annotated: Sequence[str], published: Mapping[str, Any] | None) -> tuple[Hostname, ...]:
@@ -330,6 +355,7 @@ def _service_json(s: ServiceReport) -> dict[str, Any]:
             for v in s.nodes
         ],
         "notes": list(s.notes),
+        "through": list(s.through),
     }
 
 
@@ -372,6 +398,7 @@ def _service_table(s: ServiceReport) -> str:
     lines += _field("VIPs", [", ".join(s.vips) or "none"])
     lines += _field("Pool", [s.pool or "none"])
     lines += _field("Hostnames", [_hostname_line(h) for h in s.hostnames] or ["none"])
+    lines += _field("Through", list(s.through)) if s.through else []
     for v in s.nodes:
         lines += _field(v.vip, _vip_lines(v))
     lines += _field("Notes", list(s.notes)) if s.notes else []
@@ -461,13 +488,41 @@ class Reader:
     def node_names(self) -> list[str]:
         return [_name_of(n) for n in self._list("list Nodes", self._core.list_node)]
 
+    def sources(self) -> SourceObjects:
+        """The source objects this user may list; a kind not installed (404) or not allowed (403) is left out."""
+        networking = NetworkingV1Api(self._core.api_client)
+        ingresses = self._optional("list Ingresses", networking.list_ingress_for_all_namespaces)
+        lister = self._custom.list_cluster_custom_object
+        routes = {
+            kind: self._optional(f"list {kind}s", lister, GATEWAY_GROUP, version, kind.lower() + "s")
+            for kind, version in ROUTE_VERSIONS.items()
+        }
+        gateways = (
+            self._optional("list Gateways", lister, GATEWAY_GROUP, "v1", "gateways") if any(routes.values()) else []
+        )
+        endpoints = self._optional("list DNSEndpoints", lister, *DNSENDPOINT_API)
+        return SourceObjects(
+            ingresses=ingresses,
+            routes=routes,
+            gateways={
+                ObjectKey(str(_dict(g.get("metadata")).get("namespace") or ""), _name_of(g)): g for g in gateways
+            },
+            dnsendpoints=endpoints,
+        )
+
+    def _optional(self, what: str, lister: Callable[..., Any], *args: str) -> list[Mapping[str, Any]]:
+        return self._list(what, lister, *args, optional=True)
+
     def custom(self, kind: str, plural: str) -> list[Mapping[str, Any]]:
         """The objects of one dnslb kind in our namespace; a 404 here is most likely a cluster without our CRDs."""
         lister = self._custom.list_namespaced_custom_object
         what = f"list {kind}s in {self._namespace}"
         return self._list(what, lister, GROUP, VERSION, self._namespace, plural, hint=CRDS_HINT)
 
-    def _list(self, what: str, lister: Callable[..., Any], *args: str, hint: str = "") -> list[Mapping[str, Any]]:
+    def _list(
+        self, what: str, lister: Callable[..., Any], *args: str, hint: str = "", optional: bool = False
+    ) -> list[Mapping[str, Any]]:
+        """Every page; `optional`: a kind not installed (404) or not allowed (403) reads as none."""
         items: list[Mapping[str, Any]] = []
         token = ""
         while True:
@@ -475,6 +530,8 @@ class Reader:
             try:
                 page = self._call(what, lister, *args, limit=PAGE, **more)
             except ApiException as exc:
+                if optional and exc.status in (403, 404):
+                    return []
                 raise self._unreadable(what, exc, hint if exc.status == 404 else "") from None
             items += [i for i in page.get("items") or [] if isinstance(i, dict)]
             token = _dict(page.get("metadata")).get("continue") or ""
@@ -526,6 +583,7 @@ def read(reader: Reader, service: tuple[str, str] | None) -> Snapshot:
         tuple(services),
         tuple(reader.node_names()),
         tuple(reader.custom(NodeAnnouncement.KIND, NodeAnnouncement.PLURAL)),
+        sources=reader.sources(),
     )
     if service is not None:
         return snapshot
@@ -541,7 +599,8 @@ def read(reader: Reader, service: tuple[str, str] | None) -> Snapshot:
 
 DESCRIPTION = (
     "Show what dnslb made of each LoadBalancer Service: its VIPs, pool and hostnames with their DNS state (as the "
-    "controller reported it), and for each VIP the nodes that announce it, with the BGP peers that acked, and every "
+    "controller reported it), the names Ingresses, routes and DNSEndpoints point at its VIPs, and for each VIP the "
+    "nodes that announce it, with the BGP peers that acked, and every "
     "other node with why not (as its speaker reported it). With no Service named, then the AddressPools (addresses "
     "in use), the BGPPeers (each node's session) and the DNSProviders (their Synced condition). Reads the "
     "Kubernetes API only. Exit code: 0 shown; 1 the API could not be reached or read; 2 invalid arguments, a "
