@@ -160,6 +160,15 @@ def test_load_balancer_ip_with_a_load_balancer_ips_annotation_is_refused_in_the_
     assert (planned["status"], planned["field"], planned["ips"]) == ("refused", "spec.loadBalancerIP", [])
 
 
+def plan_one(tmp_path: Path, capsys: pytest.CaptureFixture[str], **annotations: str) -> tuple[int, str]:
+    """`dnslb plan` of the config and one Service web/web (web.example.test) with these annotations."""
+    manifest = tmp_path / "one.yaml"
+    manifest.write_text(yaml.safe_dump_all([*CONFIG, service("web", "web.example.test", "2026-01-01T00:00:00Z",
+                                                             **annotations)]))  # fmt: skip
+    code = main(["plan", "-f", str(manifest)])
+    return code, capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("ttl", "published", "warning"),
     [
@@ -173,11 +182,7 @@ def test_load_balancer_ip_with_a_load_balancer_ips_annotation_is_refused_in_the_
 def test_ttl_takes_seconds_and_go_durations_and_a_bad_one_falls_back_to_the_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], ttl: str, published: int, warning: str | None
 ) -> None:
-    manifest = tmp_path / "ttl.yaml"
-    svc = service("web", "web.example.test", "2026-01-01T00:00:00Z", **{"external-dns.alpha.kubernetes.io/ttl": ttl})
-    manifest.write_text(yaml.safe_dump_all([*CONFIG, svc]))
-    code = main(["plan", "-f", str(manifest)])
-    out = capsys.readouterr().out
+    code, out = plan_one(tmp_path, capsys, **{"external-dns.alpha.kubernetes.io/ttl": ttl})
     assert f"create web.example.test {published} A 198.51.100.0" in out
     if warning is None:
         assert code == 0
@@ -189,12 +194,8 @@ def test_ttl_takes_seconds_and_go_durations_and_a_bad_one_falls_back_to_the_defa
 def test_a_bad_bgp_annotation_costs_only_that_attribute_and_plan_names_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = tmp_path / "bgp.yaml"
-    svc = service("web", "web.example.test", "2026-01-01T00:00:00Z",
-                  **{"dnslb.io/bgp-local-pref": "high", "dnslb.io/bgp-communities": "65000:1,junk"})  # fmt: skip
-    manifest.write_text(yaml.safe_dump_all([*CONFIG, svc]))
-    code = main(["plan", "-f", str(manifest)])
-    out = capsys.readouterr().out
+    annotations = {"dnslb.io/bgp-local-pref": "high", "dnslb.io/bgp-communities": "65000:1,junk"}
+    code, out = plan_one(tmp_path, capsys, **annotations)
     assert code == 3
     assert "web/web  public  198.51.100.0  web.example.test  allocated" in out
     assert "create web.example.test 300 A 198.51.100.0" in out
@@ -205,12 +206,7 @@ def test_a_bad_bgp_annotation_costs_only_that_attribute_and_plan_names_the_field
 def test_external_dns_target_on_a_service_is_not_used_and_plan_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = tmp_path / "target.yaml"
-    svc = service("web", "web.example.test", "2026-01-01T00:00:00Z",
-                  **{"external-dns.alpha.kubernetes.io/target": "203.0.113.9"})  # fmt: skip
-    manifest.write_text(yaml.safe_dump_all([*CONFIG, svc]))
-    code = main(["plan", "-f", str(manifest)])
-    out = capsys.readouterr().out
+    code, out = plan_one(tmp_path, capsys, **{"external-dns.alpha.kubernetes.io/target": "203.0.113.9"})
     assert code == 3
     assert "create web.example.test 300 A 198.51.100.0" in out and "203.0.113.9" in out.split("warning:")[1]
     assert (

@@ -111,9 +111,9 @@ class ClusterSources:
             return
         with self._lock:
             for obj in informer.items():
-                metadata = obj.get("metadata") or {}
-                generation = metadata.get("generation")
-                observed = (obj.get("status") or {}).get("observedGeneration")
+                metadata, status = obj.get("metadata"), obj.get("status")
+                generation = metadata.get("generation") if isinstance(metadata, dict) else None
+                observed = status.get("observedGeneration") if isinstance(status, dict) else None
                 key = _key(obj)
                 if type(generation) is not int or observed == generation or self._observed.get(key) == generation:
                     continue

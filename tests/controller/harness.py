@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.query
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
 from dnslb.adapters.child import Child
 from dnslb_testkit.ports import free_port
+from dnslb_testkit.servers.bind import BindServer
 from dnslb_testkit.waiting import wait_for as typed_wait_for
 
 NAMESPACE = "dnslb-system"
@@ -154,3 +157,9 @@ def apply_provider(custom: k8s.CustomObjectsApi, name: str, spec: dict[str, Any]
         "spec": spec,
     }
     custom.create_namespaced_custom_object("dnslb.io", "v1alpha1", NAMESPACE, "dnsproviders", body)
+
+
+def answer(bind: BindServer, name: str, rdtype: str = "A") -> tuple[int, list[str]]:
+    """(rcode, values) as BIND answers a query for `name`, over TCP."""
+    response = dns.query.tcp(dns.message.make_query(name, rdtype), bind.address, port=bind.port, timeout=3)
+    return response.rcode(), sorted(r.to_text() for rrset in response.answer for r in rrset)

@@ -20,6 +20,7 @@ from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
 from tests.controller.harness import (
     NAMESPACE,
     ControllerProcess,
+    answer,
     apply_pool,
     apply_provider,
     events_for,
@@ -30,12 +31,6 @@ from tests.controller.harness import (
 Start = Callable[..., ControllerProcess]
 NODES = ("gate-a", "gate-b")
 HOST = "web.example.test"
-
-
-def answer(bind: BindServer, name: str) -> tuple[int, list[str]]:
-    """(rcode, addresses) as BIND answers an A query for `name`."""
-    response = dns.query.tcp(dns.message.make_query(name, dns.rdatatype.A), bind.address, port=bind.port, timeout=3)
-    return response.rcode(), sorted(r.to_text() for rrset in response.answer for r in rrset)
 
 
 def set_ready(core: k8s.CoreV1Api, node: str, ready: bool) -> None:

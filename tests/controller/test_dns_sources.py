@@ -21,6 +21,7 @@ from dnslb_testkit.servers.bind import BindServer, TsigKey, ZoneSpec
 from tests.controller.harness import (
     NAMESPACE,
     ControllerProcess,
+    answer,
     apply_pool,
     apply_provider,
     ensure_namespace,
@@ -32,12 +33,6 @@ from tests.controller.harness import (
 Start = Callable[..., ControllerProcess]
 GATEWAY_API = ("gateway.networking.k8s.io", "v1")
 ZONE = "example.test"
-
-
-def answer(bind: BindServer, name: str, rdtype: str = "A") -> tuple[int, list[str]]:
-    response = dns.query.udp(dns.message.make_query(name, rdtype), bind.address, port=bind.port, timeout=2)
-    values = sorted(r.to_text() for rrset in response.answer for r in rrset)
-    return response.rcode(), values
 
 
 def ownership(bind: BindServer, name: str) -> list[str]:

@@ -15,7 +15,7 @@ from dnslb.adapters.kube.informer import Informer
 from dnslb.core.bgp.policy import NodeState, decide
 from dnslb.core.config import load_config
 from dnslb.core.diagnostics import Diagnostic
-from dnslb.core.dns.desired import claims
+from dnslb.core.dns.desired import claims, held
 from dnslb.core.ipam.decisions import VIPDecisions, WriteStatus
 from dnslb.core.ipam.request import ClassFilter
 from dnslb.core.manifests import read_documents
@@ -29,6 +29,8 @@ from dnslb.core.model import (
     service_view,
     slice_fields,
 )
+from dnslb.core.objects import ObjectKey, ObjectRef
+from dnslb.core.sources.read import SourceObjects, SourceSettings, read_sources
 from tests.builders import make_service
 
 CONFIG = """
@@ -244,3 +246,29 @@ def test_a_list_with_unreadable_items_still_fills_the_cache_with_the_readable_on
     names = {o["metadata"]["name"] for o in informer.items()}
     assert {"ok0", "ok1", "ok2"} <= names
     assert all(isinstance(o.get("metadata"), dict) for o in informer.items())
+
+
+def test_a_bug_meeting_one_source_object_is_reported_on_it_and_holds_its_names() -> None:
+    class Exploding(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            if key == "spec":
+                raise RuntimeError("boom")
+            return super().get(key, default)
+
+    def ingress(name: str, host: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "web", "resourceVersion": "1"},
+            "spec": {"rules": [{"host": host}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}},
+        }
+
+    bad = Exploding(ingress("bad", "bad.example.test"))
+    read = read_sources(
+        SourceObjects(ingresses=[ingress("ok", "ok.example.test"), bad]),
+        SourceSettings(enabled=frozenset({"ingress"})),
+        memo={},
+    )
+    assert [r.hostname for r in read.records] == ["ok.example.test"]
+    broken = ObjectRef("Ingress", ObjectKey("web", "bad"))
+    assert [(d.reason, d.subject) for d in read.problems] == [("ProcessingFailed", broken)]
+    assert held(read.problems) == {broken}  # its names are held, not deleted, this pass

@@ -208,7 +208,7 @@ class DNSLoop:
             # names owned by objects of a kind not listed yet (its cache has not synced): neither deleted nor taken
             unlisted = {hostname: owner for hostname, owner in published if owner.kind in sourced.incomplete}
             found = [c for c in found if c.hostname not in unlisted]
-            kept = held(skipped) | self._in_grace(found, sourced.owners, published) | set(unlisted.values())
+            kept = held(said) | self._in_grace(found, sourced.owners, published) | set(unlisted.values())
             unserved: dict[tuple[ObjectRef | None, str], list[Diagnostic]] = {}
             ran = 0
             for name, sync in self._syncs.items():
@@ -274,10 +274,7 @@ class DNSLoop:
         read = [sync for sync in self._syncs.values() if sync.read_once]
         if not self._hooks.may_write() or (self._syncs and not read):
             return  # before a first full read every name would look pending: say nothing rather than flap
-        published: set[tuple[str, ObjectRef]] = set()
-        for sync in read:
-            published |= sync.published()
-        wanted = gate.publications(found, said, published, announced)
+        wanted = gate.publications(found, said, self._published(), announced)
         keys = set()
         for view in services:
             keys.add(view.key)

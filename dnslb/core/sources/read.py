@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic
+from dnslb.core.diagnostics import INVALID_OBJECT, Diagnostic, failed
 from dnslb.core.dns.desired import shares
 from dnslb.core.objects import ObjectKey, ObjectRef
 from dnslb.core.sources.dnsendpoint import dnsendpoint_records
@@ -125,20 +126,29 @@ def read_sources(objects: SourceObjects, settings: SourceSettings, memo: Memo | 
             found = memo[key] = (version, read(obj))
         return found[1]
 
+    def one(kind: str, obj: Obj, read: Callable[[], Read]) -> None:
+        try:  # a bug meeting one object costs its names this pass (held, not deleted: ProcessingFailed), not all
+            add(kind, obj, read())
+        except Exception as exc:
+            ref = _ref(kind, obj)
+            if ref is not None:
+                owners.add(ref)
+                problems.append(failed(ref, exc))
+
     def ingress(obj: Obj) -> Read:
         return ingress_records(obj, settings.ingress_classes, tls_hosts=settings.tls_hosts)
 
     if INGRESS in settings.enabled:
         for obj in objects.ingresses:
-            add("Ingress", obj, remembered("Ingress", obj, ingress))
+            one("Ingress", obj, partial(remembered, "Ingress", obj, ingress))
     for source, kind in ROUTE_SOURCES.items():
         if source in settings.enabled and kind in PROTOCOLS:
             for obj in objects.routes.get(kind, ()):
-                found = route_records(obj, kind, objects.gateways, settings.gateway_classes, objects.namespace_labels)
-                add(kind, obj, found)
+                gateways, classes, labels = objects.gateways, settings.gateway_classes, objects.namespace_labels
+                one(kind, obj, partial(route_records, obj, kind, gateways, classes, labels))
     if DNSENDPOINT in settings.enabled:
         for obj in objects.dnsendpoints:
-            add("DNSEndpoint", obj, remembered("DNSEndpoint", obj, dnsendpoint_records))
+            one("DNSEndpoint", obj, partial(remembered, "DNSEndpoint", obj, dnsendpoint_records))
     if memo is not None:
         for key in set(memo) - seen:
             del memo[key]
